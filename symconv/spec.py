@@ -1,0 +1,336 @@
+"""`ConvSpec`: one convolution layer, validated once, so every later stage can trust it.
+
+Everything downstream (the symbolic derivation, the NumPy reference, the generated
+kernels) reads sizes from a `ConvSpec`.  Validation therefore happens here and only
+here, and every rule that fails raises a one-line `ValueError` naming the field, the
+value and the rule.  Generated source is built from these validated integers only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Mode = Literal["cross-correlation", "convolution"]
+DType = Literal["float32", "float64"]
+
+MODES: tuple[str, ...] = ("cross-correlation", "convolution")
+DTYPES: tuple[str, ...] = ("float32", "float64")
+SPEC_FORMAT_VERSION = 1
+
+
+def _is_int(value: Any) -> bool:
+    """True for real integers only: bool is an int in Python but never a size."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value: Any) -> int:
+    if not _is_int(value):
+        raise ValueError(f"{name}={value!r} must be an int, not {type(value).__name__}")
+    return value
+
+
+def _positive(name: str, value: Any) -> int:
+    value = _check_int(name, value)
+    if value < 1:
+        raise ValueError(f"{name}={value} must be a positive int (>= 1)")
+    return value
+
+
+def _per_dim(name: str, value: Any, rank: int) -> tuple[Any, ...]:
+    """Broadcast an int to every spatial dimension, or check a sequence has `rank` items."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != rank:
+            raise ValueError(
+                f"{name}={tuple(value)!r} has {len(value)} entries, but the input has "
+                f"{rank} spatial dimension{'s' if rank > 1 else ''}"
+            )
+        return tuple(value)
+    return (value,) * rank
+
+
+def _positive_per_dim(name: str, value: Any, rank: int) -> tuple[int, ...]:
+    items = _per_dim(name, value, rank)
+    return tuple(_positive(f"{name}[{d}]", v) for d, v in enumerate(items))
+
+
+def _padding_pair(name: str, value: Any) -> tuple[int, int]:
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"{name}={tuple(value)!r} must be one int or a (lo, hi) pair")
+        lo, hi = value
+    else:
+        lo = hi = value
+    lo = _check_int(f"{name}.lo", lo)
+    hi = _check_int(f"{name}.hi", hi)
+    for side, amount in (("lo", lo), ("hi", hi)):
+        if amount < 0:
+            raise ValueError(f"{name}.{side}={amount} must not be negative")
+    return lo, hi
+
+
+def _same_padding(kernel: Sequence[int], dilation: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """PyTorch's "same": total d*(k-1), the odd zero going to the hi side."""
+    pairs = []
+    for k, d in zip(kernel, dilation):
+        total = d * (k - 1)
+        pairs.append((total // 2, total - total // 2))
+    return tuple(pairs)
+
+
+def _resolve_padding(
+    padding: Any, rank: int, kernel: Sequence[int], dilation: Sequence[int], stride: Sequence[int]
+) -> tuple[tuple[int, int], ...]:
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * rank
+        if padding == "same":
+            for d, s in enumerate(stride):
+                if s != 1:
+                    raise ValueError(
+                        f'padding="same" needs stride 1 in every dimension, but stride[{d}]={s}'
+                    )
+            return _same_padding(kernel, dilation)
+        raise ValueError(f'padding={padding!r} must be an int, a tuple, "same" or "valid"')
+    items = _per_dim("padding", padding, rank)
+    return tuple(_padding_pair(f"padding[{d}]", v) for d, v in enumerate(items))
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """One convolution layer with fixed shapes, named with PyTorch's parameter names.
+
+    Any int argument broadcasts to every spatial dimension; `padding` also accepts
+    one ``(lo, hi)`` pair per dimension, ``"valid"`` or ``"same"``.  After
+    construction every per-dimension field is a tuple and `padding` is a tuple of
+    ``(lo, hi)`` pairs, so two specs that describe the same layer compare equal and
+    share one `key`.
+    """
+
+    input_size: tuple[int, ...]
+    kernel_size: tuple[int, ...] | int
+    in_channels: int = 1
+    out_channels: int = 1
+    batch: int = 1
+    stride: tuple[int, ...] | int = 1
+    padding: Any = 0
+    dilation: tuple[int, ...] | int = 1
+    groups: int = 1
+    bias: bool = False
+    dtype: str = "float32"
+    mode: str = "cross-correlation"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.input_size, (list, tuple)):
+            raise ValueError(
+                f"input_size={self.input_size!r} must be a tuple of 1, 2 or 3 spatial sizes"
+            )
+        rank = len(self.input_size)
+        if rank not in (1, 2, 3):
+            raise ValueError(
+                f"input_size={tuple(self.input_size)!r} has {rank} entries; "
+                "symconv handles 1, 2 or 3 spatial dimensions"
+            )
+        input_size = tuple(_positive(f"input_size[{d}]", v) for d, v in enumerate(self.input_size))
+        kernel = _positive_per_dim("kernel_size", self.kernel_size, rank)
+        stride = _positive_per_dim("stride", self.stride, rank)
+        dilation = _positive_per_dim("dilation", self.dilation, rank)
+        padding = _resolve_padding(self.padding, rank, kernel, dilation, stride)
+        in_channels = _positive("in_channels", self.in_channels)
+        out_channels = _positive("out_channels", self.out_channels)
+        batch = _positive("batch", self.batch)
+        groups = _positive("groups", self.groups)
+        for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if channels % groups:
+                raise ValueError(f"{name}={channels} is not divisible by groups={groups}")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"bias={self.bias!r} must be True or False")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype={self.dtype!r} must be one of {', '.join(DTYPES)}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode={self.mode!r} must be one of {', '.join(MODES)}")
+        for d in range(rank):
+            span = dilation[d] * (kernel[d] - 1) + 1
+            padded = input_size[d] + padding[d][0] + padding[d][1]
+            if span > padded:
+                via = f" with dilation {dilation[d]}" if dilation[d] > 1 else ""
+                raise ValueError(
+                    f"kernel_size[{d}]={kernel[d]}{via} spans {span}, "
+                    f"more than the padded input {padded}"
+                )
+        normalized = dict(
+            input_size=input_size,
+            kernel_size=kernel,
+            stride=stride,
+            dilation=dilation,
+            padding=padding,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            batch=batch,
+            groups=groups,
+        )
+        for name, value in normalized.items():
+            object.__setattr__(self, name, value)
+
+    # ----- derived sizes -------------------------------------------------------------
+    @property
+    def rank(self) -> int:
+        """Number of spatial dimensions (1, 2 or 3)."""
+        return len(self.input_size)
+
+    @property
+    def effective_kernel(self) -> tuple[int, ...]:
+        """Extent a dilated kernel covers: d*(k-1)+1."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation))
+
+    @property
+    def padded_size(self) -> tuple[int, ...]:
+        return tuple(i + lo + hi for i, (lo, hi) in zip(self.input_size, self.padding))
+
+    @property
+    def output_size(self) -> tuple[int, ...]:
+        """floor((i + lo + hi - k_eff) / s) + 1 per dimension (Dumoulin & Visin, rel. 15)."""
+        return tuple(
+            (p - k) // s + 1
+            for p, k, s in zip(self.padded_size, self.effective_kernel, self.stride)
+        )
+
+    @property
+    def leftover(self) -> tuple[int, ...]:
+        """a = (i + lo + hi - k_eff) mod s: padded rows past the last window.
+
+        This is PyTorch's ``output_padding`` for the transposed convolution that maps
+        the output back to this input size.
+        """
+        return tuple(
+            (p - k) % s for p, k, s in zip(self.padded_size, self.effective_kernel, self.stride)
+        )
+
+    @property
+    def in_channels_per_group(self) -> int:
+        return self.in_channels // self.groups
+
+    @property
+    def out_channels_per_group(self) -> int:
+        return self.out_channels // self.groups
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.batch, self.in_channels, *self.input_size)
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        return (self.out_channels, self.in_channels_per_group, *self.kernel_size)
+
+    @property
+    def bias_shape(self) -> tuple[int, ...]:
+        return (self.out_channels,)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return (self.batch, self.out_channels, *self.output_size)
+
+    @property
+    def flips_kernel(self) -> bool:
+        """True in "convolution" mode, where the kernel is applied rotated by 180 degrees."""
+        return self.mode == "convolution"
+
+    @property
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one forward pass (bias additions not counted)."""
+        return (
+            math.prod(self.output_shape) * self.in_channels_per_group * math.prod(self.kernel_size)
+        )
+
+    # ----- identity ------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form: lists only, padding as [lo, hi] pairs."""
+        return {
+            "input_size": list(self.input_size),
+            "kernel_size": list(self.kernel_size),
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "batch": self.batch,
+            "stride": list(self.stride),
+            "padding": [list(p) for p in self.padding],
+            "dilation": list(self.dilation),
+            "groups": self.groups,
+            "bias": self.bias,
+            "dtype": self.dtype,
+            "mode": self.mode,
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, no spaces, so equal layers give equal text."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConvSpec:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown ConvSpec field {unknown[0]!r}; known: {', '.join(sorted(known))}"
+            )
+        args = {
+            k: tuple(tuple(p) if isinstance(p, list) else p for p in v)
+            if isinstance(v, list)
+            else v
+            for k, v in data.items()
+        }
+        return cls(**args)
+
+    @classmethod
+    def from_json(cls, text: str) -> ConvSpec:
+        return cls.from_dict(json.loads(text))
+
+    @property
+    def key(self) -> str:
+        """Stable 16-hex-digit hash of the canonical JSON (same in every process)."""
+        payload = f"convspec-v{SPEC_FORMAT_VERSION}:{self.to_json()}"
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    @property
+    def label(self) -> str:
+        """Readable name such as ``conv2d_1x1x3x3_k2x2_s1`` for file names and titles."""
+        dims = "x".join(map(str, self.input_shape))
+        kernel = "x".join(map(str, self.kernel_size))
+        stride = (
+            "x".join(map(str, self.stride)) if len(set(self.stride)) > 1 else str(self.stride[0])
+        )
+        return f"conv{self.rank}d_{dims}_to{self.out_channels}_k{kernel}_s{stride}"
+
+    def describe(self) -> str:
+        """One line a person reads: shapes and every non-default hyperparameter."""
+        parts = [
+            f"input {fmt_shape(self.input_shape)}",
+            f"weight {fmt_shape(self.weight_shape)}",
+            f"output {fmt_shape(self.output_shape)}",
+            f"stride {fmt_tuple(self.stride)}",
+            f"padding {fmt_padding(self.padding)}",
+            f"dilation {fmt_tuple(self.dilation)}",
+        ]
+        if self.groups > 1:
+            parts.append(f"groups {self.groups}")
+        parts.append("bias" if self.bias else "no bias")
+        parts.append(self.mode)
+        parts.append(self.dtype)
+        return ", ".join(parts)
+
+
+def fmt_shape(shape: Iterable[int]) -> str:
+    return "×".join(str(v) for v in shape)
+
+
+def fmt_tuple(values: Sequence[int]) -> str:
+    return str(values[0]) if len(set(values)) == 1 else fmt_shape(values)
+
+
+def fmt_padding(padding: Sequence[tuple[int, int]]) -> str:
+    if all(lo == hi for lo, hi in padding):
+        return fmt_tuple([lo for lo, _ in padding])
+    return ", ".join(f"{lo}:{hi}" for lo, hi in padding)
