@@ -26,6 +26,7 @@ from itertools import product
 
 import numpy as np
 import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
 
 from symconv.spec import ConvSpec
 from symconv.symbolic.tensors import multiply, zeros_like
@@ -113,10 +114,32 @@ class IndexFormula:
         return result
 
 
+class IndexPrinter(PythonCodePrinter):
+    """Prints index expressions as exact integer Python: ``floor(a/b)`` becomes ``(a)//b``.
+
+    SymPy keeps ``floor((r + 1 - t)/3)`` as ``floor(r/3 - t/3 + 1/3)``; evaluating that in
+    floating point gives 1.9999… for r = 5, t = 0, so the division must stay integral.
+    """
+
+    def _print_floor(self, expr: sp.floor) -> str:
+        numerator, denominator = sp.together(expr.args[0]).as_numer_denom()
+        return f"(({self._print(sp.expand(numerator))}) // {self._print(denominator)})"
+
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        return str(int(expr))
+
+
+def python_index(expr: sp.Expr) -> str:
+    """One index expression as Python source over integer variables."""
+    return IndexPrinter().doprint(expr)
+
+
 def _index_compiler(variables: list[sp.Symbol]) -> Callable:
+    names = ", ".join(v.name for v in variables)
+
     def compile_index(exprs: tuple[sp.Expr, ...]) -> Callable[[tuple[int, ...]], tuple]:
-        funcs = [sp.lambdify([variables], e, modules="math") for e in exprs]
-        return lambda values: tuple(int(f(values)) for f in funcs)
+        body = ", ".join(python_index(e) for e in exprs)
+        return eval(f"lambda values: (lambda {names}: ({body},))(*values)")  # noqa: S307
 
     return compile_index
 

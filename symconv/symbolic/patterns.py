@@ -58,17 +58,22 @@ def dilate(grid: np.ndarray, stride: tuple[int, ...]) -> np.ndarray:
 
 
 def pad_or_crop(grid: np.ndarray, amounts: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """Zero-pad each spatial axis by (before, after); a negative amount crops instead."""
-    crop = tuple(
-        slice(max(-b, 0), grid.shape[2 + d] - max(-a, 0)) for d, (b, a) in enumerate(amounts)
-    )
-    cropped = grid[(slice(None), slice(None), *crop)]
-    pads = [(max(b, 0), max(a, 0)) for b, a in amounts]
-    shape = cropped.shape[:2] + tuple(n + b + a for n, (b, a) in zip(cropped.shape[2:], pads))
+    """Zero-pad each spatial axis by (before, after); a negative amount crops instead.
+
+    Entry q of the result is entry q − before of `grid`, or zero where that falls
+    outside it: one rule for padding, cropping, and a crop larger than the grid.
+    """
+    spatial = grid.shape[2:]
+    shape = grid.shape[:2] + tuple(n + b + a for n, (b, a) in zip(spatial, amounts))
     out = zeros_like(shape)
-    out[
-        (slice(None), slice(None), *(slice(b, b + n) for n, (b, _) in zip(cropped.shape[2:], pads)))
-    ] = cropped
+    source, target = [], []
+    for n, m, (before, _) in zip(spatial, shape[2:], amounts):
+        first, last = max(before, 0), min(m, n + before)  # target range that has a source
+        if first >= last:
+            return out
+        source.append(slice(first - before, last - before))
+        target.append(slice(first, last))
+    out[(slice(None), slice(None), *target)] = grid[(slice(None), slice(None), *source)]
     return out
 
 

@@ -1,0 +1,56 @@
+"""The `symconv` command: one module per subcommand, registered in `COMMANDS`.
+
+Every user error (a `ValueError` from validation, a bad flag) becomes one line on
+stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from symconv import __version__
+from symconv.cli import derive, main_job
+
+COMMANDS = (derive,)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse prints the whole usage on error; a user needs only the reason."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="symconv",
+        description="Derive, print, generate and verify one convolution layer exactly. "
+        "With no command: the whole pipeline on the lecture example.",
+    )
+    parser.add_argument("--version", action="version", version=f"symconv {__version__}")
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=OneLineParser
+    )
+    for command in COMMANDS:
+        command.add_parser(subparsers).set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            return main_job.run()
+        return args.run(args)
+    except (ValueError, RuntimeError, OSError) as error:
+        if os.environ.get("SYMCONV_DEBUG"):
+            raise
+        print(f"symconv: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("symconv: interrupted", file=sys.stderr)
+        return 130

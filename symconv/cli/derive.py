@@ -1,0 +1,64 @@
+"""`symconv derive`: print the derivation of one layer as text, Markdown or LaTeX."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from symconv.cli.spec_args import add_spec_flags, spec_from_args
+from symconv.files import write_text_atomic
+from symconv.render.pdf import INSTALL_HINT, compile_pdf, pdflatex_available
+from symconv.symbolic import derive
+
+FORMATS = ("text", "markdown", "latex")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "derive",
+        help="derive and print the equations, gradients and patterns of one layer",
+        description="Derive O = X ⊛ F, dL/dX, dL/dF and dL/db for one layer by the chain "
+        "rule, and prove the rotation and dilation patterns.",
+    )
+    add_spec_flags(parser)
+    add_output_flags(parser)
+    return parser
+
+
+def add_output_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output")
+    group.add_argument("--format", choices=FORMATS, default="text")
+    group.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    group.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also compile the LaTeX to a PDF (FILE.pdf, or derivation.pdf)",
+    )
+    group.add_argument("--zero-based", action="store_true", help="show indices from 0, not 1")
+
+
+def render(derivation, fmt: str, zero_based: bool) -> str:
+    if fmt == "latex":
+        return derivation.to_latex(document=True, zero_based=zero_based)
+    if fmt == "markdown":
+        return derivation.to_markdown(zero_based=zero_based)
+    return derivation.to_text(zero_based=zero_based)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
+    if args.pdf and not pdflatex_available():
+        raise ValueError(f"--pdf needs pdflatex, which is not installed ({INSTALL_HINT})")
+    derivation = derive(spec)
+    text = render(derivation, args.format, args.zero_based)
+    if args.output:
+        path = write_text_atomic(args.output, text)
+        print(f"wrote {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if args.pdf:
+        target = Path(args.output).with_suffix(".pdf") if args.output else Path("derivation.pdf")
+        latex = render(derivation, "latex", args.zero_based)
+        print(f"wrote {compile_pdf(latex, target)}", file=sys.stderr)
+    return 0 if derivation.all_patterns_hold else 1

@@ -1,0 +1,44 @@
+"""Compile a LaTeX document with pdflatex, when it is installed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+INSTALL_HINT = "apt-get install -y texlive-latex-base texlive-latex-recommended"
+
+
+def pdflatex_available() -> bool:
+    return shutil.which("pdflatex") is not None
+
+
+def compile_pdf(latex_source: str, target: Path) -> Path:
+    """Compile in a scratch folder and move only a finished PDF to `target`.
+
+    pdflatex writes its PDF progressively; compiling elsewhere keeps a failed run from
+    leaving a broken file where the user asked for one.
+    """
+    if not pdflatex_available():
+        raise RuntimeError(f"--pdf needs pdflatex, which is not installed ({INSTALL_HINT})")
+    with tempfile.TemporaryDirectory(prefix="symconv-latex-") as scratch:
+        source = Path(scratch) / "derivation.tex"
+        source.write_text(latex_source, encoding="utf-8")
+        result = subprocess.run(
+            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", source.name],
+            cwd=scratch,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        built = source.with_suffix(".pdf")
+        if result.returncode != 0 or not built.exists():
+            last = [line for line in result.stdout.splitlines() if line.startswith("!")]
+            reason = last[0] if last else f"exit status {result.returncode}"
+            raise RuntimeError(f"pdflatex failed: {reason}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(built, staged)
+        staged.replace(target)
+    return target

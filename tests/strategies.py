@@ -1,0 +1,116 @@
+"""Hypothesis strategies for valid `ConvSpec`s and matching random arrays, shared by tests.
+
+Specs are built from the output side: draw the kernel, dilation, stride, the number of
+outputs and the leftover, which fixes the padded length; then split it into padding
+and input.  Every draw is therefore valid (no filtering), and the awkward cases -- a
+stride that leaves leftover rows, lopsided padding, dilation, groups -- come up often
+instead of only by luck.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from hypothesis import strategies as st
+
+from symconv.spec import DTYPES, MODES, ConvSpec
+
+# Per-rank cap on outputs per dimension: rank-3 layers stay tiny so brute force is fast.
+_DEFAULT_MAX_OUTPUT = {1: 5, 2: 4, 3: 2}
+_DEFAULT_MAX_KERNEL = {1: 4, 2: 3, 3: 2}
+
+
+@st.composite
+def _dimension(
+    draw: st.DrawFn,
+    max_kernel: int,
+    max_stride: int,
+    max_dilation: int,
+    max_padding: int,
+    max_output: int,
+) -> tuple[int, int, int, int, tuple[int, int]]:
+    """One spatial dimension: (input, kernel, stride, dilation, (lo, hi))."""
+    kernel = draw(st.integers(1, max_kernel))
+    stride = draw(st.integers(1, max_stride))
+    dilation = draw(st.integers(1, max_dilation)) if kernel > 1 else 1
+    outputs = draw(st.integers(1, max_output))
+    leftover = draw(st.integers(0, stride - 1))
+    padded = dilation * (kernel - 1) + 1 + (outputs - 1) * stride + leftover
+    # Padding may be anything that leaves at least one real input element.
+    lo = draw(st.integers(0, min(max_padding, padded - 1)))
+    hi = draw(st.integers(0, min(max_padding, padded - 1 - lo)))
+    return padded - lo - hi, kernel, stride, dilation, (lo, hi)
+
+
+def _choice(value: object, default: Sequence[object]) -> st.SearchStrategy:
+    """None -> any of `default`; a strategy -> itself; a sequence -> one of it; else fixed."""
+    if value is None:
+        return st.sampled_from(tuple(default))
+    if isinstance(value, st.SearchStrategy):
+        return value
+    if isinstance(value, (list, tuple)):
+        return st.sampled_from(tuple(value))
+    return st.just(value)
+
+
+@st.composite
+def conv_specs(
+    draw: st.DrawFn,
+    max_rank: int = 3,
+    *,
+    min_rank: int = 1,
+    max_batch: int = 2,
+    groups: Sequence[int] = (1, 2, 3),
+    max_channels_per_group: int = 2,
+    max_kernel: int | None = None,
+    max_stride: int = 3,
+    max_dilation: int = 3,
+    max_padding: int = 2,
+    max_output: int | None = None,
+    dtype: object = None,
+    mode: object = None,
+    bias: object = None,
+) -> ConvSpec:
+    """Valid ConvSpecs of rank min_rank..max_rank.
+
+    max_kernel and max_output bound each spatial dimension and default to a per-rank
+    value (smaller for rank 3).  dtype, mode and bias accept None (any), a fixed value,
+    a sequence to choose from, or a strategy.
+    """
+    rank = draw(st.integers(min_rank, max_rank))
+    k_cap = max_kernel if max_kernel is not None else _DEFAULT_MAX_KERNEL[rank]
+    o_cap = max_output if max_output is not None else _DEFAULT_MAX_OUTPUT[rank]
+    dims = [
+        draw(_dimension(k_cap, max_stride, max_dilation, max_padding, o_cap))
+        for _ in range(rank)
+    ]
+    n_groups = draw(st.sampled_from(tuple(groups)))
+    in_per_group = draw(st.integers(1, max_channels_per_group))
+    out_per_group = draw(st.integers(1, max_channels_per_group))
+    return ConvSpec(
+        input_size=tuple(d[0] for d in dims),
+        kernel_size=tuple(d[1] for d in dims),
+        stride=tuple(d[2] for d in dims),
+        dilation=tuple(d[3] for d in dims),
+        padding=tuple(d[4] for d in dims),
+        in_channels=n_groups * in_per_group,
+        out_channels=n_groups * out_per_group,
+        groups=n_groups,
+        batch=draw(st.integers(1, max_batch)),
+        bias=draw(_choice(bias, (False, True))),
+        dtype=draw(_choice(dtype, DTYPES)),
+        mode=draw(_choice(mode, MODES)),
+    )
+
+
+def random_arrays(
+    spec: ConvSpec, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Standard-normal x, w, b, gy in spec.dtype; b is None when the spec has no bias."""
+    dtype = np.dtype(spec.dtype)
+    x = rng.standard_normal(spec.input_shape).astype(dtype)
+    w = rng.standard_normal(spec.weight_shape).astype(dtype)
+    b = rng.standard_normal(spec.bias_shape).astype(dtype) if spec.bias else None
+    gy = rng.standard_normal(spec.output_shape).astype(dtype)
+    return x, w, b, gy
