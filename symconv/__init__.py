@@ -4,8 +4,10 @@ The pipeline flows one way: spec -> symbolic -> render / lower -> templates ->
 generated module -> runtime.
 """
 
-from symconv.spec import ConvSpec
-
 __version__ = "0.1.0"
 
-__all__ = ["ConvSpec", "__version__"]
+from symconv import reference  # noqa: E402
+from symconv.spec import ConvSpec  # noqa: E402
+from symconv.symbolic import Derivation, derive  # noqa: E402
+
+__all__ = ["ConvSpec", "Derivation", "__version__", "derive", "reference"]

@@ -13,7 +13,7 @@ import re
 from symconv.spec import MODES, ConvSpec
 
 LECTURE_INPUT = "3x3"
-LECTURE_KERNEL = "2x2"
+LECTURE_KERNEL = "2"
 
 
 def add_spec_flags(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def add_spec_flags(parser: argparse.ArgumentParser) -> None:
         metavar="SHAPE",
         help="W, HxW, CxHxW or NxCxHxW (with --dims 3: DxHxW, CxDxHxW, NxCxDxHxW)",
     )
-    group.add_argument("--kernel", default=LECTURE_KERNEL, metavar="K", help="3 or 3x3 or 3x3x3")
+    group.add_argument("--kernel", default=LECTURE_KERNEL, metavar="K", help="3 (every dimension), 3x3 or 3x3x3; default 2")
     group.add_argument(
         "--dims",
         type=int,

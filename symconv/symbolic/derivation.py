@@ -23,6 +23,8 @@ from symconv.symbolic.tensors import SymbolTable, make_symbols
 #: A LeNet layer (28×28 input, 5×5 kernel) holds 14,400 and derives in about a second.
 MAX_ELEMENT_PRODUCTS = 20_000
 
+READABLE = {"forward": "O", "grad_input": "dL/dX", "grad_weight": "dL/dF", "grad_bias": "dL/db"}
+
 
 @dataclass
 class Derivation:
@@ -206,7 +208,7 @@ def _closed_forms_pattern(d: Derivation) -> Pattern:
         name="closed_forms",
         title="the index-level formulas reproduce every element equation",
         statement="enumerated at this size, each closed form equals the chain-rule result: "
-        + ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in agree.items()),
+        + ", ".join(f"{READABLE[name]} {'✓' if ok else '✗'}" for name, ok in agree.items()),
         holds=all(agree.values()),
         evidence={"agree": agree},
     )

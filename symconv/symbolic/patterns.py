@@ -208,11 +208,12 @@ def _dilation_pattern(
         name="dilation",
         title="for stride s, dL/dO gets s − 1 zeros between its elements",
         statement=(
-            f"stride {_dims(spec.stride)}: the layer equals the stride-1 layer followed by "
-            "keeping every s-th output, so dL/dX is the stride-1 gradient fed dL/dO with "
-            + ", ".join(f"{s - 1}" for s in spec.stride)
-            + " zero(s) inserted between neighbours"
-            + (" (stride 1: nothing is inserted)" if spec.stride == (1,) * spec.rank else "")
+            "stride 1: no zeros are inserted, the stride-1 gradient takes dL/dO as it is"
+            if spec.stride == (1,) * spec.rank
+            else f"stride {_dims(spec.stride)} is stride 1 followed by keeping every s-th "
+            "output, so dL/dX is the stride-1 gradient fed dL/dO with "
+            + _per_axis([f"{s - 1} zero{'s' if s != 2 else ''}" for s in spec.stride])
+            + " between neighbours"
         ),
         holds=holds,
         evidence={"dilated": dilated},
@@ -248,15 +249,20 @@ def leftover_pattern(
         name="leftover",
         title="rows no window reaches receive zero gradient",
         statement=(
-            f"leftover a = (i + lo + hi − k_eff) mod s = {_dims(spec.leftover)}: the last "
-            f"{_dims(tuple(tails))} input row(s) lie past the last window"
+            f"leftover a = (i + lo + hi − k_eff) mod s = {_dims(spec.leftover)}; "
             + (
-                "; dilation also skips rows between taps"
-                if any(d > 1 for d in spec.dilation)
-                else ""
+                "every input element is read by some window"
+                if not any(unreached)
+                else f"{sum(map(len, unreached))} input row(s) or column(s) are read by no "
+                "window ("
+                + _per_axis([f"{t} past the last window" for t in tails])
+                + (
+                    "; the rest skipped between dilated taps"
+                    if sum(map(len, unreached)) > sum(tails)
+                    else ""
+                )
+                + "): they appear in no output and get exactly zero gradient"
             )
-            + ". Unreached rows (1-based) per dimension: "
-            + "; ".join(", ".join(str(p + 1) for p in rows) or "none" for rows in unreached)
         ),
         holds=holds,
         evidence={"unreached": unreached, "leftover": spec.leftover},
@@ -305,6 +311,14 @@ def grad_bias_pattern(symbols: dict[str, np.ndarray], grad_bias: np.ndarray) -> 
         statement="each bias receives the sum of dL/dO over its output channel",
         holds=same_expressions(sums, grad_bias),
     )
+
+
+def _per_axis(phrases: list[str]) -> str:
+    """'1 zero along height and 2 zeros along width' (or one phrase for 1-D)."""
+    if len(phrases) == 1:
+        return phrases[0]
+    axes = ("height", "width") if len(phrases) == 2 else ("depth", "height", "width")
+    return " and ".join(f"{p} along {a}" for p, a in zip(phrases, axes))
 
 
 def _dims(values: tuple[int, ...]) -> str:

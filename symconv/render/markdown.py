@@ -1,0 +1,117 @@
+"""GitHub-flavoured Markdown: headings, prose, ``$$`` math and tables for the matrices.
+
+The math is the LaTeX printer's (`LatexMath`), inside ``$$\\begin{aligned}`` blocks
+that GitHub and Jupyter typeset; matrices become tables with their row and column
+numbers, which read better than a bmatrix once a grid holds many fractions.
+"""
+
+from __future__ import annotations
+
+from symconv.render import document as lecture
+from symconv.render.elide import More
+from symconv.render.indexform import ClosedForm
+from symconv.render.latex import Display, LatexMath
+from symconv.render.latex import mathjax as display
+from symconv.render.names import Names
+from symconv.render.outline import (
+    Apply,
+    Block,
+    Callout,
+    ChainRule,
+    Equations,
+    MatrixStack,
+    Outline,
+    Paragraph,
+    SizeRules,
+    Slice,
+    Verdict,
+)
+from symconv.symbolic import Derivation
+
+
+def render(derivation: Derivation, zero_based: bool = False) -> str:
+    """The derivation as Markdown (1-based names unless `zero_based`)."""
+    outline = lecture.build(derivation, zero_based)
+    names = Names(derivation.spec, derivation.table, zero_based)
+    return MarkdownWriter(LatexMath(names, pdflatex=False), names).write(outline)
+
+
+def escape(text: str) -> str:
+    """Prose is Unicode; only the characters Markdown would take as markup are escaped."""
+    for char in ("\\", "*", "|", "<", ">"):
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+class MarkdownWriter:
+    def __init__(self, math: LatexMath, names: Names) -> None:
+        self.math = math
+        self.names = names
+
+    def write(self, outline: Outline) -> str:
+        parts = [f"# {escape(outline.title)}", f"`{outline.subtitle}`"]
+        for number, section in enumerate(outline.sections, 1):
+            parts.append(f"## {number}. {escape(section.title)}")
+            parts.extend(self.block(b) for b in section.blocks)
+        return "\n\n".join(parts) + "\n"
+
+    def block(self, block: Block) -> str:
+        math = self.math
+        if isinstance(block, Paragraph):
+            return escape(block.text)
+        if isinstance(block, Callout):
+            return f"> [!NOTE]\n> {escape(block.text)}"
+        if isinstance(block, Verdict):
+            mark = "✓ proved" if block.holds else "✗ does not hold"
+            return f"**{mark}: {escape(block.title)}.** {escape(block.statement)}"
+        if isinstance(block, SizeRules):
+            return display(math.size_rules(block))
+        if isinstance(block, ClosedForm):
+            return f"**{escape(block.title)}**\n\n" + display(math.closed_form(block))
+        if isinstance(block, Equations):
+            return display(math.equations(block))
+        if isinstance(block, ChainRule):
+            return display(math.chain_rule(block))
+        if isinstance(block, MatrixStack):
+            return self.stack(block)
+        if isinstance(block, Apply):
+            return self.apply(block)
+        raise TypeError(f"no Markdown for {type(block).__name__}")
+
+    def table(self, grid: Slice) -> str:
+        """A matrix as a table headed by its column numbers, each row led by its number."""
+
+        def number(position: int | None) -> str:
+            return "⋯" if position is None else str(self.names.number(position))
+
+        header = "| | " + " | ".join(number(c) for c in grid.col_at) + " |"
+        rule = "|---|" + "---|" * len(grid.col_at)
+        rows = []
+        for position, row in zip(grid.row_at, grid.rows):
+            lead = "⋮" if position is None else f"**{number(position)}**"
+            cells = " | ".join(f"${self.math.cell(c)}$" for c in row)
+            rows.append(f"| {lead} | {cells} |")
+        return "\n".join([header, rule, *rows])
+
+    def stack(self, block: MatrixStack) -> str:
+        parts = [f"*{escape(block.caption[0].upper() + block.caption[1:])}:*"]
+        for item in block.slices:
+            if isinstance(item, More):
+                parts.append(f"… ({item.words})")
+            else:
+                if item.label:
+                    parts.append(f"{escape(item.label)}:")
+                parts.append(self.table(item))
+        return "\n\n".join(parts)
+
+    def apply(self, block: Apply) -> str:
+        math = self.math
+        if math.inline(block):
+            operands = [math.matrix(op.single) for op in block.operands]
+            line = math.apply(block, operands, str)
+            return display(Display((line,), aligned=False)) + f"\n\n{escape(block.legend)}"
+        names = [chr(ord("A") + i) for i in range(len(block.operands))]
+        parts = [display(Display((math.apply(block, names, str),), aligned=False))]
+        for name, op in zip(names, block.operands):
+            parts.append(f"**{name}**: " + self.stack(op))
+        return "\n\n".join(parts)
