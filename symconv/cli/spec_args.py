@@ -27,7 +27,12 @@ def add_spec_flags(parser: argparse.ArgumentParser) -> None:
         metavar="SHAPE",
         help="W, HxW, CxHxW or NxCxHxW (with --dims 3: DxHxW, CxDxHxW, NxCxDxHxW)",
     )
-    group.add_argument("--kernel", default=LECTURE_KERNEL, metavar="K", help="3 (every dimension), 3x3 or 3x3x3; default 2")
+    group.add_argument(
+        "--kernel",
+        default=LECTURE_KERNEL,
+        metavar="K",
+        help="3 (every dimension), 3x3 or 3x3x3; default 2",
+    )
     group.add_argument(
         "--dims",
         type=int,
