@@ -246,6 +246,12 @@ class ConvSpec:
             math.prod(self.output_shape) * self.in_channels_per_group * math.prod(self.kernel_size)
         )
 
+    def cost(self):  # -> symconv.cost.CostTable (imported late: cost builds on spec)
+        """The lecture's efficiency table: convolution vs dense vs sparse matrix, per image."""
+        from symconv.cost import conv_cost
+
+        return conv_cost(self)
+
     # ----- identity ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Canonical, JSON-ready form: lists only, padding as [lo, hi] pairs."""

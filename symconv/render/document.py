@@ -28,6 +28,7 @@ from symconv.render.outline import (
     Section,
     SizeRule,
     SizeRules,
+    Table,
     Term,
     prose,
 )
@@ -60,6 +61,7 @@ def build(derivation: Derivation, zero_based: bool = False) -> Outline:
             pattern_section.build(derivation, names),
             leftover_section(derivation, names),
         ]
+    sections.append(efficiency(spec))
     if derivation.notes:
         sections.append(Section("Notes", tuple(Callout(prose(n)) for n in derivation.notes)))
     return Outline(
@@ -67,6 +69,31 @@ def build(derivation: Derivation, zero_based: bool = False) -> Outline:
         subtitle=spec.label,
         sections=tuple(sections),
     )
+
+
+def efficiency(spec: ConvSpec) -> Section:
+    """The lecture's table: the same linear map stored as a convolution or as a matrix."""
+    table = spec.cost()
+    rows = tuple(
+        (row.name, _count(row.stored_floats), _count(row.operations)) for row in table.rows
+    )
+    words = (
+        "The layer is a linear map from the input to the output, so it could be stored as a "
+        "matrix. Per image, counting only taps that read a real input element:"
+    )
+    return Section(
+        "Efficiency",
+        (Paragraph(words), Table(("form", "stored floats", "multiplications and additions"), rows)),
+    )
+
+
+def _count(value: int) -> str:
+    """Exact, with thousands separators; a rounded power of ten beside large numbers."""
+    exact = f"{value:,}"
+    if value < 10**7:
+        return exact
+    exponent = len(str(value)) - 1
+    return f"{exact} (≈ {value / 10**exponent:.1f}e{exponent})"
 
 
 # ----- 1. configuration ---------------------------------------------------------------------

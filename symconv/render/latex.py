@@ -44,6 +44,7 @@ from symconv.render.outline import (
     Paragraph,
     SizeRules,
     Slice,
+    Table,
     Term,
     Verdict,
 )
@@ -479,26 +480,52 @@ class DocumentWriter:
         return f"\\begin{{{environment}}}\n{body}\n\\end{{{environment}}}"
 
     def block(self, block: Block) -> str:
-        math = self.math
-        if isinstance(block, Paragraph):
-            return self.text(block.text)
-        if isinstance(block, Callout):
-            return self.callout(block.text)
-        if isinstance(block, Verdict):
-            return self.verdict(block)
-        if isinstance(block, SizeRules):
-            return self.display(math.size_rules(block))
-        if isinstance(block, ClosedForm):
-            return self.bold(block.title) + "\n" + self.display(math.closed_form(block))
-        if isinstance(block, Equations):
-            return self.display(math.equations(block))
-        if isinstance(block, ChainRule):
-            return self.display(math.chain_rule(block))
-        if isinstance(block, MatrixStack):
-            return self.stack(block)
-        if isinstance(block, Apply):
-            return self.apply(block)
-        raise TypeError(f"no LaTeX for {type(block).__name__}")
+        """Dispatch on the block's class, as SymPy's printers do: ``_print_<Class>``."""
+        printer = getattr(self, f"_print_{type(block).__name__}", None)
+        if printer is None:
+            raise TypeError(f"no LaTeX for {type(block).__name__}")
+        return printer(block)
+
+    def _print_Table(self, block: Table) -> str:
+        spec = "l" + "r" * (len(block.header) - 1)
+        header = " & ".join(self.text(cell) for cell in block.header) + r" \\ \hline"
+        body = [" & ".join(self.text(cell) for cell in row) + r" \\" for row in block.rows]
+        lines = [
+            rf"\begin{{tabular}}{{{spec}}}",
+            r"\hline",
+            header,
+            *body,
+            r"\hline",
+            r"\end{tabular}",
+        ]
+        return "\\begin{center}\n" + "\n".join(lines) + "\n\\end{center}"
+
+    def _print_Paragraph(self, block: Paragraph) -> str:
+        return self.text(block.text)
+
+    def _print_Callout(self, block: Callout) -> str:
+        return self.callout(block.text)
+
+    def _print_Verdict(self, block: Verdict) -> str:
+        return self.verdict(block)
+
+    def _print_SizeRules(self, block: SizeRules) -> str:
+        return self.display(self.math.size_rules(block))
+
+    def _print_ClosedForm(self, block: ClosedForm) -> str:
+        return self.bold(block.title) + "\n" + self.display(self.math.closed_form(block))
+
+    def _print_Equations(self, block: Equations) -> str:
+        return self.display(self.math.equations(block))
+
+    def _print_ChainRule(self, block: ChainRule) -> str:
+        return self.display(self.math.chain_rule(block))
+
+    def _print_MatrixStack(self, block: MatrixStack) -> str:
+        return self.stack(block)
+
+    def _print_Apply(self, block: Apply) -> str:
+        return self.apply(block)
 
     def bold(self, text: str) -> str:
         return rf"\textbf{{{self.text(text)}}}"

@@ -24,6 +24,7 @@ from symconv.render.outline import (
     Paragraph,
     SizeRules,
     Slice,
+    Table,
     Verdict,
 )
 from symconv.symbolic import Derivation
@@ -56,27 +57,45 @@ class MarkdownWriter:
         return "\n\n".join(parts) + "\n"
 
     def block(self, block: Block) -> str:
-        math = self.math
-        if isinstance(block, Paragraph):
-            return escape(block.text)
-        if isinstance(block, Callout):
-            return f"> [!NOTE]\n> {escape(block.text)}"
-        if isinstance(block, Verdict):
-            mark = "✓ proved" if block.holds else "✗ does not hold"
-            return f"**{mark}: {escape(block.title)}.** {escape(block.statement)}"
-        if isinstance(block, SizeRules):
-            return display(math.size_rules(block))
-        if isinstance(block, ClosedForm):
-            return f"**{escape(block.title)}**\n\n" + display(math.closed_form(block))
-        if isinstance(block, Equations):
-            return display(math.equations(block))
-        if isinstance(block, ChainRule):
-            return display(math.chain_rule(block))
-        if isinstance(block, MatrixStack):
-            return self.stack(block)
-        if isinstance(block, Apply):
-            return self.apply(block)
-        raise TypeError(f"no Markdown for {type(block).__name__}")
+        """Dispatch on the block's class, as SymPy's printers do: ``_print_<Class>``."""
+        printer = getattr(self, f"_print_{type(block).__name__}", None)
+        if printer is None:
+            raise TypeError(f"no Markdown for {type(block).__name__}")
+        return printer(block)
+
+    def _print_Table(self, block: Table) -> str:
+        header = "| " + " | ".join(escape(cell) for cell in block.header) + " |"
+        align = "| :-- |" + " --: |" * (len(block.header) - 1)
+        body = ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in block.rows]
+        return "\n".join([header, align, *body])
+
+    def _print_Paragraph(self, block: Paragraph) -> str:
+        return escape(block.text)
+
+    def _print_Callout(self, block: Callout) -> str:
+        return f"> [!NOTE]\n> {escape(block.text)}"
+
+    def _print_Verdict(self, block: Verdict) -> str:
+        mark = "✓ proved" if block.holds else "✗ does not hold"
+        return f"**{mark}: {escape(block.title)}.** {escape(block.statement)}"
+
+    def _print_SizeRules(self, block: SizeRules) -> str:
+        return display(self.math.size_rules(block))
+
+    def _print_ClosedForm(self, block: ClosedForm) -> str:
+        return f"**{escape(block.title)}**\n\n" + display(self.math.closed_form(block))
+
+    def _print_Equations(self, block: Equations) -> str:
+        return display(self.math.equations(block))
+
+    def _print_ChainRule(self, block: ChainRule) -> str:
+        return display(self.math.chain_rule(block))
+
+    def _print_MatrixStack(self, block: MatrixStack) -> str:
+        return self.stack(block)
+
+    def _print_Apply(self, block: Apply) -> str:
+        return self.apply(block)
 
     def table(self, grid: Slice) -> str:
         """A matrix as a table headed by its column numbers, each row led by its number."""

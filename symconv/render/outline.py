@@ -142,8 +142,17 @@ class Verdict:
     statement: str
 
 
+@dataclass(frozen=True)
+class Table:
+    """A small table of prose cells: a header row and body rows."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
 Block = (
     Paragraph
+    | Table
     | Callout
     | SizeRules
     | ClosedForm

@@ -37,6 +37,7 @@ from symconv.render.outline import (
     Paragraph,
     SizeRules,
     Slice,
+    Table,
     Term,
     Verdict,
 )
@@ -190,26 +191,51 @@ class TextWriter:
         return "\n".join(line.rstrip() for line in lines) + "\n"
 
     def block(self, block: Block) -> list[str]:
-        if isinstance(block, Paragraph):
-            return textwrap.wrap(block.text, WIDTH)
-        if isinstance(block, Callout):
-            return self.callout(block.text)
-        if isinstance(block, Verdict):
-            return self.verdict(block)
-        if isinstance(block, SizeRules):
-            return self.size_rules(block)
-        if isinstance(block, ClosedForm):
-            return self.closed_form(block)
-        if isinstance(block, Equations):
-            return indent(self.equations(block))
-        if isinstance(block, ChainRule):
-            letter = LETTERS[block.key]
-            return indent([f"∂L/∂{letter}_i = Σ_k ∂L/∂O_k · ∂O_k/∂{letter}_i"])
-        if isinstance(block, MatrixStack):
-            return self.stack(block)
-        if isinstance(block, Apply):
-            return self.apply(block)
-        raise TypeError(f"no text for {type(block).__name__}")
+        """Dispatch on the block's class, as SymPy's printers do: ``_print_<Class>``."""
+        printer = getattr(self, f"_print_{type(block).__name__}", None)
+        if printer is None:
+            raise TypeError(f"no text for {type(block).__name__}")
+        return printer(block)
+
+    def _print_Table(self, block: Table) -> list[str]:
+        columns = list(zip(block.header, *block.rows))
+        widths = [max(len(cell) for cell in column) for column in columns]
+
+        def line(cells: tuple[str, ...]) -> str:
+            first = cells[0].ljust(widths[0])
+            rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
+            return "  ".join([first, *rest])
+
+        rule = "  ".join("─" * width for width in widths)
+        return indent([line(block.header), rule, *(line(row) for row in block.rows)])
+
+    def _print_Paragraph(self, block: Paragraph) -> list[str]:
+        return textwrap.wrap(block.text, WIDTH)
+
+    def _print_Callout(self, block: Callout) -> list[str]:
+        return self.callout(block.text)
+
+    def _print_Verdict(self, block: Verdict) -> list[str]:
+        return self.verdict(block)
+
+    def _print_SizeRules(self, block: SizeRules) -> list[str]:
+        return self.size_rules(block)
+
+    def _print_ClosedForm(self, block: ClosedForm) -> list[str]:
+        return self.closed_form(block)
+
+    def _print_Equations(self, block: Equations) -> list[str]:
+        return indent(self.equations(block))
+
+    def _print_ChainRule(self, block: ChainRule) -> list[str]:
+        letter = LETTERS[block.key]
+        return indent([f"∂L/∂{letter}_i = Σ_k ∂L/∂O_k · ∂O_k/∂{letter}_i"])
+
+    def _print_MatrixStack(self, block: MatrixStack) -> list[str]:
+        return self.stack(block)
+
+    def _print_Apply(self, block: Apply) -> list[str]:
+        return self.apply(block)
 
     # ----- prose ------------------------------------------------------------------------
     def callout(self, text: str) -> list[str]:
