@@ -217,7 +217,7 @@ def test_large_layer_renders_index_level_and_note_quickly():
         lines
     )
     assert "only the index-level formulas are derived" in " ".join(text.split())
-    assert "3. Notes" in text and "Forward pass: O" not in text
+    assert "4. Notes" in text and "Forward pass: O" not in text
     assert "> [!NOTE]" in markdown
     assert r"\fbox" in latex and r"\sum_{\substack{m, t_{h}, t_{w}" in latex
 

@@ -1,0 +1,101 @@
+"""Run a loop nest in plain Python: the executable meaning of the IR, for small layers.
+
+Every lowering pass must keep a nest's meaning.  This interpreter makes that
+checkable without Numba or templates: lower a formula, run the nest here on random
+arrays and compare with `symconv.reference`.  It mirrors `IndexFormula.evaluate` one
+stage later and is as slow as it is simple.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+import sympy as sp
+
+from symconv.lower.ir import Accumulate, For, If, Init, Let, LoopNest, Read, Staged, Stmt, Store
+from symconv.symbolic.indices import Guard, InRange, python_index
+
+
+def run(nest: LoopNest, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Execute `nest` on `inputs` (by parameter name) and return its result array.
+
+    The result starts as NaN, so an element the nest forgets to store is visible.
+    """
+    buffers: dict[str, np.ndarray] = {p.name: np.asarray(inputs[p.name]) for p in nest.params}
+    for staged in nest.staged:
+        buffers[staged.name] = materialize(staged, buffers[staged.source.name])
+    for scratch in nest.scratch:
+        buffers[scratch.name] = np.full(scratch.shape, np.nan)
+    buffers[nest.result.name] = np.full(nest.result.shape, np.nan)
+    _execute(nest.body, {}, {}, buffers)
+    return buffers[nest.result.name]
+
+
+def materialize(staged: Staged, source: np.ndarray) -> np.ndarray:
+    """The zero-filled, padded / dilated copy a kernel would set up."""
+    out = np.zeros(staged.shape, dtype=source.dtype)
+    if not staged.empty:
+        landing, kept = staged.copy_slices()
+        out[tuple(slice(r.start, r.stop, r.step) for r in landing)] = source[
+            tuple(slice(r.start, r.stop, r.step) for r in kept)
+        ]
+    return out
+
+
+def _execute(body: tuple[Stmt, ...], env: dict, accs: dict, buffers: dict) -> None:
+    for stmt in body:
+        if isinstance(stmt, For):
+            for value in range(stmt.extent):
+                env[stmt.var] = value
+                _execute(stmt.body, env, accs, buffers)
+        elif isinstance(stmt, Let):
+            env[stmt.var] = _evaluator((stmt.expr,))(env)[0]
+        elif isinstance(stmt, Init):
+            accs[stmt.acc] = 0.0 if stmt.value is None else _load(stmt.value, env, buffers)
+        elif isinstance(stmt, Accumulate):
+            product = 1.0
+            for factor in stmt.factors:
+                product *= _load(factor, env, buffers)
+            accs[stmt.acc] += product
+        elif isinstance(stmt, Store):
+            buffers[stmt.target.buffer][_index(stmt.target, env)] = accs[stmt.acc]
+        elif isinstance(stmt, If):
+            if all(_holds(g, env) for g in stmt.guards):
+                _execute(stmt.body, env, accs, buffers)
+        else:  # pragma: no cover - the IR has no other statements
+            raise TypeError(f"unknown statement {stmt!r}")
+
+
+def _index(read: Read, env: dict) -> tuple[int, ...]:
+    """The element a read touches; a negative index (NumPy would wrap it) is an error."""
+    index = _evaluator(tuple(read.index))(env)
+    if any(i < 0 for i in index):
+        raise IndexError(f"negative index {index} reading {read.buffer}")
+    return index
+
+
+def _load(read: Read, env: dict, buffers: dict) -> float:
+    return float(buffers[read.buffer][_index(read, env)])
+
+
+def _holds(guard: Guard, env: dict) -> bool:
+    (value,) = _evaluator((guard.expr,))(env)
+    if isinstance(guard, InRange):
+        return 0 <= value < guard.bound
+    return value % guard.divisor == 0
+
+
+@cache
+def _evaluator(exprs: tuple[sp.Expr, ...]) -> Callable[[dict], tuple[int, ...]]:
+    """Compile integer index expressions once; evaluate them from the loop environment.
+
+    Exact integer arithmetic (`python_index` prints floor(a/b) as ``a // b``): floats
+    would turn floor(7/3 − 1/3) into floor(1.9999…) = 1.
+    """
+    exprs = tuple(sp.sympify(e) for e in exprs)
+    symbols = sorted(set().union(*(e.free_symbols for e in exprs)), key=lambda s: s.name)
+    body = ", ".join(python_index(e) for e in exprs)
+    func = eval(f"lambda {', '.join(s.name for s in symbols)}: ({body},)")  # noqa: S307
+    return lambda env: func(*(env[s] for s in symbols))

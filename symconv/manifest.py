@@ -1,0 +1,62 @@
+"""TOML manifests: named layers to generate kernels for, one table per layer.
+
+    [layers.lenet_conv1]
+    input_size = [28, 28]
+    kernel_size = 5
+    out_channels = 6
+    bias = true
+
+Field names are exactly `ConvSpec`'s (input_size, kernel_size, in_channels,
+out_channels, batch, stride, padding, dilation, groups, bias, dtype, mode), with the
+same defaults, so a manifest says nothing the Python API could not.  Every error is
+a `ValueError` naming the file, the layer and the field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from symconv.spec import ConvSpec
+
+REQUIRED = ("input_size", "kernel_size")
+_LAYER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def load_manifest(path: str | os.PathLike) -> dict[str, ConvSpec]:
+    """Read a manifest file: layer name -> validated spec, in file order."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path}: not valid TOML: {error}") from None
+    return parse_manifest(data, source=str(path))
+
+
+def parse_manifest(data: dict[str, Any], source: str = "manifest") -> dict[str, ConvSpec]:
+    """Validate the parsed TOML of a manifest; `source` names it in error messages."""
+    unknown = sorted(set(data) - {"layers"})
+    if unknown:
+        raise ValueError(f"{source}: unknown top-level key {unknown[0]!r}; expected [layers.NAME]")
+    layers = data.get("layers")
+    if not isinstance(layers, dict) or not layers:
+        raise ValueError(f"{source}: no layers; add a table such as [layers.conv1]")
+    return {name: _layer(source, name, table) for name, table in layers.items()}
+
+
+def _layer(source: str, name: str, table: Any) -> ConvSpec:
+    where = f"{source}: layer {name!r}"
+    if not _LAYER_NAME.fullmatch(name):
+        raise ValueError(f"{where}: a layer name uses letters, digits, _ and - only")
+    if not isinstance(table, dict):
+        raise ValueError(f"{where} must be a table of ConvSpec fields, not {table!r}")
+    for field in REQUIRED:
+        if field not in table:
+            raise ValueError(f"{where}: missing field {field!r}")
+    try:
+        return ConvSpec.from_dict(table)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{where}: {error}") from None

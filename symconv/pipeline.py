@@ -1,0 +1,102 @@
+"""The whole way from a layer to callable kernels, one stage per line.
+
+    spec -> index_level -> lower_all -> render_module -> write_module -> load
+
+Each stage lives in its own package (symbolic, lower, codegen, runtime); this module
+only calls them in order, so reading `generate` tells the whole story.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from symconv.codegen import render_module
+from symconv.lower import lower_all
+from symconv.runtime import Kernels, load, write_module
+from symconv.spec import ConvSpec
+from symconv.symbolic.indices import index_level
+
+Progress = Callable[[str], None]
+Out = str | os.PathLike | None
+
+
+def _quiet(message: str) -> None:
+    """The default progress callback: say nothing."""
+
+
+def render(spec: ConvSpec) -> str:
+    """Source text of the kernel module of `spec` (derive, lower, render; nothing written)."""
+    formulas = index_level(spec)
+    nests = lower_all(formulas, spec)
+    return render_module(spec, nests)
+
+
+def write(spec: ConvSpec, out: Out = None, progress: Progress | None = None) -> Path:
+    """Render the module of `spec` and store it in `out` (default: the cache folder)."""
+    say = progress or _quiet
+    say(f"{spec.label}: deriving, lowering and rendering the kernels")
+    path = write_module(spec, render(spec), out)
+    say(f"{spec.label}: wrote {path}")
+    return path
+
+
+def generate(spec: ConvSpec, out: Out = None, progress: Progress | None = None) -> Kernels:
+    """Compiled, checked kernels for `spec`; the module file is reused while unchanged."""
+    say = progress or _quiet
+    path = write(spec, out, say)
+    say(f"{spec.label}: compiling with Numba (or loading its cache)")
+    return load(path, spec)
+
+
+def write_many(
+    specs: dict[str, ConvSpec], out: Out = None, progress: Progress | None = None
+) -> dict[str, Path]:
+    """`write` for every named layer of a manifest, without compiling anything."""
+    say = progress or _quiet
+    return {name: write(spec, out, _prefixed(say, name)) for name, spec in specs.items()}
+
+
+def generate_many(
+    specs: dict[str, ConvSpec], out: Out = None, progress: Progress | None = None
+) -> dict[str, Kernels]:
+    """`generate` for every named layer of a manifest."""
+    say = progress or _quiet
+    return {name: generate(spec, out, _prefixed(say, name)) for name, spec in specs.items()}
+
+
+def _prefixed(say: Progress, name: str) -> Progress:
+    return lambda message: say(f"[{name}] {message}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m symconv.pipeline SPEC_JSON [-o DIR]`` or ``--manifest FILE``.
+
+    The command every generated module's header names to regenerate it; the
+    user-facing CLI is ``symconv generate``.
+    """
+    parser = argparse.ArgumentParser(prog="python -m symconv.pipeline")
+    parser.add_argument("spec_json", nargs="?", help="a ConvSpec as canonical JSON")
+    parser.add_argument("--manifest", help="a TOML manifest of named layers")
+    parser.add_argument("-o", "--out", help="output folder (default: the cache folder)")
+    parser.add_argument("--compile", action="store_true", help="also compile the kernels")
+    args = parser.parse_args(argv)
+    if (args.spec_json is None) == (args.manifest is None):
+        parser.error("give either SPEC_JSON or --manifest")
+    if args.manifest is not None:
+        from symconv.manifest import load_manifest
+
+        specs = load_manifest(args.manifest)
+    else:
+        specs = {"layer": ConvSpec.from_json(args.spec_json)}
+    if args.compile:
+        generate_many(specs, args.out, print)
+    else:
+        write_many(specs, args.out, print)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""Where generated modules live and what they are called.
+
+A module's file name is a readable prefix (`ConvSpec.label`) plus a short hash of
+everything that determines its source: the canonical spec JSON, the symconv version
+and the template contents.  Equal layers therefore share one file across processes
+and sessions, and a new symconv or an edited template never picks up a stale file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import platformdirs
+
+import symconv
+from symconv.codegen.templates import template_digest
+from symconv.spec import ConvSpec
+
+CACHE_ENV = "SYMCONV_CACHE_DIR"
+HASH_LENGTH = 12
+
+
+def cache_dir() -> Path:
+    """$SYMCONV_CACHE_DIR if set (and not empty), else the user cache dir + /symconv."""
+    configured = os.environ.get(CACHE_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return Path(platformdirs.user_cache_dir("symconv", appauthor=False))
+
+
+def source_hash(spec: ConvSpec) -> str:
+    """Short hash of (spec JSON, symconv version, templates): the inputs of the source."""
+    payload = "\0".join((spec.to_json(), symconv.__version__, template_digest()))
+    return hashlib.sha256(payload.encode()).hexdigest()[:HASH_LENGTH]
+
+
+def module_filename(spec: ConvSpec) -> str:
+    """e.g. ``conv2d_1x1x3x3_to1_k2x2_s1_1f0c9a2b3c4d.py``."""
+    return f"{spec.label}_{source_hash(spec)}.py"
+
+
+def module_path(spec: ConvSpec, out: str | os.PathLike | None = None) -> Path:
+    """The file for `spec` in `out`, or in the cache folder when `out` is None."""
+    folder = Path(out) if out is not None else cache_dir()
+    return folder / module_filename(spec)
+
+
+def lock_path(target: Path) -> Path:
+    """A lock file for `target`, kept in the cache folder so `out` folders stay clean."""
+    key = hashlib.sha256(str(target.resolve()).encode()).hexdigest()[:16]
+    return cache_dir() / "locks" / f"{target.stem}.{key}.lock"

@@ -1,0 +1,147 @@
+"""Tests for symconv.pipeline: compiled kernels equal the reference for random layers.
+
+This is where Numba compiles, so the example count is bounded: each distinct spec
+costs one to four seconds of compilation.  Specs come from `conv_specs` (ranks 1–3,
+stride 1–3 with leftover rows, lopsided padding, dilation, groups, bias, both modes,
+float32 and float64) with tiny shapes.  The error is measured relative to the
+largest magnitude of the reference result, with the tolerances `symconv.verify`
+states: 1e-4 for float32, 1e-10 for float64.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from symconv import reference
+from symconv.manifest import load_manifest
+from symconv.pipeline import generate, generate_many, render, write, write_many
+from symconv.runtime import module_filename
+from symconv.spec import ConvSpec
+from symconv.verify import TOLERANCES
+from tests.strategies import conv_specs, random_arrays
+
+ROOT = Path(__file__).resolve().parents[1]
+LECTURE = ConvSpec((3, 3), 2)
+
+#: Largest relative error seen per dtype (printed at the end with ``pytest -s``).
+LARGEST_ERROR = {"float32": 0.0, "float64": 0.0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_largest_errors():
+    yield
+    print(f"\nlargest relative kernel errors in test_pipeline: {LARGEST_ERROR}")
+
+
+def assert_kernels_match_reference(spec: ConvSpec, seed: int) -> None:
+    kernels = generate(spec)
+    x, w, b, gy = random_arrays(spec, np.random.default_rng(seed))
+    pairs = {
+        "forward": (kernels.forward(x, w, b), reference.forward(spec, x, w, b)),
+        "grad_input": (kernels.grad_input(gy, w), reference.grad_input(spec, gy, w)),
+        "grad_weight": (kernels.grad_weight(x, gy), reference.grad_weight(spec, x, gy)),
+    }
+    if spec.bias:
+        pairs["grad_bias"] = (kernels.grad_bias(gy), reference.grad_bias(spec, gy))
+    for name, (got, want) in pairs.items():
+        assert got.shape == want.shape and got.dtype == np.dtype(spec.dtype), name
+        scale = float(np.max(np.abs(want.astype(np.float64)), initial=0.0)) or 1.0
+        error = float(np.max(np.abs(got.astype(np.float64) - want), initial=0.0)) / scale
+        LARGEST_ERROR[spec.dtype] = max(LARGEST_ERROR[spec.dtype], error)
+        assert error <= TOLERANCES[spec.dtype], f"{name}: relative error {error:.3g}"
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(spec=conv_specs(), seed=st.integers(0, 2**16))
+def test_generated_kernels_equal_the_reference(spec, seed):
+    assert_kernels_match_reference(spec, seed)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ConvSpec((3, 3), 2),  # the lecture example
+        ConvSpec((7,), 3, stride=3, padding=((2, 0),), dilation=2, mode="convolution"),
+        ConvSpec(
+            (4, 5, 3),
+            (2, 3, 1),
+            stride=(2, 1, 3),
+            groups=2,
+            in_channels=2,
+            out_channels=4,
+            bias=True,
+            dtype="float64",
+        ),
+    ],
+)
+def test_hand_picked_layers(spec):
+    assert_kernels_match_reference(spec, seed=7)
+
+
+def test_threaded_kernels_with_batch_chunks_equal_the_reference():
+    """Large enough to be compiled with threads; grad_weight splits the batch of 8."""
+    spec = ConvSpec((8, 8), 3, in_channels=4, out_channels=4, batch=8, bias=True)
+    source = render(spec)
+    assert source.count("parallel=True") == 3  # forward, grad_input, grad_weight
+    assert "partial = np.empty((4, 4, 4, 3, 3)" in source and "for nn in range(2):" in source
+    assert_kernels_match_reference(spec, seed=11)
+
+
+# ----- the checked-in generated/ folder -----------------------------------------------------
+def test_checked_in_generated_folder_equals_a_fresh_regeneration():
+    """generated/ holds exactly the modules of examples/lenet.toml, as rendered now.
+
+    After changing the generator, regenerate with
+    ``python -m symconv.pipeline --manifest examples/lenet.toml -o generated``
+    (and delete files of layers no longer listed).
+    """
+    specs = load_manifest(ROOT / "examples" / "lenet.toml")
+    expected = {module_filename(spec): spec for spec in specs.values()}
+    present = {p.name for p in (ROOT / "generated").glob("*.py")}
+    assert present == set(expected)
+    for name, spec in expected.items():
+        assert (ROOT / "generated" / name).read_text(encoding="utf-8") == render(spec), name
+
+
+def test_header_command_regenerates_the_module(tmp_path):
+    spec = ConvSpec((5,), 2, stride=2, padding=((1, 0),), bias=True)
+    source = render(spec)
+    (command,) = [line for line in source.splitlines() if line.startswith("# Regenerate: ")]
+    argv = shlex.split(command.removeprefix("# Regenerate: "))
+    assert argv[:3] == ["python", "-m", "symconv.pipeline"]
+    done = subprocess.run(
+        [sys.executable, *argv[1:], "-o", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / module_filename(spec)).read_text() == source
+
+
+# ----- the driver -----------------------------------------------------------------------
+def test_write_many_names_layers_in_progress_and_compiles_nothing(tmp_path):
+    messages: list[str] = []
+    specs = {"one": LECTURE, "two": ConvSpec((4,), 2)}
+    paths = write_many(specs, tmp_path, messages.append)
+    assert paths == {name: tmp_path / module_filename(s) for name, s in specs.items()}
+    assert any(m.startswith("[one] ") for m in messages)
+    assert any(m.startswith("[two] ") for m in messages)
+    assert not (tmp_path / "__pycache__").exists()
+
+
+def test_generate_many_and_generate_return_the_same_kernels():
+    messages: list[str] = []
+    kernels = generate_many({"lecture": LECTURE}, progress=messages.append)
+    assert kernels["lecture"].path == generate(LECTURE).path
+    assert kernels["lecture"].path == write(LECTURE)
+    assert any("compiling" in m for m in messages)

@@ -1,0 +1,89 @@
+"""Tests for symconv.verify: the report, its tolerances, and that it catches wrong kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from symconv import verify as verify_module
+from symconv.spec import ConvSpec
+from symconv.verify import TOLERANCES, Comparison, VerifyReport, compare, verify
+
+LECTURE = ConvSpec((3, 3), 2)
+TORCH_SKIP = "PyTorch not installed: skipping the comparison with torch.nn.functional.conv*d"
+
+
+def test_tolerances_are_stated_per_dtype():
+    assert TOLERANCES == {"float32": 1e-4, "float64": 1e-10}
+
+
+def test_lecture_layer_verifies_against_the_reference():
+    report = verify(LECTURE, torch=False)
+    assert report.ok
+    assert [(c.kernel, c.oracle) for c in report.comparisons] == [
+        ("forward", "reference"),
+        ("grad_input", "reference"),
+        ("grad_weight", "reference"),
+    ]
+    assert all(c.tolerance == 1e-4 for c in report.comparisons)
+    assert set(report.worst()) == {"forward", "grad_input", "grad_weight"}
+    text = report.format()
+    assert text.splitlines()[0] == f"verify {LECTURE.label} (float32, seed 0): OK"
+    assert "PyTorch skipped" in text and "grad_weight" in text and "1e-04" in text
+
+
+def test_awkward_layer_verifies_against_pytorch_too():
+    pytest.importorskip("torch", reason=TORCH_SKIP)
+    spec = ConvSpec(
+        (4, 5, 3),
+        (2, 3, 1),
+        stride=(2, 1, 3),
+        groups=2,
+        in_channels=2,
+        out_channels=4,
+        bias=True,
+        dtype="float64",
+    )
+    report = verify(spec, seed=3, torch=True)
+    assert report.ok, report.format()
+    oracles = {(c.kernel, c.oracle) for c in report.comparisons}
+    kernels = ("forward", "grad_input", "grad_weight", "grad_bias")
+    assert oracles == {(k, o) for k in kernels for o in ("reference", "torch")}
+    assert max(report.worst().values()) <= 1e-10
+
+
+def test_torch_true_without_torch_is_an_import_error(monkeypatch):
+    monkeypatch.setattr(verify_module, "_torch_available", lambda: False)
+    with pytest.raises(ImportError, match="needs PyTorch"):
+        verify(LECTURE, torch=True)
+    assert "PyTorch not installed" in verify(LECTURE).format()
+
+
+def test_compare_measures_error_relative_to_the_largest_oracle_value():
+    want = np.array([10.0, -2.0, 0.0])
+    c = compare("forward", "reference", want + [0.0, 0.001, 0.0], want, 1e-4)
+    assert c.max_abs == pytest.approx(0.001) and c.max_rel == pytest.approx(1e-4)
+    assert c.ok
+    assert not compare("forward", "reference", want + [0.0, 0.01, 0.0], want, 1e-4).ok
+
+
+@pytest.mark.parametrize(
+    "got,want,ok",
+    [
+        (np.zeros(3), np.zeros(3), True),  # an all-zero gradient, computed exactly
+        (np.array([0.0, 1e-3, 0.0]), np.zeros(3), False),
+        (np.array([np.nan, 0.0, 0.0]), np.ones(3), False),
+        (np.zeros(2), np.zeros(3), False),
+    ],
+)
+def test_compare_edge_cases(got, want, ok):
+    assert compare("grad_input", "reference", got, want, 1e-4).ok == ok
+
+
+def test_a_wrong_kernel_makes_the_report_fail():
+    good = Comparison("forward", "reference", 0.0, 0.0, 1e-4)
+    bad = Comparison("grad_input", "reference", 1.0, 0.5, 1e-4)
+    report = VerifyReport(LECTURE, 0, verify(LECTURE, torch=False).path, (good, bad), "x")
+    assert not report.ok
+    assert "FAILED" in report.format().splitlines()[0]
+    assert report.format().splitlines()[-1].endswith("NO")
