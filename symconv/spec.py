@@ -8,54 +8,19 @@ value and the rule.  Generated source is built from these validated integers onl
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+
+from symconv.identity import CanonicalSpec
+from symconv.validation import check_int, per_dim, positive, positive_per_dim, spatial_sizes
 
 Mode = Literal["cross-correlation", "convolution"]
 DType = Literal["float32", "float64"]
 
 MODES: tuple[str, ...] = ("cross-correlation", "convolution")
 DTYPES: tuple[str, ...] = ("float32", "float64")
-SPEC_FORMAT_VERSION = 1
-
-
-def _is_int(value: Any) -> bool:
-    """True for real integers only: bool is an int in Python but never a size."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_int(name: str, value: Any) -> int:
-    if not _is_int(value):
-        raise ValueError(f"{name}={value!r} must be an int, not {type(value).__name__}")
-    return value
-
-
-def _positive(name: str, value: Any) -> int:
-    value = _check_int(name, value)
-    if value < 1:
-        raise ValueError(f"{name}={value} must be a positive int (>= 1)")
-    return value
-
-
-def _per_dim(name: str, value: Any, rank: int) -> tuple[Any, ...]:
-    """Broadcast an int to every spatial dimension, or check a sequence has `rank` items."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != rank:
-            raise ValueError(
-                f"{name}={tuple(value)!r} has {len(value)} entries, but the input has "
-                f"{rank} spatial dimension{'s' if rank > 1 else ''}"
-            )
-        return tuple(value)
-    return (value,) * rank
-
-
-def _positive_per_dim(name: str, value: Any, rank: int) -> tuple[int, ...]:
-    items = _per_dim(name, value, rank)
-    return tuple(_positive(f"{name}[{d}]", v) for d, v in enumerate(items))
 
 
 def _padding_pair(name: str, value: Any) -> tuple[int, int]:
@@ -65,8 +30,8 @@ def _padding_pair(name: str, value: Any) -> tuple[int, int]:
         lo, hi = value
     else:
         lo = hi = value
-    lo = _check_int(f"{name}.lo", lo)
-    hi = _check_int(f"{name}.hi", hi)
+    lo = check_int(f"{name}.lo", lo)
+    hi = check_int(f"{name}.hi", hi)
     for side, amount in (("lo", lo), ("hi", hi)):
         if amount < 0:
             raise ValueError(f"{name}.{side}={amount} must not be negative")
@@ -96,12 +61,12 @@ def _resolve_padding(
                     )
             return _same_padding(kernel, dilation)
         raise ValueError(f'padding={padding!r} must be an int, a tuple, "same" or "valid"')
-    items = _per_dim("padding", padding, rank)
+    items = per_dim("padding", padding, rank)
     return tuple(_padding_pair(f"padding[{d}]", v) for d, v in enumerate(items))
 
 
 @dataclass(frozen=True)
-class ConvSpec:
+class ConvSpec(CanonicalSpec):
     """One convolution layer with fixed shapes, named with PyTorch's parameter names.
 
     Any int argument broadcasts to every spatial dimension; `padding` also accepts
@@ -124,26 +89,19 @@ class ConvSpec:
     dtype: str = "float32"
     mode: str = "cross-correlation"
 
+    KIND: ClassVar[str] = "convspec"
+
     def __post_init__(self) -> None:
-        if not isinstance(self.input_size, (list, tuple)):
-            raise ValueError(
-                f"input_size={self.input_size!r} must be a tuple of 1, 2 or 3 spatial sizes"
-            )
-        rank = len(self.input_size)
-        if rank not in (1, 2, 3):
-            raise ValueError(
-                f"input_size={tuple(self.input_size)!r} has {rank} entries; "
-                "symconv handles 1, 2 or 3 spatial dimensions"
-            )
-        input_size = tuple(_positive(f"input_size[{d}]", v) for d, v in enumerate(self.input_size))
-        kernel = _positive_per_dim("kernel_size", self.kernel_size, rank)
-        stride = _positive_per_dim("stride", self.stride, rank)
-        dilation = _positive_per_dim("dilation", self.dilation, rank)
+        input_size = spatial_sizes(self.input_size)
+        rank = len(input_size)
+        kernel = positive_per_dim("kernel_size", self.kernel_size, rank)
+        stride = positive_per_dim("stride", self.stride, rank)
+        dilation = positive_per_dim("dilation", self.dilation, rank)
         padding = _resolve_padding(self.padding, rank, kernel, dilation, stride)
-        in_channels = _positive("in_channels", self.in_channels)
-        out_channels = _positive("out_channels", self.out_channels)
-        batch = _positive("batch", self.batch)
-        groups = _positive("groups", self.groups)
+        in_channels = positive("in_channels", self.in_channels)
+        out_channels = positive("out_channels", self.out_channels)
+        batch = positive("batch", self.batch)
+        groups = positive("groups", self.groups)
         for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
             if channels % groups:
                 raise ValueError(f"{name}={channels} is not divisible by groups={groups}")
@@ -269,36 +227,6 @@ class ConvSpec:
             "dtype": self.dtype,
             "mode": self.mode,
         }
-
-    def to_json(self) -> str:
-        """Canonical JSON: sorted keys, no spaces, so equal layers give equal text."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ConvSpec:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown ConvSpec field {unknown[0]!r}; known: {', '.join(sorted(known))}"
-            )
-        args = {
-            k: tuple(tuple(p) if isinstance(p, list) else p for p in v)
-            if isinstance(v, list)
-            else v
-            for k, v in data.items()
-        }
-        return cls(**args)
-
-    @classmethod
-    def from_json(cls, text: str) -> ConvSpec:
-        return cls.from_dict(json.loads(text))
-
-    @property
-    def key(self) -> str:
-        """Stable 16-hex-digit hash of the canonical JSON (same in every process)."""
-        payload = f"convspec-v{SPEC_FORMAT_VERSION}:{self.to_json()}"
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     @property
     def label(self) -> str:

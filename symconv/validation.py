@@ -1,0 +1,52 @@
+"""Checks shared by every layer spec: one-line errors naming the field, the value and the rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def is_int(value: Any) -> bool:
+    """True for real integers only: bool is an int in Python but never a size."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: Any) -> int:
+    if not is_int(value):
+        raise ValueError(f"{name}={value!r} must be an int, not {type(value).__name__}")
+    return value
+
+
+def positive(name: str, value: Any) -> int:
+    value = check_int(name, value)
+    if value < 1:
+        raise ValueError(f"{name}={value} must be a positive int (>= 1)")
+    return value
+
+
+def per_dim(name: str, value: Any, rank: int) -> tuple[Any, ...]:
+    """Broadcast an int to every spatial dimension, or check a sequence has `rank` items."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != rank:
+            raise ValueError(
+                f"{name}={tuple(value)!r} has {len(value)} entries, but the input has "
+                f"{rank} spatial dimension{'s' if rank > 1 else ''}"
+            )
+        return tuple(value)
+    return (value,) * rank
+
+
+def positive_per_dim(name: str, value: Any, rank: int) -> tuple[int, ...]:
+    items = per_dim(name, value, rank)
+    return tuple(positive(f"{name}[{d}]", v) for d, v in enumerate(items))
+
+
+def spatial_sizes(input_size: Any) -> tuple[int, ...]:
+    """The spatial input sizes: a tuple of 1, 2 or 3 positive ints (the rank is its length)."""
+    if not isinstance(input_size, (list, tuple)):
+        raise ValueError(f"input_size={input_size!r} must be a tuple of 1, 2 or 3 spatial sizes")
+    if len(input_size) not in (1, 2, 3):
+        raise ValueError(
+            f"input_size={tuple(input_size)!r} has {len(input_size)} entries; "
+            "symconv handles 1, 2 or 3 spatial dimensions"
+        )
+    return tuple(positive(f"input_size[{d}]", v) for d, v in enumerate(input_size))
