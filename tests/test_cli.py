@@ -144,3 +144,33 @@ def test_pdf_without_pdflatex_is_a_clear_error(tmp_path, monkeypatch, capsys):
     assert main(["derive", "--pdf", "-o", str(tmp_path / "d.tex")]) == 2
     assert "--pdf needs pdflatex" in capsys.readouterr().err
     assert not (tmp_path / "d.tex").exists()
+
+
+# ----- generate, verify and the main job (compiled kernels: the session cache makes reruns cheap)
+def test_generate_writes_the_module_where_asked(tmp_path, capsys):
+    assert main(["generate", "--input", "5x5", "--kernel", "3", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    written = list(tmp_path.glob("conv2d_1x1x5x5_to1_k3x3_s1_*.py"))
+    assert len(written) == 1 and str(written[0]) in out
+
+
+def test_verify_prints_errors_and_a_verdict(capsys):
+    assert main(["verify", "--input", "5x5", "--kernel", "3", "--stride", "2", "--bias"]) == 0
+    out = capsys.readouterr().out
+    assert "grad_input   reference" in out and "verdict: all kernels match" in out
+
+
+def test_missing_manifest_is_a_one_line_error(tmp_path, capsys):
+    assert main(["generate", "--manifest", str(tmp_path / "absent.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symconv: error:") and err.count("\n") == 1
+
+
+def test_main_job_runs_the_whole_pipeline_on_the_lecture_example(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "O11 = X11·F11 + X12·F12 + X21·F21 + X22·F22" in out
+    assert "✓ proved: ∂L/∂X is a full correlation with the 180°-rotated filter" in out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("verdict: OK: 6/6 patterns proved")  # no bias: no dL/db pattern
+    assert "kernels match the reference" in last

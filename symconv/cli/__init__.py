@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from symconv import __version__
-from symconv.cli import derive, main_job
+from symconv.cli import derive, generate, main_job, verify
 
-COMMANDS = (derive,)
+COMMANDS = (derive, generate, verify)
 
 
 class OneLineParser(argparse.ArgumentParser):
