@@ -28,6 +28,11 @@ class CanonicalSpec:
     def to_dict(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def _store(self, **normalized: Any) -> None:
+        """Replace constructor arguments by their validated, normalized form (frozen class)."""
+        for name, value in normalized.items():
+            object.__setattr__(self, name, value)
+
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, no spaces, so equal layers give equal text."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))

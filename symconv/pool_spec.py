@@ -13,7 +13,14 @@ from typing import Any, ClassVar
 
 from symconv.identity import CanonicalSpec
 from symconv.spec import DTYPES, fmt_shape, fmt_tuple
-from symconv.validation import check_int, per_dim, positive, positive_per_dim, spatial_sizes
+from symconv.validation import (
+    check_choice,
+    check_int,
+    per_dim,
+    positive,
+    positive_per_dim,
+    spatial_sizes,
+)
 
 POOL_KINDS: tuple[str, ...] = ("max", "avg")
 
@@ -34,8 +41,7 @@ class PoolSpec(CanonicalSpec):
     KIND: ClassVar[str] = "poolspec"
 
     def __post_init__(self) -> None:
-        if self.kind not in POOL_KINDS:
-            raise ValueError(f"kind={self.kind!r} must be one of {', '.join(POOL_KINDS)}")
+        check_choice("kind", self.kind, POOL_KINDS)
         input_size = spatial_sizes(self.input_size)
         rank = len(input_size)
         kernel = positive_per_dim("kernel_size", self.kernel_size, rank)
@@ -59,9 +65,8 @@ class PoolSpec(CanonicalSpec):
                 )
         channels = positive("channels", self.channels)
         batch = positive("batch", self.batch)
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype={self.dtype!r} must be one of {', '.join(DTYPES)}")
-        normalized = dict(
+        check_choice("dtype", self.dtype, DTYPES)
+        self._store(
             input_size=input_size,
             kernel_size=kernel,
             stride=stride,
@@ -69,8 +74,6 @@ class PoolSpec(CanonicalSpec):
             channels=channels,
             batch=batch,
         )
-        for name, value in normalized.items():
-            object.__setattr__(self, name, value)
 
     @property
     def rank(self) -> int:

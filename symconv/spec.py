@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from symconv.identity import CanonicalSpec
-from symconv.validation import check_int, per_dim, positive, positive_per_dim, spatial_sizes
+from symconv.validation import (
+    check_choice,
+    check_int,
+    per_dim,
+    positive,
+    positive_per_dim,
+    spatial_sizes,
+)
 
 Mode = Literal["cross-correlation", "convolution"]
 DType = Literal["float32", "float64"]
@@ -107,10 +114,8 @@ class ConvSpec(CanonicalSpec):
                 raise ValueError(f"{name}={channels} is not divisible by groups={groups}")
         if not isinstance(self.bias, bool):
             raise ValueError(f"bias={self.bias!r} must be True or False")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype={self.dtype!r} must be one of {', '.join(DTYPES)}")
-        if self.mode not in MODES:
-            raise ValueError(f"mode={self.mode!r} must be one of {', '.join(MODES)}")
+        check_choice("dtype", self.dtype, DTYPES)
+        check_choice("mode", self.mode, MODES)
         for d in range(rank):
             span = dilation[d] * (kernel[d] - 1) + 1
             padded = input_size[d] + padding[d][0] + padding[d][1]
@@ -120,7 +125,7 @@ class ConvSpec(CanonicalSpec):
                     f"kernel_size[{d}]={kernel[d]}{via} spans {span}, "
                     f"more than the padded input {padded}"
                 )
-        normalized = dict(
+        self._store(
             input_size=input_size,
             kernel_size=kernel,
             stride=stride,
@@ -131,8 +136,6 @@ class ConvSpec(CanonicalSpec):
             batch=batch,
             groups=groups,
         )
-        for name, value in normalized.items():
-            object.__setattr__(self, name, value)
 
     # ----- derived sizes -------------------------------------------------------------
     @property

@@ -50,3 +50,9 @@ def spatial_sizes(input_size: Any) -> tuple[int, ...]:
             "symconv handles 1, 2 or 3 spatial dimensions"
         )
     return tuple(positive(f"input_size[{d}]", v) for d, v in enumerate(input_size))
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} must be one of {', '.join(choices)}")
+    return value
