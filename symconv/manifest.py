@@ -6,10 +6,19 @@
     out_channels = 6
     bias = true
 
-Field names are exactly `ConvSpec`'s (input_size, kernel_size, in_channels,
-out_channels, batch, stride, padding, dilation, groups, bias, dtype, mode), with the
-same defaults, so a manifest says nothing the Python API could not.  Every error is
-a `ValueError` naming the file, the layer and the field.
+    [layers.lenet_pool1]
+    kind = "max"
+    input_size = [24, 24]
+    kernel_size = 2
+    channels = 6
+
+A table with a ``kind`` key ("max" or "avg") is a pooling layer, whose field names are
+exactly `PoolSpec`'s (kind, input_size, kernel_size, channels, batch, stride,
+padding, dtype); any other table is a convolution with exactly `ConvSpec`'s
+(input_size, kernel_size, in_channels, out_channels, batch, stride, padding,
+dilation, groups, bias, dtype, mode).  Defaults are the classes' own, so a manifest
+says nothing the Python API could not.  Every error is a `ValueError` naming the
+file, the layer and the field.
 """
 
 from __future__ import annotations
@@ -20,13 +29,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from symconv.spec import ConvSpec
+from symconv.layers import LayerSpec, spec_class
 
 REQUIRED = ("input_size", "kernel_size")
 _LAYER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
-def load_manifest(path: str | os.PathLike) -> dict[str, ConvSpec]:
+def load_manifest(path: str | os.PathLike) -> dict[str, LayerSpec]:
     """Read a manifest file: layer name -> validated spec, in file order."""
     path = Path(path)
     try:
@@ -36,7 +45,7 @@ def load_manifest(path: str | os.PathLike) -> dict[str, ConvSpec]:
     return parse_manifest(data, source=str(path))
 
 
-def parse_manifest(data: dict[str, Any], source: str = "manifest") -> dict[str, ConvSpec]:
+def parse_manifest(data: dict[str, Any], source: str = "manifest") -> dict[str, LayerSpec]:
     """Validate the parsed TOML of a manifest; `source` names it in error messages."""
     unknown = sorted(set(data) - {"layers"})
     if unknown:
@@ -47,16 +56,19 @@ def parse_manifest(data: dict[str, Any], source: str = "manifest") -> dict[str, 
     return {name: _layer(source, name, table) for name, table in layers.items()}
 
 
-def _layer(source: str, name: str, table: Any) -> ConvSpec:
+def _layer(source: str, name: str, table: Any) -> LayerSpec:
     where = f"{source}: layer {name!r}"
     if not _LAYER_NAME.fullmatch(name):
         raise ValueError(f"{where}: a layer name uses letters, digits, _ and - only")
     if not isinstance(table, dict):
-        raise ValueError(f"{where} must be a table of ConvSpec fields, not {table!r}")
+        raise ValueError(
+            f"{where} must be a table of ConvSpec (or, with a kind key, PoolSpec) fields, "
+            f"not {table!r}"
+        )
     for field in REQUIRED:
         if field not in table:
             raise ValueError(f"{where}: missing field {field!r}")
     try:
-        return ConvSpec.from_dict(table)
+        return spec_class(table).from_dict(table)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where}: {error}") from None

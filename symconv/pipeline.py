@@ -1,9 +1,11 @@
 """The whole way from a layer to callable kernels, one stage per line.
 
-    spec -> index_level -> lower_all -> render_module -> write_module -> load
+    spec -> layer_formulas -> lower_all -> render_module -> write_module -> load
 
 Each stage lives in its own package (symbolic, lower, codegen, runtime); this module
-only calls them in order, so reading `generate` tells the whole story.
+only calls them in order, so reading `generate` tells the whole story.  A spec is a
+convolution (`ConvSpec`: `Kernels`) or a pooling layer (`PoolSpec`: `PoolKernels`);
+every stage dispatches on its type, so the same functions serve both.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from symconv.codegen import render_module
+from symconv.layers import LayerSpec, layer_formulas, spec_from_json
 from symconv.lower import lower_all
-from symconv.runtime import Kernels, load, write_module
-from symconv.spec import ConvSpec
-from symconv.symbolic.indices import index_level
+from symconv.runtime import Kernels, PoolKernels, load, write_module
 
 Progress = Callable[[str], None]
 Out = str | os.PathLike | None
@@ -27,14 +28,14 @@ def _quiet(message: str) -> None:
     """The default progress callback: say nothing."""
 
 
-def render(spec: ConvSpec) -> str:
+def render(spec: LayerSpec) -> str:
     """Source text of the kernel module of `spec` (derive, lower, render; nothing written)."""
-    formulas = index_level(spec)
+    formulas = layer_formulas(spec)
     nests = lower_all(formulas, spec)
     return render_module(spec, nests)
 
 
-def write(spec: ConvSpec, out: Out = None, progress: Progress | None = None) -> Path:
+def write(spec: LayerSpec, out: Out = None, progress: Progress | None = None) -> Path:
     """Render the module of `spec` and store it in `out` (default: the cache folder)."""
     say = progress or _quiet
     say(f"{spec.label}: deriving, lowering and rendering the kernels")
@@ -43,8 +44,14 @@ def write(spec: ConvSpec, out: Out = None, progress: Progress | None = None) -> 
     return path
 
 
-def generate(spec: ConvSpec, out: Out = None, progress: Progress | None = None) -> Kernels:
-    """Compiled, checked kernels for `spec`; the module file is reused while unchanged."""
+def generate(
+    spec: LayerSpec, out: Out = None, progress: Progress | None = None
+) -> Kernels | PoolKernels:
+    """Compiled, checked kernels for `spec`; the module file is reused while unchanged.
+
+    A `ConvSpec` gives `Kernels` (forward, grad_input, grad_weight, grad_bias), a
+    `PoolSpec` gives `PoolKernels` (forward(x), grad_input(gy, x)).
+    """
     say = progress or _quiet
     path = write(spec, out, say)
     say(f"{spec.label}: compiling with Numba (or loading its cache)")
@@ -52,7 +59,7 @@ def generate(spec: ConvSpec, out: Out = None, progress: Progress | None = None) 
 
 
 def write_many(
-    specs: dict[str, ConvSpec], out: Out = None, progress: Progress | None = None
+    specs: dict[str, LayerSpec], out: Out = None, progress: Progress | None = None
 ) -> dict[str, Path]:
     """`write` for every named layer of a manifest, without compiling anything."""
     say = progress or _quiet
@@ -60,8 +67,8 @@ def write_many(
 
 
 def generate_many(
-    specs: dict[str, ConvSpec], out: Out = None, progress: Progress | None = None
-) -> dict[str, Kernels]:
+    specs: dict[str, LayerSpec], out: Out = None, progress: Progress | None = None
+) -> dict[str, Kernels | PoolKernels]:
     """`generate` for every named layer of a manifest."""
     say = progress or _quiet
     return {name: generate(spec, out, _prefixed(say, name)) for name, spec in specs.items()}
@@ -78,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     user-facing CLI is ``symconv generate``.
     """
     parser = argparse.ArgumentParser(prog="python -m symconv.pipeline")
-    parser.add_argument("spec_json", nargs="?", help="a ConvSpec as canonical JSON")
+    parser.add_argument(
+        "spec_json", nargs="?", help="a ConvSpec or PoolSpec (with a kind key) as JSON"
+    )
     parser.add_argument("--manifest", help="a TOML manifest of named layers")
     parser.add_argument("-o", "--out", help="output folder (default: the cache folder)")
     parser.add_argument("--compile", action="store_true", help="also compile the kernels")
@@ -90,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
 
         specs = load_manifest(args.manifest)
     else:
-        specs = {"layer": ConvSpec.from_json(args.spec_json)}
+        try:
+            specs = {"layer": spec_from_json(args.spec_json)}
+        except (TypeError, ValueError) as error:
+            parser.error(str(error))
     if args.compile:
         generate_many(specs, args.out, print)
     else:

@@ -117,7 +117,8 @@ class PoolSpec(CanonicalSpec):
         """Readable name such as ``maxpool2d_1x6x24x24_k2x2_s2`` for files and titles."""
         dims = "x".join(map(str, self.input_shape))
         kernel = "x".join(map(str, self.kernel_size))
-        return f"{self.kind}pool{self.rank}d_{dims}_k{kernel}_s{fmt_tuple(self.stride)}"
+        stride = "x".join(map(str, self.stride)) if len(set(self.stride)) > 1 else self.stride[0]
+        return f"{self.kind}pool{self.rank}d_{dims}_k{kernel}_s{stride}"
 
     def describe(self) -> str:
         return ", ".join(

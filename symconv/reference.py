@@ -13,6 +13,13 @@ enough (strided window views contracted by ``np.einsum``) to serve as an oracle 
 layers such as 8x64x56x56.  `grad_input` deliberately uses a different algorithm from
 `forward` (a scatter-add over kernel taps) so the two do not share a bug.  Everything
 is accumulated in float64 and returned in the result type of the floating inputs.
+
+`pool_forward` and `pool_grad_input` do the same for a `PoolSpec`, following
+``torch.nn.functional.max_pool{1,2,3}d`` and ``avg_pool{1,2,3}d(count_include_pad=True)``:
+max pooling pads with −∞ (padding never wins) and routes each window's gradient to
+its first maximum in row-major window order (PyTorch's rule on the CPU, where a tie
+keeps the earlier element); average pooling pads with zeros that count in the divisor
+prod(kernel_size).  Overlapping windows (stride < kernel) add their gradients up.
 """
 
 from __future__ import annotations
@@ -22,9 +29,10 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from symconv.pool_spec import PoolSpec
 from symconv.spec import ConvSpec
 
-__all__ = ["forward", "grad_input", "grad_weight", "grad_bias"]
+__all__ = ["forward", "grad_input", "grad_weight", "grad_bias", "pool_forward", "pool_grad_input"]
 
 # einsum subscripts: n batch, g group, c input channel in group, o output channel in
 # group; output positions and kernel taps get one letter per spatial dimension.
@@ -187,3 +195,84 @@ def grad_bias(spec: ConvSpec, gy: np.ndarray) -> np.ndarray:
     out_dtype = _result_dtype(gy)
     axes = (0, *range(2, 2 + spec.rank))
     return gy.astype(np.float64).sum(axis=axes).astype(out_dtype, copy=False)
+
+
+# ----- pooling -----------------------------------------------------------------------
+def _check_pool_spec(spec: PoolSpec) -> None:
+    if not isinstance(spec, PoolSpec):
+        raise TypeError(f"spec must be a PoolSpec, not {type(spec).__name__}")
+
+
+def _pool_pad(spec: PoolSpec, a: np.ndarray, value: float) -> np.ndarray:
+    """Pad the spatial axes by `padding` on both sides with `value`."""
+    pads = ((0, 0), (0, 0), *((p, p) for p in spec.padding))
+    return np.pad(a, pads, constant_values=value)
+
+
+def _pool_windows(spec: PoolSpec, padded: np.ndarray) -> np.ndarray:
+    """View (N, C, *out, K) with [..., j, k] = padded[..., s·j + t], t the k-th tap in
+    row-major order (the order PyTorch scans a window in, so ties can be resolved)."""
+    spatial = tuple(range(2, 2 + spec.rank))
+    view = sliding_window_view(padded, spec.kernel_size, axis=spatial)
+    view = view[(slice(None), slice(None), *(slice(None, None, s) for s in spec.stride))]
+    assert view.shape[2:] == (*spec.output_size, *spec.kernel_size)
+    return view.reshape(*spec.output_shape, spec.window_size)
+
+
+def _first_maximum(spec: PoolSpec, x: np.ndarray) -> np.ndarray:
+    """(N, C, *out) flat index into the padded input of each window's first real maximum.
+
+    Padding holds −∞ and is masked out, so a window whose real elements are all −∞
+    still picks its first real element, as PyTorch does.
+    """
+    padded = _pool_pad(spec, x, -np.inf)
+    real = _pool_pad(spec, np.ones(x.shape, bool), False)
+    windows = _pool_windows(spec, padded)
+    largest = windows.max(axis=-1, keepdims=True)
+    winner = np.argmax((windows == largest) & _pool_windows(spec, real), axis=-1)
+    positions = _pool_windows(spec, np.arange(padded.size).reshape(padded.shape))
+    return np.take_along_axis(positions, winner[..., None], axis=-1)[..., 0]
+
+
+def pool_forward(spec: PoolSpec, x: np.ndarray) -> np.ndarray:
+    """y of shape spec.output_shape: the max or the mean (padding counted) of each window."""
+    _check_pool_spec(spec)
+    x = _as_array("x", x, spec.input_shape, "spec.input_shape")
+    out_dtype = _result_dtype(x)
+    x64 = x.astype(np.float64)
+    if spec.kind == "max":
+        y = _pool_windows(spec, _pool_pad(spec, x64, -np.inf)).max(axis=-1)
+    else:
+        y = _pool_windows(spec, _pool_pad(spec, x64, 0.0)).sum(axis=-1) / spec.window_size
+    return y.astype(out_dtype, copy=False)
+
+
+def pool_grad_input(spec: PoolSpec, gy: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dL/dx from gy = dL/dy, scattered back to the elements each window used.
+
+    Max pooling adds gy to the first maximum of its window (x decides where); average
+    pooling adds gy / prod(kernel_size) to every element of the window (x is checked
+    but not needed).  The padding's share is cropped away at the end.
+    """
+    _check_pool_spec(spec)
+    gy = _as_array("gy", gy, spec.output_shape, "spec.output_shape")
+    x = _as_array("x", x, spec.input_shape, "spec.input_shape")
+    out_dtype = _result_dtype(gy, x)
+    padded_shape = (
+        *spec.input_shape[:2],
+        *(i + 2 * p for i, p in zip(spec.input_size, spec.padding)),
+    )
+    gx_pad = np.zeros(padded_shape, np.float64)
+    gy64 = gy.astype(np.float64)
+    if spec.kind == "max":
+        np.add.at(gx_pad.reshape(-1), _first_maximum(spec, x).reshape(-1), gy64.reshape(-1))
+    else:
+        share = gy64 / spec.window_size
+        for tap in itertools.product(*(range(k) for k in spec.kernel_size)):
+            reads = tuple(
+                slice(t, t + s * (o - 1) + 1, s)
+                for t, s, o in zip(tap, spec.stride, spec.output_size, strict=True)
+            )
+            gx_pad[(Ellipsis, *reads)] += share
+    crop = tuple(slice(p, p + i) for p, i in zip(spec.padding, spec.input_size, strict=True))
+    return gx_pad[(Ellipsis, *crop)].astype(out_dtype, copy=False)

@@ -11,6 +11,12 @@ near zero carry only the cancellation noise of their sum:
 and a kernel passes when rel ≤ `TOLERANCES[dtype]`: 1e-4 for float32 (a few hundred
 float32 roundings of the accumulated products, with room to spare) and 1e-10 for
 float64.
+
+A pooling layer (`PoolSpec`) is verified the same way against
+`reference.pool_forward` / `pool_grad_input` and ``torch.nn.functional.max_pool*d`` /
+``avg_pool*d(count_include_pad=True)``.  Max pooling's x is drawn from the integers
+−3..3, so most windows hold their maximum more than once and the tie rule (the
+first maximum in row-major order gets the gradient) is checked on every run.
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from symconv import reference
+from symconv.layers import LayerSpec
 from symconv.pipeline import generate
-from symconv.spec import ConvSpec
+from symconv.pool_spec import PoolSpec
 
 TOLERANCES = {"float32": 1e-4, "float64": 1e-10}
 KERNELS = ("forward", "grad_input", "grad_weight", "grad_bias")
@@ -51,7 +58,7 @@ class Comparison:
 class VerifyReport:
     """The comparisons of one layer's kernels, and where the kernels came from."""
 
-    spec: ConvSpec
+    spec: LayerSpec
     seed: int
     path: Path
     comparisons: tuple[Comparison, ...]
@@ -88,17 +95,27 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def random_inputs(spec: ConvSpec, seed: int) -> dict[str, np.ndarray]:
-    """Standard-normal x, w, gy (and b) in the spec's dtype."""
+def random_inputs(spec: LayerSpec, seed: int) -> dict[str, np.ndarray]:
+    """Standard-normal x, w, gy (and b) in the spec's dtype; pooling: x and gy only."""
     rng = np.random.default_rng(seed)
     dtype = np.dtype(spec.dtype)
+    if isinstance(spec, PoolSpec):
+        gy = rng.standard_normal(spec.output_shape).astype(dtype)
+        if spec.kind == "max":  # small integers: ties in most windows
+            return {"x": rng.integers(-3, 4, spec.input_shape).astype(dtype), "gy": gy}
+        return {"x": rng.standard_normal(spec.input_shape).astype(dtype), "gy": gy}
     shapes = {"x": spec.input_shape, "w": spec.weight_shape, "gy": spec.output_shape}
     if spec.bias:
         shapes["b"] = spec.bias_shape
     return {name: rng.standard_normal(shape).astype(dtype) for name, shape in shapes.items()}
 
 
-def reference_results(spec: ConvSpec, a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def reference_results(spec: LayerSpec, a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if isinstance(spec, PoolSpec):
+        return {
+            "forward": reference.pool_forward(spec, a["x"]),
+            "grad_input": reference.pool_grad_input(spec, a["gy"], a["x"]),
+        }
     results = {
         "forward": reference.forward(spec, a["x"], a["w"], a.get("b")),
         "grad_input": reference.grad_input(spec, a["gy"], a["w"]),
@@ -109,8 +126,37 @@ def reference_results(spec: ConvSpec, a: dict[str, np.ndarray]) -> dict[str, np.
     return results
 
 
-def torch_results(spec: ConvSpec, a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The same four results from PyTorch: explicit (lo, hi) padding, then autograd."""
+def _pads_explicitly(spec: PoolSpec) -> bool:
+    """avg_pool3d refuses an input smaller than the kernel, however much padding there is."""
+    small = any(i < k for i, k in zip(spec.input_size, spec.kernel_size))
+    return spec.kind == "avg" and spec.rank == 3 and small
+
+
+def torch_pool_results(spec: PoolSpec, a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """y and dL/dx from max_pool*d / avg_pool*d(count_include_pad=True) and autograd.
+
+    avg_pool3d refuses an input smaller than the kernel even when the padding makes
+    room, so average pooling then pads the zeros explicitly: with count_include_pad
+    they count in the divisor either way, the numbers are the same.
+    """
+    torch = importlib.import_module("torch")
+    functional = torch.nn.functional
+    pool = getattr(functional, f"{spec.kind}_pool{spec.rank}d")
+    options = {"count_include_pad": True} if spec.kind == "avg" else {}
+    x = torch.tensor(a["x"], requires_grad=True)
+    source, padding = x, spec.padding
+    if _pads_explicitly(spec):
+        source = functional.pad(x, [p for p in reversed(spec.padding) for _ in range(2)])
+        padding = 0
+    y = pool(source, spec.kernel_size, spec.stride, padding, **options)
+    y.backward(torch.tensor(a["gy"]))
+    return {"forward": y.detach().numpy(), "grad_input": x.grad.numpy()}
+
+
+def torch_results(spec: LayerSpec, a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The same results from PyTorch: explicit (lo, hi) padding, then autograd."""
+    if isinstance(spec, PoolSpec):
+        return torch_pool_results(spec, a)
     torch = importlib.import_module("torch")
     functional = torch.nn.functional
     conv = {1: functional.conv1d, 2: functional.conv2d, 3: functional.conv3d}[spec.rank]
@@ -140,6 +186,11 @@ def torch_results(spec: ConvSpec, a: dict[str, np.ndarray]) -> dict[str, np.ndar
 
 
 def kernel_results(kernels, a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if isinstance(kernels.spec, PoolSpec):
+        return {
+            "forward": kernels.forward(a["x"]),
+            "grad_input": kernels.grad_input(a["gy"], a["x"]),
+        }
     results = {
         "forward": kernels.forward(a["x"], a["w"], a.get("b")),
         "grad_input": kernels.grad_input(a["gy"], a["w"]),
@@ -167,13 +218,13 @@ def _torch_available() -> bool:
 
 
 def verify(
-    spec: ConvSpec,
+    spec: LayerSpec,
     seed: int = 0,
     torch: bool | None = None,
     out: str | os.PathLike | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> VerifyReport:
-    """Generate, run and compare every kernel of `spec`.
+    """Generate, run and compare every kernel of `spec` (a ConvSpec or a PoolSpec).
 
     torch=None compares with PyTorch when it can be imported, True requires it (an
     ImportError otherwise), False skips it.

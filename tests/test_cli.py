@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from symconv import ConvSpec
+from symconv import ConvSpec, PoolSpec
 from symconv.cli import build_parser, main
 from symconv.cli.spec_args import spec_from_args
 
@@ -174,3 +174,94 @@ def test_main_job_runs_the_whole_pipeline_on_the_lecture_example(capsys):
     last = out.strip().splitlines()[-1]
     assert last.startswith("verdict: OK: 6/6 patterns proved")  # no bias: no dL/db pattern
     assert "kernels match the reference" in last
+
+
+# ----- pooling: --pool, --pool-only, --values, --filter-values ----------------------------------
+SEED_001_VALUES = ",".join(str(5 + r % 3 + c % 3) for r in range(6) for c in range(6))
+SEED_001_ARGS = ["derive", "--input", "6x6", "--kernel", "3", "--pool", "max:2", "--zero-based"]
+
+
+def pool_of(*argv: str):
+    from symconv.cli.spec_args import pool_from_args
+
+    args = build_parser().parse_args(["derive", *argv])
+    return pool_from_args(args, None if args.pool_only else spec_from_args(args))
+
+
+@pytest.mark.parametrize(
+    "argv,expected",
+    [
+        (["--input", "6x6", "--kernel", "3", "--pool", "max:2"], PoolSpec("max", (4, 4), 2)),
+        (
+            ["--input", "2x8x8", "--out-channels", "3", "--pool", "avg:3:2"],
+            PoolSpec("avg", (7, 7), 3, stride=2, channels=3),
+        ),
+        (["--input", "2x3x8x8", "--pool", "max:2x2:1:1", "--pool-only"], PoolSpec(
+            "max", (8, 8), 2, stride=1, padding=1, channels=3, batch=2)),
+        (["--input", "9", "--pool", "avg:3", "--pool-only"], PoolSpec("avg", (9,), 3)),
+        (["--input", "4x4"], None),
+    ],
+)  # fmt: skip
+def test_pool_flags_build_the_pool_spec(argv, expected):
+    assert pool_of(*argv) == expected
+
+
+def test_seed_001_from_the_command_line(capsys):
+    assert main([*SEED_001_ARGS, "--values", SEED_001_VALUES]) == 0
+    out = capsys.readouterr().out
+    assert "C00 = 5·F00 + 6·F01 + 7·F02 + 6·F10 + 7·F11 + 8·F12 + 7·F20 + 8·F21 + 9·F22" in out
+    assert "∂L/∂C01 = ∂L/∂P00·[C01 > C00 ∧ C01 ≥ C10 ∧ C01 ≥ C11]" in out
+    assert "no filter F puts the maxima there" in out
+    delta = "1,0,0,0,0,0,0,0,0"
+    assert main([*SEED_001_ARGS, "--values", SEED_001_VALUES, "--filter-values", delta]) == 0
+    out = capsys.readouterr().out
+    assert "⎢ 0  ∂L/∂P00  ∂L/∂P01  0 ⎥" in out
+    assert "∂L/∂F00 = 7·∂L/∂P00 + 8·∂L/∂P01 + 8·∂L/∂P10 + 9·∂L/∂P11" in out
+
+
+def test_pool_only_with_values_and_latex(tmp_path, capsys):
+    values = "1 3 2 1, 2 9 1 1, 1 3 2 3, 5 6 1 2"  # commas and spaces both separate
+    argv = ["derive", "--input", "4x4", "--pool", "max:2", "--pool-only", "--values", values]
+    assert main(argv) == 0
+    assert "P11 = max(X11, X12, X21, X22) = max(1, 3, 2, 9) = 9, first at X22" in (
+        capsys.readouterr().out
+    )
+    target = tmp_path / "pool.tex"
+    assert main([*argv, "--format", "latex", "-o", str(target)]) == 0
+    assert r"\max\left(X_{11}, X_{12}, X_{21}, X_{22}\right)" in target.read_text()
+
+
+def test_help_says_what_values_are_for(capsys):
+    with pytest.raises(SystemExit):
+        main(["derive", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--pool KIND:K[:S[:P]]" in help_text and "--pool-only" in help_text
+    assert "X of the convolution with --pool (seed 001's A" in help_text
+
+
+POOL_BAD_INPUTS = [
+    (["derive", "--pool", "max"], "--pool='max' must look like max:2"),
+    (["derive", "--pool", "min:2"], "kind 'min' must be one of max, avg"),
+    (["derive", "--pool", "max:2", "--values", "1,2,3"], "--values has 3 numbers; expected 9"),
+    (["derive", "--pool", "max:2", "--values", "1,2,x,4,5,6,7,8,9"], "'x' is not a number"),
+    (["derive", "--pool", "max:2", "--filter-values", "1"], "--filter-values has 1 numbers"),
+    (["derive", "--values", "1,2"], "--values needs --pool"),
+    (["derive", "--pool-only"], "--pool-only needs --pool"),
+    (["derive", "--pool", "max:2", "--pool-only", "--kernel", "3"], "--kernel cannot be used"),
+    (["derive", "--pool", "max:5"], "--pool='max:5': kernel_size[0]=5 is larger"),
+    (["derive", "--pool", "avg:3:1:2"], "padding[0]=2 must be at most half"),
+    (
+        ["derive", "--pool", "max:2", "--pool-only", "--filter-values", "1"],
+        "--filter-values needs a convolution",
+    ),
+]
+
+
+@pytest.mark.parametrize("argv,message", POOL_BAD_INPUTS)
+def test_bad_pool_input_is_one_line_status_2_and_no_file(tmp_path, capsys, argv, message):
+    target = tmp_path / "never.txt"
+    assert run_cli([*argv, "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not target.exists()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from symconv import verify as verify_module
+from symconv.pool_spec import PoolSpec
 from symconv.spec import ConvSpec
 from symconv.verify import TOLERANCES, Comparison, VerifyReport, compare, verify
 
@@ -87,3 +88,39 @@ def test_a_wrong_kernel_makes_the_report_fail():
     assert not report.ok
     assert "FAILED" in report.format().splitlines()[0]
     assert report.format().splitlines()[-1].endswith("NO")
+
+
+# ----- pooling ----------------------------------------------------------------------------
+LENET_POOL = PoolSpec("max", (24, 24), 2, channels=6)  # also compiled by the pipeline tests
+
+
+def test_max_pool_verifies_against_the_reference_and_pytorch_with_ties():
+    pytest.importorskip("torch", reason=TORCH_SKIP)
+    report = verify(LENET_POOL, seed=2, torch=True)
+    assert report.ok, report.format()
+    assert [(c.kernel, c.oracle) for c in report.comparisons] == [
+        ("forward", "reference"),
+        ("forward", "torch"),
+        ("grad_input", "reference"),
+        ("grad_input", "torch"),
+    ]
+    assert report.format().splitlines()[0] == f"verify {LENET_POOL.label} (float32, seed 2): OK"
+    assert "max pooling" in report.format()
+
+
+def test_max_pool_inputs_are_small_integers_so_windows_tie():
+    x = verify_module.random_inputs(LENET_POOL, seed=0)["x"]
+    windows = x.reshape(1, 6, 12, 2, 12, 2).transpose(0, 1, 2, 4, 3, 5).reshape(-1, 4)
+    tied = (windows == windows.max(axis=1, keepdims=True)).sum(axis=1) > 1
+    assert set(np.unique(x)) <= set(range(-3, 4)) and tied.mean() > 0.2
+
+
+def test_average_pool_with_a_pytorch_refused_shape_still_compares():
+    """avg_pool3d refuses an input smaller than the kernel; verify pads the zeros itself."""
+    pytest.importorskip("torch", reason=TORCH_SKIP)
+    spec = PoolSpec(
+        "avg", (1, 3, 2), (2, 2, 1), stride=(1, 2, 1), padding=(1, 1, 0), dtype="float64"
+    )
+    report = verify(spec, seed=1, torch=True)
+    assert report.ok, report.format()
+    assert max(report.worst().values()) <= 1e-10

@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from symconv.cli.spec_args import add_spec_flags, spec_from_args
+from symconv.cli.spec_args import (
+    add_pool_flags,
+    add_spec_flags,
+    parse_values,
+    pool_from_args,
+    spec_from_args,
+)
 from symconv.files import write_text_atomic
 from symconv.render.pdf import INSTALL_HINT, compile_pdf, pdflatex_available
 from symconv.symbolic import derive
@@ -19,9 +25,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "derive",
         help="derive and print the equations, gradients and patterns of one layer",
         description="Derive O = X ⊛ F, dL/dX, dL/dF and dL/db for one layer by the chain "
-        "rule, and prove the rotation and dilation patterns.",
+        "rule, and prove the rotation and dilation patterns. With --pool, the convolution is "
+        "followed by max or average pooling and the gradient is carried through both layers "
+        "(seed 001: symconv derive --input 6x6 --kernel 3 --pool max:2 --values 5,6,7,...).",
     )
     add_spec_flags(parser)
+    add_pool_flags(parser)
     add_output_flags(parser)
     return parser
 
@@ -46,11 +55,32 @@ def render(derivation, fmt: str, zero_based: bool) -> str:
     return derivation.to_text(zero_based=zero_based)
 
 
+def derivation_from_args(args: argparse.Namespace):
+    """The derivation the flags ask for: one convolution, pooling alone, or both in a chain.
+
+    Every flag is checked before anything is derived or written.
+    """
+    conv = None if args.pool_only else spec_from_args(args)
+    pool = pool_from_args(args, conv)
+    if pool is None:
+        return lambda: derive(conv)
+    if conv is None:
+        values = parse_values("--values", args.values, pool.input_shape) if args.values else None
+        return lambda: derive(pool, values=values)
+    values = parse_values("--values", args.values, conv.input_shape) if args.values else None
+    weights = (
+        parse_values("--filter-values", args.filter_values, conv.weight_shape)
+        if args.filter_values
+        else None
+    )
+    return lambda: derive(conv, pool=pool, values=values, filter_values=weights)
+
+
 def run(args: argparse.Namespace) -> int:
-    spec = spec_from_args(args)
+    make = derivation_from_args(args)
     if args.pdf and not pdflatex_available():
         raise ValueError(f"--pdf needs pdflatex, which is not installed ({INSTALL_HINT})")
-    derivation = derive(spec)
+    derivation = make()
     text = render(derivation, args.format, args.zero_based)
     if args.output:
         path = write_text_atomic(args.output, text)

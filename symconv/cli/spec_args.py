@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from symconv.pool_spec import POOL_KINDS, PoolSpec
 from symconv.spec import MODES, ConvSpec
 
 LECTURE_INPUT = "3x3"
@@ -121,4 +122,159 @@ def spec_from_args(args: argparse.Namespace) -> ConvSpec:
         bias=args.bias,
         dtype=args.dtype,
         mode=args.mode,
+    )
+
+
+# ----- pooling and the user's numbers (symconv derive) ------------------------------------------
+#: Convolution flags and their defaults: --pool-only derives no convolution, so a changed one
+#: would be silently ignored; it is refused instead.
+CONV_ONLY_FLAGS = {
+    "kernel": LECTURE_KERNEL,
+    "out_channels": "1",
+    "stride": "1",
+    "padding": "0",
+    "dilation": "1",
+    "groups": "1",
+    "bias": False,
+    "mode": "cross-correlation",
+}
+
+
+def add_pool_flags(parser: argparse.ArgumentParser) -> None:
+    """--pool, --pool-only, --values, --filter-values (seed 001: conv, then max pooling)."""
+    group = parser.add_argument_group(
+        "pooling and numbers (seed 001: a convolution, then max pooling)"
+    )
+    group.add_argument(
+        "--pool",
+        metavar="KIND:K[:S[:P]]",
+        help="pool the convolution's output: max:2, avg:3:2, max:2x2 (kind max or avg, "
+        "window K, stride S = K by default, padding P = 0); shows the gradient through both "
+        "layers",
+    )
+    group.add_argument(
+        "--pool-only",
+        action="store_true",
+        help="derive the pooling layer alone, on --input (no convolution: --kernel, --stride "
+        "and the other convolution flags are refused)",
+    )
+    group.add_argument(
+        "--values",
+        metavar="V",
+        help="numbers for the first layer's input, comma-separated, row-major: X of the "
+        "convolution with --pool (seed 001's A: 36 numbers for --input 6x6), the pooling "
+        "input with --pool-only; they show which entry wins each window and the routed "
+        "gradient grid",
+    )
+    group.add_argument(
+        "--filter-values",
+        metavar="V",
+        help="numbers for the filter F with --pool (comma-separated, row-major); with "
+        "--values, C = X ⊛ F is known and ∂L/∂C is routed by numbers",
+    )
+
+
+def parse_values(flag: str, text: str, shape: tuple[int, ...]) -> list[int | float]:
+    """'5,6,7' (commas and/or spaces) -> numbers; the count must fill `shape`."""
+    items = [item for item in re.split(r"[,\s]+", text.strip()) if item]
+    numbers: list[int | float] = []
+    for item in items:
+        if re.fullmatch(r"[+-]?\d+", item):
+            numbers.append(int(item))
+            continue
+        try:
+            value = float(item)
+        except ValueError:
+            raise ValueError(f"{flag}: {item!r} is not a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{flag}: {item!r} is not a finite number")
+        numbers.append(value)
+    expected = 1
+    for n in shape:
+        expected *= n
+    if len(numbers) != expected:
+        dims = "×".join(map(str, shape))
+        raise ValueError(
+            f"{flag} has {len(numbers)} numbers; expected {expected} for shape {dims} (row-major)"
+        )
+    return numbers
+
+
+def parse_pool(text: str) -> tuple[str, object, object, object]:
+    """'max:2', 'avg:3:2', 'max:2x2:1:1' -> (kind, kernel, stride or None, padding)."""
+    parts = text.strip().split(":")
+    if not 2 <= len(parts) <= 4 or not all(parts):
+        raise ValueError(f"--pool={text!r} must look like max:2, avg:3:2 or max:2x2:1:1")
+    kind = parts[0].strip().lower()
+    if kind not in POOL_KINDS:
+        raise ValueError(
+            f"--pool={text!r}: kind {parts[0]!r} must be one of {', '.join(POOL_KINDS)}"
+        )
+    kernel = _per_dim_or_int("--pool window", parts[1])
+    stride = _per_dim_or_int("--pool stride", parts[2]) if len(parts) > 2 else None
+    padding = _per_dim_or_int("--pool padding", parts[3]) if len(parts) > 3 else 0
+    return kind, kernel, stride, padding
+
+
+def pool_from_args(args: argparse.Namespace, conv: ConvSpec | None) -> PoolSpec | None:
+    """The pooling layer --pool describes: after `conv`, or alone on --input (--pool-only)."""
+    if args.pool is None:
+        for flag, value in (
+            ("--pool-only", args.pool_only),
+            ("--values", args.values),
+            ("--filter-values", args.filter_values),
+        ):
+            if value:
+                raise ValueError(f"{flag} needs --pool KIND:K (e.g. --pool max:2)")
+        return None
+    try:
+        return _pool_spec(args, conv)
+    except ValueError as error:
+        if str(error).startswith("--"):
+            raise
+        raise ValueError(f"--pool={args.pool!r}: {error}") from None
+
+
+def _pool_spec(args: argparse.Namespace, conv: ConvSpec | None) -> PoolSpec:
+    kind, kernel, stride, padding = parse_pool(args.pool)
+    if conv is not None:
+        return PoolSpec(
+            kind,
+            conv.output_size,
+            kernel,
+            channels=conv.out_channels,
+            batch=conv.batch,
+            stride=stride,
+            padding=padding,
+            dtype=conv.dtype,
+        )
+    changed = [
+        "--" + name.replace("_", "-")
+        for name, default in CONV_ONLY_FLAGS.items()
+        if getattr(args, name) != default
+    ]
+    if changed:
+        raise ValueError(
+            f"--pool-only derives no convolution, so {', '.join(changed)} cannot be used with it"
+        )
+    if args.filter_values:
+        raise ValueError("--filter-values needs a convolution: drop --pool-only")
+    rank_hint = len(kernel) if isinstance(kernel, tuple) else 1
+    shape = _int_list("--input", args.input)
+    rank = args.dims or (rank_hint if rank_hint > 1 else min(len(shape), 2))
+    if not rank <= len(shape) <= rank + 2:
+        raise ValueError(
+            f"--input={args.input!r} has {len(shape)} entries; with {rank} spatial "
+            f"dimension(s) it takes {rank} to {rank + 2} (N x C x spatial)"
+        )
+    leading = shape[: len(shape) - rank]
+    return PoolSpec(
+        kind,
+        shape[len(shape) - rank :],
+        kernel,
+        channels=leading[-1] if leading else 1,
+        batch=leading[0] if len(leading) == 2 else 1,
+        stride=stride,
+        padding=padding,
+        dtype=args.dtype,
     )

@@ -2,9 +2,9 @@
 
 SymPy's own printers aim at real-valued math: ``floor(r/2)`` would come out as
 ``math.floor(r/2)``, a float division.  Here every expression is an integer index,
-so `floor(p/q)` prints as ``(p) // q``, `Mod` as ``%``, and sums read like hand-written
-offsets: ``2 * jh + th - 1``.  A fraction or float reaching an index is a bug upstream
-and raises instead of printing.
+so `floor(p/q)` prints as ``(p) // q``, `Mod` as ``%``, `Max` as ``max(...)``, and
+sums read like hand-written offsets: ``2 * jh + th - 1``.  A fraction or float reaching
+an index is a bug upstream and raises instead of printing.
 """
 
 from __future__ import annotations
@@ -75,6 +75,13 @@ class IndexPrinter(StrPrinter):
         if denominator == 1:
             return self._print(numerator)
         return f"{self._operand(numerator)} // {self._print(denominator)}"
+
+    def _print_Max(self, expr: sp.Max) -> str:
+        """Python's built-in max of integers (the first tap a window admits)."""
+        return f"max({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Min(self, expr: sp.Min) -> str:
+        return f"min({', '.join(self._print(a) for a in expr.args)})"
 
     def _print_Mod(self, expr: sp.Mod) -> str:
         value, modulus = expr.args

@@ -10,16 +10,32 @@ dtype and mode enums and names symconv itself builds, never from user text.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
+
+import sympy as sp
 
 import symconv
 from symconv.codegen.printer import print_index, print_slices
 from symconv.codegen.templates import MODULE_TEMPLATE, environment
+from symconv.layers import LayerSpec, layer_formulas
 from symconv.lower import LoopNest, lower_all
-from symconv.lower.ir import Accumulate, For, If, Init, Let, Operand, Staged, Stmt, Store
-from symconv.spec import ConvSpec
-from symconv.symbolic.indices import index_level
+from symconv.lower.ir import (
+    IDENTITIES,
+    Accumulate,
+    For,
+    If,
+    Init,
+    Let,
+    Maximize,
+    Operand,
+    ScatterAdd,
+    Staged,
+    Stmt,
+    Store,
+)
+from symconv.pool_spec import PoolSpec
 
 #: The command in each module header that writes it again (the spec is its only input).
 REGENERATE = "python -m symconv.pipeline '{spec_json}'"
@@ -31,6 +47,15 @@ SUMMARIES = {
     ),
     "grad_weight": "dL/dw: the padded x correlated with dL/dy, summed over the batch.",
     "grad_bias": "dL/db: dL/dy summed over the batch and every output position.",
+}
+
+POOL_SUMMARIES = {
+    ("max", "forward"): "y = the largest x of each window; padding is -inf and never wins.",
+    ("max", "grad_input"): (
+        "dL/dx: each window adds dL/dy at its first maximum (row-major), overlaps add up."
+    ),
+    ("avg", "forward"): "y = the mean of each window, padded zeros counted (count_include_pad).",
+    ("avg", "grad_input"): "dL/dx: each input gathers dL/dy / |window| from the windows it is in.",
 }
 
 #: Array type name in the module for each tensor, by role.
@@ -49,6 +74,7 @@ _CODE = re.compile(r"[A-Za-z0-9_ ,:.\[\]()+\-*/%<=>]*")
 _COMMENT = re.compile(r"[^\n\r]*")  # after a "#": anything but a line break
 _DOCSTRING = re.compile(r"[^\n\r\\\"]*")  # inside """...""": no quotes or escapes either
 _PATTERNS = {
+    "label": _COMMENT,  # shown in the header comment and the docstring only
     "description": _COMMENT,
     "spec_json": _COMMENT,
     "command": _COMMENT,
@@ -58,17 +84,19 @@ _PATTERNS = {
 }
 
 
-def render_module(spec: ConvSpec, nests: dict[str, LoopNest] | None = None) -> str:
-    """Python source of the module with forward, grad_input, grad_weight (and grad_bias)."""
+def render_module(spec: LayerSpec, nests: dict[str, LoopNest] | None = None) -> str:
+    """Python source of the module: forward, grad_input (, grad_weight, grad_bias)."""
     if nests is None:
-        nests = lower_all(index_level(spec), spec)
+        nests = lower_all(layer_formulas(spec), spec)
     view = module_view(spec, nests)
     return environment().get_template(MODULE_TEMPLATE).render(**view)
 
 
-def module_view(spec: ConvSpec, nests: dict[str, LoopNest]) -> dict[str, Any]:
-    """Everything the module template shows, as checked strings."""
-    names = ", ".join(nests)
+def _shapes(spec: LayerSpec) -> tuple[dict[str, Any], dict[str, int]]:
+    """(shape constants, rank of each array type) of the layer's module."""
+    if isinstance(spec, PoolSpec):
+        constants = {"INPUT_SHAPE": spec.input_shape, "OUTPUT_SHAPE": spec.output_shape}
+        return constants, {"INPUT": len(spec.input_shape), "OUTPUT": len(spec.output_shape)}
     constants = {
         "INPUT_SHAPE": spec.input_shape,
         "WEIGHT_SHAPE": spec.weight_shape,
@@ -76,7 +104,22 @@ def module_view(spec: ConvSpec, nests: dict[str, LoopNest]) -> dict[str, Any]:
         "BIAS_SHAPE": spec.bias_shape if spec.bias else None,
     }
     ranks = {"INPUT": len(spec.input_shape), "WEIGHT": len(spec.weight_shape)}
-    ranks |= {"OUTPUT": len(spec.output_shape), "BIAS": 1}
+    ranks |= {"OUTPUT": len(spec.output_shape)}
+    if spec.bias:
+        ranks["BIAS"] = 1
+    return constants, ranks
+
+
+def _summary(spec: LayerSpec, name: str) -> str:
+    if isinstance(spec, PoolSpec):
+        return POOL_SUMMARIES[spec.kind, name]
+    return SUMMARIES[name]
+
+
+def module_view(spec: LayerSpec, nests: dict[str, LoopNest]) -> dict[str, Any]:
+    """Everything the module template shows, as checked strings."""
+    names = ", ".join(nests)
+    constants, ranks = _shapes(spec)
     view = {
         "version": symconv.__version__,
         "template": MODULE_TEMPLATE,
@@ -91,27 +134,29 @@ def module_view(spec: ConvSpec, nests: dict[str, LoopNest]) -> dict[str, Any]:
         "types": [
             {"name": role, "dims": ", ".join([":"] * (rank - 1) + ["::1"])}
             for role, rank in ranks.items()
-            if role != "BIAS" or spec.bias
         ],
-        "kernels": [kernel_view(nest, spec.dtype) for nest in nests.values()],
+        "kernels": [
+            kernel_view(nest, spec.dtype, _summary(spec, name)) for name, nest in nests.items()
+        ],
     }
     check_view(view)
     return view
 
 
-def kernel_view(nest: LoopNest, dtype: str) -> dict[str, Any]:
+def kernel_view(nest: LoopNest, dtype: str, summary: str | None = None) -> dict[str, Any]:
     notes = [f"{s.name}: {describe_staged(s)}" for s in nest.staged] + list(nest.notes)
     return {
         "name": nest.name,
-        "summary": SUMMARIES[nest.name],
+        "summary": SUMMARIES[nest.name] if summary is None else summary,
         "notes": notes,
         "params": [p.name for p in nest.params],
         "param_types": [ROLES[p.name] for p in nest.params],
         "result_type": ROLES[nest.result.name],
         "parallel": str(nest.parallel),
+        "fastmath": str(nest.fastmath),
         "staged": [_staged_view(s) for s in nest.staged],
         "scratch": [_buffer_view(s) for s in nest.scratch],
-        "result": _buffer_view(nest.result),
+        "result": {**_buffer_view(nest.result), "zeroed": nest.zeroed},
         "body": [_statement_view(s, nest.parallel, dtype) for s in nest.body],
     }
 
@@ -126,7 +171,18 @@ def describe_staged(staged: Staged) -> str:
     text += f" padded {pads}"
     if any(min(p) < 0 for p in staged.pads[2:]):
         text += " (negative: rows never read are cropped)"
+    if staged.fill:
+        text += f" with {_literal(staged.fill, None)}"
     return text
+
+
+def _literal(value: float, dtype: str | None) -> str:
+    """A float constant as source: -np.inf, or np.<dtype>(value) when typed."""
+    if math.isinf(value):
+        text = "-np.inf" if value < 0 else "np.inf"
+    else:
+        text = repr(float(value))
+    return text if dtype is None else f"np.{dtype}({text})"
 
 
 def _staged_view(staged: Staged) -> dict[str, Any]:
@@ -137,6 +193,7 @@ def _staged_view(staged: Staged) -> dict[str, Any]:
     return {
         "name": staged.name,
         "shape": repr(staged.shape),
+        "fill": _literal(staged.fill, None) if staged.fill else "",
         "copy": not staged.empty,
         "landing": print_slices(landing, staged.shape),
         "source": source.name if full else f"{source.name}[{kept_text}]",
@@ -165,15 +222,36 @@ def _statement_view(stmt: Stmt, parallel: bool, dtype: str) -> dict[str, Any]:
     if isinstance(stmt, Let):
         return {"kind": "let", "var": stmt.var.name, "expr": print_index(stmt.expr)}
     if isinstance(stmt, Init):
-        zero = f"np.{dtype}(0.0)"
-        value = print_index(stmt.value) if stmt.value is not None else zero
+        start = _literal(IDENTITIES[stmt.reduction], dtype)
+        value = print_index(stmt.value) if stmt.value is not None else start
         return {"kind": "init", "acc": stmt.acc, "value": value}
     if isinstance(stmt, Accumulate):
         product = " * ".join(print_index(f) for f in stmt.factors)
         return {"kind": "accumulate", "acc": stmt.acc, "product": product}
+    if isinstance(stmt, Maximize):
+        return {
+            "kind": "maximize",
+            "acc": stmt.acc,
+            "value": print_index(stmt.value),
+            "track": [{"var": v.name, "expr": print_index(e)} for v, e in stmt.track],
+        }
+    if isinstance(stmt, ScatterAdd):
+        product = " * ".join(print_index(f) for f in stmt.factors)
+        return {"kind": "scatter", "target": print_index(stmt.target), "product": product}
     if isinstance(stmt, Store):
-        return {"kind": "store", "target": print_index(stmt.target), "acc": stmt.acc}
+        return {"kind": "store", "target": print_index(stmt.target), "value": _scaled(stmt, dtype)}
     raise TypeError(f"no template branch for {type(stmt).__name__}")
+
+
+def _scaled(store: Store, dtype: str) -> str:
+    """acc, acc / np.<dtype>(q) for a scale 1/q, else acc * np.<dtype>(p) / np.<dtype>(q)."""
+    scale = sp.Rational(store.scale)
+    if scale == 1:
+        return store.acc
+    p, q = int(scale.p), int(scale.q)
+    if p == 1:
+        return f"{store.acc} / np.{dtype}({q})"
+    return f"{store.acc} * np.{dtype}({p}) / np.{dtype}({q})"
 
 
 def check_view(value: Any, key: str = "") -> None:

@@ -14,28 +14,43 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from symconv.lower.ir import Accumulate, For, If, Init, Let, LoopNest, Read, Staged, Stmt, Store
+from symconv.lower.ir import (
+    IDENTITIES,
+    Accumulate,
+    For,
+    If,
+    Init,
+    Let,
+    LoopNest,
+    Maximize,
+    Read,
+    ScatterAdd,
+    Staged,
+    Stmt,
+    Store,
+)
 from symconv.symbolic.indices import Guard, InRange, python_index
 
 
 def run(nest: LoopNest, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """Execute `nest` on `inputs` (by parameter name) and return its result array.
 
-    The result starts as NaN, so an element the nest forgets to store is visible.
+    The result starts as NaN, so an element the nest forgets to store is visible;
+    a nest that adds into its result (`LoopNest.zeroed`) starts from zeros instead.
     """
     buffers: dict[str, np.ndarray] = {p.name: np.asarray(inputs[p.name]) for p in nest.params}
     for staged in nest.staged:
         buffers[staged.name] = materialize(staged, buffers[staged.source.name])
     for scratch in nest.scratch:
         buffers[scratch.name] = np.full(scratch.shape, np.nan)
-    buffers[nest.result.name] = np.full(nest.result.shape, np.nan)
+    buffers[nest.result.name] = np.full(nest.result.shape, 0.0 if nest.zeroed else np.nan)
     _execute(nest.body, {}, {}, buffers)
     return buffers[nest.result.name]
 
 
 def materialize(staged: Staged, source: np.ndarray) -> np.ndarray:
-    """The zero-filled, padded / dilated copy a kernel would set up."""
-    out = np.zeros(staged.shape, dtype=source.dtype)
+    """The padded / dilated copy a kernel would set up, filled with `staged.fill`."""
+    out = np.full(staged.shape, staged.fill, dtype=source.dtype)
     if not staged.empty:
         landing, kept = staged.copy_slices()
         out[tuple(slice(r.start, r.stop, r.step) for r in landing)] = source[
@@ -53,19 +68,34 @@ def _execute(body: tuple[Stmt, ...], env: dict, accs: dict, buffers: dict) -> No
         elif isinstance(stmt, Let):
             env[stmt.var] = _evaluator((stmt.expr,))(env)[0]
         elif isinstance(stmt, Init):
-            accs[stmt.acc] = 0.0 if stmt.value is None else _load(stmt.value, env, buffers)
+            start = IDENTITIES[stmt.reduction]
+            accs[stmt.acc] = start if stmt.value is None else _load(stmt.value, env, buffers)
         elif isinstance(stmt, Accumulate):
-            product = 1.0
-            for factor in stmt.factors:
-                product *= _load(factor, env, buffers)
-            accs[stmt.acc] += product
+            accs[stmt.acc] += _product(stmt.factors, env, buffers)
+        elif isinstance(stmt, Maximize):
+            value = _load(stmt.value, env, buffers)
+            if value > accs[stmt.acc]:
+                accs[stmt.acc] = value
+                for var, expr in stmt.track:
+                    env[var] = _evaluator((expr,))(env)[0]
+        elif isinstance(stmt, ScatterAdd):
+            target = buffers[stmt.target.buffer]
+            target[_index(stmt.target, env)] += _product(stmt.factors, env, buffers)
         elif isinstance(stmt, Store):
-            buffers[stmt.target.buffer][_index(stmt.target, env)] = accs[stmt.acc]
+            value = accs[stmt.acc] * float(stmt.scale)
+            buffers[stmt.target.buffer][_index(stmt.target, env)] = value
         elif isinstance(stmt, If):
             if all(_holds(g, env) for g in stmt.guards):
                 _execute(stmt.body, env, accs, buffers)
         else:  # pragma: no cover - the IR has no other statements
             raise TypeError(f"unknown statement {stmt!r}")
+
+
+def _product(factors: tuple[Read, ...], env: dict, buffers: dict) -> float:
+    product = 1.0
+    for factor in factors:
+        product *= _load(factor, env, buffers)
+    return product
 
 
 def _index(read: Read, env: dict) -> tuple[int, ...]:

@@ -2,20 +2,23 @@
 
 The IR sits between the index-level formulas (which say *what* is summed) and the
 templates (which only lay out text).  It is deliberately small: counted loops, integer
-`Let` bindings, scalar accumulators, reads, stores, and an `If` for any guard no
-rewrite could remove.  Operands that the rewrites turned into zero-padded or dilated
-copies are listed on the `LoopNest` as `Staged` buffers, so a template emits their
-set-up and never has to know why they exist.
+`Let` bindings, scalar accumulators (a sum or a max), reads, stores, a scatter-add, and
+an `If` for any guard no rewrite could remove.  Operands that the rewrites turned into
+padded or dilated copies are listed on the `LoopNest` as `Staged` buffers, so a
+template emits their set-up and never has to know why they exist.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
 from symconv.symbolic.indices import Divisible, Guard, InRange
+
+#: Accumulator kinds and the value each starts from: the identity of its reduction.
+IDENTITIES = {"sum": 0.0, "max": -float("inf")}
 
 
 # ----- expressions -------------------------------------------------------------------
@@ -30,10 +33,11 @@ class Read:
 # ----- statements --------------------------------------------------------------------
 @dataclass(frozen=True)
 class Init:
-    """acc = 0, or acc = value (the bias addend): a fresh scalar accumulator."""
+    """acc = value (the bias addend), or the identity of `reduction`: 0 or −∞."""
 
     acc: str
     value: Read | None = None
+    reduction: str = "sum"
 
 
 @dataclass(frozen=True)
@@ -45,16 +49,46 @@ class Accumulate:
 
 
 @dataclass(frozen=True)
+class Maximize:
+    """if value > acc: acc = value, and each tracked index var = expr.
+
+    The strict ``>`` keeps the first of equal values, so `track` remembers where the
+    first maximum was (an argmax; ties go to the earlier iteration).  Without `track`
+    it is a plain running max.
+    """
+
+    acc: str
+    value: Read
+    track: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()
+
+
+@dataclass(frozen=True)
+class ScatterAdd:
+    """target += f1 * f2 * ...: an element chosen at run time (by an argmax) gains a term.
+
+    Iterations that scatter must not run in parallel unless they write disjoint
+    elements; the lowering parallelizes such nests only over whole (n, c) planes.
+    """
+
+    target: Read
+    factors: tuple[Read, ...]
+
+
+@dataclass(frozen=True)
 class Store:
-    """target = acc: write a finished sum."""
+    """target = acc · scale: write a finished reduction (scale 1/|K| for a mean)."""
 
     target: Read
     acc: str
+    scale: sp.Rational = sp.S.One
 
 
 @dataclass(frozen=True)
 class Let:
-    """var = expr: recover an index from a fused loop counter (integer arithmetic only)."""
+    """var = expr: bind an integer index, e.g. from a fused loop counter.
+
+    A `Maximize` may later reassign a var it tracks (the tap of a running argmax).
+    """
 
     var: sp.Symbol
     expr: sp.Expr
@@ -78,7 +112,7 @@ class If:
     body: tuple[Stmt, ...]
 
 
-Stmt = Init | Accumulate | Store | Let | For | If
+Stmt = Init | Accumulate | Maximize | ScatterAdd | Store | Let | For | If
 
 
 # ----- buffers -----------------------------------------------------------------------
@@ -118,16 +152,17 @@ class StagedAxis:
 
 @dataclass(frozen=True)
 class Staged:
-    """A zero-filled copy of `source` with axes padded, cropped or dilated.
+    """A copy of `source` with axes padded, cropped or dilated, filled with `fill`.
 
     This is the lecture's "pad X" and "dilate dL/dO with s − 1 zeros, then pad"
-    as data: the template allocates zeros of `shape` and copies the kept source
-    elements to their landing places.
+    as data: the template allocates `fill` of `shape` (zeros, or −∞ for a max) and
+    copies the kept source elements to their landing places.
     """
 
     name: str
     source: Operand
     axes: tuple[StagedAxis, ...]
+    fill: float = 0.0
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -161,7 +196,12 @@ class Staged:
 
 @dataclass(frozen=True)
 class LoopNest:
-    """One kernel: arguments, staged copies, scratch buffers, the result and the loops."""
+    """One kernel: arguments, staged copies, scratch buffers, the result and the loops.
+
+    `zeroed` says the body adds into the result (`ScatterAdd`), which must therefore
+    start at zero; `fastmath` is False when the kernel handles −∞ (max pooling), which
+    fast-math code generation may assume never occurs.
+    """
 
     name: str
     params: tuple[Operand, ...]
@@ -171,6 +211,8 @@ class LoopNest:
     scratch: tuple[Operand, ...] = ()
     parallel: bool = False
     notes: tuple[str, ...] = ()
+    zeroed: bool = False
+    fastmath: bool = True
 
     def statements(self) -> Iterator[tuple[Stmt, tuple[For, ...]]]:
         """Every statement with the loops that enclose it, outermost first."""
@@ -198,11 +240,16 @@ def _substitute(stmt: Stmt, mapping: dict[sp.Symbol, sp.Expr]) -> Stmt:
         return Read(r.buffer, tuple(sp.sympify(e).xreplace(mapping) for e in r.index))
 
     if isinstance(stmt, Init):
-        return Init(stmt.acc, read(stmt.value) if stmt.value is not None else None)
+        return replace(stmt, value=read(stmt.value) if stmt.value is not None else None)
     if isinstance(stmt, Accumulate):
         return Accumulate(stmt.acc, tuple(read(f) for f in stmt.factors))
+    if isinstance(stmt, Maximize):
+        track = tuple((v, sp.sympify(e).xreplace(mapping)) for v, e in stmt.track)
+        return Maximize(stmt.acc, read(stmt.value), track)
+    if isinstance(stmt, ScatterAdd):
+        return ScatterAdd(read(stmt.target), tuple(read(f) for f in stmt.factors))
     if isinstance(stmt, Store):
-        return Store(read(stmt.target), stmt.acc)
+        return replace(stmt, target=read(stmt.target))
     if isinstance(stmt, Let):
         return Let(stmt.var, stmt.expr.xreplace(mapping))
     if isinstance(stmt, For):
@@ -224,12 +271,8 @@ def rename_accumulators(body: tuple[Stmt, ...], suffix: str) -> tuple[Stmt, ...]
 
 
 def _rename(stmt: Stmt, suffix: str) -> Stmt:
-    if isinstance(stmt, Init):
-        return Init(f"{stmt.acc}_{suffix}", stmt.value)
-    if isinstance(stmt, Accumulate):
-        return Accumulate(f"{stmt.acc}_{suffix}", stmt.factors)
-    if isinstance(stmt, Store):
-        return Store(stmt.target, f"{stmt.acc}_{suffix}")
+    if isinstance(stmt, (Init, Accumulate, Maximize, Store)):
+        return replace(stmt, acc=f"{stmt.acc}_{suffix}")
     if isinstance(stmt, For):
         return For(stmt.var, stmt.extent, rename_accumulators(stmt.body, suffix), stmt.parallel)
     if isinstance(stmt, If):

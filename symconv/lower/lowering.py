@@ -13,6 +13,9 @@ rewritten by general passes, in this order:
 
 A reduction over the batch with few independent outputs (dL/dF) is first split into
 per-chunk partial sums (`privatize`), so threads never add into the same element.
+A nest that scatters (max pooling's dL/dx, `PoolFormula.scatters`) is parallel over
+batch × channel planes only, never over positions: two windows of one plane may add
+into the same element.
 Whether Numba compiles with threads at all is decided from the amount of work:
 threading a few thousand multiply-adds costs more than it saves, and a parallel
 kernel takes about three times longer to compile.
@@ -25,15 +28,17 @@ from dataclasses import replace
 
 import sympy as sp
 
-from symconv.lower.build import build_nest, tensor_shapes
+from symconv.lower.build import build_nest, parameter_order, reduction_of, tensor_shapes
 from symconv.lower.fuse import fuse_outer
 from symconv.lower.ir import For, LoopNest, Operand, walk
 from symconv.lower.privatize import CHUNK, PARTIAL, privatize
 from symconv.lower.simplify import drop_unit_loops, fold_static_guards
 from symconv.lower.staging import stage_guarded_reads
 from symconv.lower.unroll import unroll as unroll_pass
+from symconv.pool_spec import PoolSpec
 from symconv.spec import ConvSpec
 from symconv.symbolic.indices import IndexFormula, IndexLevel, Indices, make_indices
+from symconv.symbolic.pool_formulas import PoolLevel
 
 #: Taps per channel up to which tap loops become straight-line code (a 7×7 kernel).
 MAX_UNROLLED_TAPS = 49
@@ -70,7 +75,7 @@ def batch_chunks(formula: IndexFormula, ix: Indices) -> int:
 
 def lower(
     formula: IndexFormula,
-    spec: ConvSpec,
+    spec: ConvSpec | PoolSpec,
     *,
     parallel: bool | None = None,
     unroll: bool | None = None,
@@ -85,15 +90,16 @@ def lower(
     threaded = work(formula) >= PARALLEL_MIN_WORK if parallel is None else parallel
     unrolled = math.prod(spec.kernel_size) <= MAX_UNROLLED_TAPS if unroll is None else unroll
     shapes = tensor_shapes(spec)
+    order = parameter_order(spec)
 
     def run_passes(f: IndexFormula, shapes: dict[str, tuple[int, ...]]) -> LoopNest:
-        nest = fold_static_guards(drop_unit_loops(build_nest(f, shapes)))
+        nest = fold_static_guards(drop_unit_loops(build_nest(f, shapes, order)))
         if stage:
             nest = stage_guarded_reads(nest)
         if unrolled:
             nest = unroll_pass(nest, set(ix.tap))
         nest = fold_static_guards(nest)
-        return fuse_outer(nest, independent_indices(ix), frozenset(x.var for x in f.loops))
+        return fuse_outer(nest, independent_indices(ix), disjoint_positions(f))
 
     chunks = batch_chunks(formula, ix) if threaded else 1
     if chunks > 1:
@@ -101,14 +107,7 @@ def lower(
         scratch = Operand(PARTIAL, (chunks, *shapes[formula.target.tensor]))
         shapes = {**shapes, PARTIAL: scratch.shape}
         main, tail = run_passes(partial, shapes), run_passes(combine, shapes)
-        nest = LoopNest(
-            name=formula.name,
-            params=main.params,
-            result=tail.result,
-            body=main.body + tail.body,
-            staged=main.staged,
-            scratch=(scratch,),
-        )
+        nest = replace(main, result=tail.result, body=main.body + tail.body, scratch=(scratch,))
     else:
         nest = run_passes(formula, shapes)
     has_parallel_loop = any(isinstance(s, For) and s.parallel for s, _ in walk(nest.body))
@@ -117,14 +116,34 @@ def lower(
     return replace(nest, parallel=threaded and has_parallel_loop, notes=notes)
 
 
+def disjoint_positions(formula: IndexFormula) -> frozenset[sp.Symbol]:
+    """Free indices whose iterations write disjoint elements of the result.
+
+    Every free index of a gather writes its own element; a scatter's target also
+    depends on the reduction (the winning tap), so no spatial loop of it qualifies.
+    """
+    if reduction_of(formula) == "argmax":
+        return frozenset()
+    return frozenset(loop.var for loop in formula.loops)
+
+
 def _notes(
-    spec: ConvSpec, formula: IndexFormula, parallel: bool, unrolled: bool, chunks: int
+    spec: ConvSpec | PoolSpec,
+    formula: IndexFormula,
+    parallel: bool,
+    unrolled: bool,
+    chunks: int,
 ) -> tuple[str, ...]:
     """Why the nest looks the way it does, in words (for the generated docstrings)."""
     taps = math.prod(spec.kernel_size)
     threads = "threads" if parallel else "one thread"
     relation = ">=" if work(formula) >= PARALLEL_MIN_WORK else "<"
-    notes = [f"{work(formula)} multiply-adds {relation} {PARALLEL_MIN_WORK}: {threads}"]
+    unit = "window reads" if isinstance(spec, PoolSpec) else "multiply-adds"
+    notes = [f"{work(formula)} {unit} {relation} {PARALLEL_MIN_WORK}: {threads}"]
+    if reduction_of(formula) != "sum":
+        notes.append("the max starts at -inf: no fastmath, which assumes finite values")
+    if reduction_of(formula) == "argmax":
+        notes.append("ties keep the first maximum (strict >); threads own whole (n, c) planes")
     if unrolled:
         notes.append(f"{taps} taps per channel, unrolled")
     elif taps > MAX_UNROLLED_TAPS:
@@ -134,6 +153,6 @@ def _notes(
     return tuple(notes)
 
 
-def lower_all(level: IndexLevel, spec: ConvSpec) -> dict[str, LoopNest]:
-    """Every kernel of the layer, keyed forward / grad_input / grad_weight / grad_bias."""
+def lower_all(level: IndexLevel | PoolLevel, spec: ConvSpec | PoolSpec) -> dict[str, LoopNest]:
+    """Every kernel of the layer: forward, grad_input (and grad_weight, grad_bias)."""
     return {f.name: lower(f, spec) for f in level.formulas()}

@@ -16,6 +16,11 @@ Each copy covers exactly the range of positions the loops read (computed from th
 affine index expressions and the loop extents), so no read needs a bounds check.  A
 guard is removed only when every product it protects contains a staged read that is
 zero whenever the guard fails and every other read is provably in bounds.
+
+A running max (`Maximize`) is staged the same way with −∞ instead of zeros: −∞ is the
+identity of max and never beats an accumulator that starts at −∞ under the strict
+``>``, so a padded element can neither win nor move a tracked argmax, exactly as if
+its guard had skipped it.  This is max pooling's "pad with −∞".
 """
 
 from __future__ import annotations
@@ -24,7 +29,19 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from symconv.lower.ir import Accumulate, For, If, LoopNest, Operand, Read, Staged, StagedAxis, Stmt
+from symconv.lower.ir import (
+    IDENTITIES,
+    Accumulate,
+    For,
+    If,
+    LoopNest,
+    Maximize,
+    Operand,
+    Read,
+    Staged,
+    StagedAxis,
+    Stmt,
+)
 from symconv.symbolic.indices import Divisible, Guard, InRange
 
 
@@ -71,13 +88,29 @@ def _stage(
         if isinstance(stmt, For):
             scope = {**extents, stmt.var: stmt.extent}
             out.append(replace(stmt, body=_stage(stmt.body, scope, operands, staged)))
-        elif isinstance(stmt, If) and all(isinstance(s, Accumulate) for s in stmt.body):
+        elif isinstance(stmt, If) and all(isinstance(s, (Accumulate, Maximize)) for s in stmt.body):
             out.extend(_stage_if(stmt, extents, operands, staged))
         elif isinstance(stmt, If):
             out.append(replace(stmt, body=_stage(stmt.body, extents, operands, staged)))
         else:
             out.append(stmt)
     return tuple(out)
+
+
+def _reads(update: Accumulate | Maximize) -> tuple[Read, ...]:
+    return update.factors if isinstance(update, Accumulate) else (update.value,)
+
+
+def _with_reads(update: Accumulate | Maximize, reads: list[Read]) -> Accumulate | Maximize:
+    if isinstance(update, Accumulate):
+        return Accumulate(update.acc, tuple(reads))
+    (value,) = reads
+    return replace(update, value=value)
+
+
+def _fill(update: Accumulate | Maximize) -> float:
+    """What a failed guard's read must give so the update does nothing: 0 or −∞."""
+    return IDENTITIES["max" if isinstance(update, Maximize) else "sum"]
 
 
 def _stage_if(
@@ -87,9 +120,9 @@ def _stage_if(
     removable = set(stmt.guards)
     for i, update in enumerate(stmt.body):
         enforced: set[Guard] = set()
-        for k, factor in enumerate(update.factors):
+        for k, factor in enumerate(_reads(update)):
             operand = operands.get(factor.buffer)
-            plan = _plan(factor, operand, stmt.guards, extents) if operand else None
+            plan = _plan(factor, operand, stmt.guards, extents, _fill(update)) if operand else None
             if plan is not None:
                 plans[i, k] = plan
                 enforced |= plan.enforces
@@ -101,17 +134,21 @@ def _stage_if(
         return (stmt,)
     updates = []
     for i, update in enumerate(stmt.body):
-        factors = list(update.factors)
+        factors = list(_reads(update))
         for k in range(len(factors)):
             if (i, k) in plans:
                 factors[k] = Read(_register(plans[i, k].staged, staged), plans[i, k].index)
-        updates.append(Accumulate(update.acc, tuple(factors)))
+        updates.append(_with_reads(update, factors))
     kept = tuple(g for g in stmt.guards if g not in removable)
     return (If(kept, tuple(updates)),) if kept else tuple(updates)
 
 
 def _plan(
-    read: Read, operand: Operand, guards: tuple[Guard, ...], extents: dict[sp.Symbol, int]
+    read: Read,
+    operand: Operand,
+    guards: tuple[Guard, ...],
+    extents: dict[sp.Symbol, int],
+    fill: float = 0.0,
 ) -> _Plan | None:
     """Stage every guarded axis of `read`; None when some axis cannot be staged."""
     axes, index, enforces = [], [], set()
@@ -144,7 +181,7 @@ def _plan(
     if not enforces:
         return None
     name = f"{read.buffer}_{'dilated' if any(a.step > 1 for a in axes) else 'padded'}"
-    return _Plan(Staged(name, operand, tuple(axes)), tuple(index), frozenset(enforces))
+    return _Plan(Staged(name, operand, tuple(axes), fill), tuple(index), frozenset(enforces))
 
 
 def _matching_divisible(index: sp.Expr, guards: tuple[Guard, ...]) -> Divisible | None:

@@ -19,6 +19,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from symconv.render import document as lecture
+from symconv.render import relations
 from symconv.render.elide import Dots, More
 from symconv.render.indexform import (
     Bound,
@@ -36,10 +37,12 @@ from symconv.render.outline import (
     Block,
     Callout,
     ChainRule,
+    Correction,
     Equation,
     Equations,
     Factor,
     MatrixStack,
+    MaxRule,
     Outline,
     Paragraph,
     SizeRules,
@@ -75,6 +78,11 @@ def render(derivation: Derivation, document: bool = True, zero_based: bool = Fal
     """The derivation as a complete pdflatex document, or (document=False) a MathJax fragment."""
     outline = lecture.build(derivation, zero_based)
     names = Names(derivation.spec, derivation.table, zero_based)
+    return write(outline, names, document=document)
+
+
+def write(outline: Outline, names: Names, document: bool = True) -> str:
+    """Any outline (one layer, pooling, a chain of layers) as a document or a fragment."""
     math = LatexMath(names, pdflatex=document)
     writer = DocumentWriter(math) if document else FragmentWriter(math)
     return writer.write(outline)
@@ -105,7 +113,10 @@ class DerivationLatexPrinter(LatexPrinter):
         sign = ""
         if factors[0] == -1:
             sign, factors = "-", factors[1:]
-        return sign + " ".join(self.parenthesize(f, PRECEDENCE["Mul"]) for f in factors)
+        return sign + " ".join(
+            self._print(f) if f.is_Rational else self.parenthesize(f, PRECEDENCE["Mul"])
+            for f in factors
+        )
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
         where = self.names.table.where
@@ -113,11 +124,59 @@ class DerivationLatexPrinter(LatexPrinter):
             return super()._print_Add(expr, order)
         return join_terms([self._print(t) for t in ordered_terms(expr, where)])
 
+    def _print_Float(self, expr: sp.Float) -> str:
+        """The user's numbers as they typed them: 2.5, not 2.50000000000000."""
+        return repr(float(expr))
+
+    def _print_Max(self, expr: sp.Max, exp: str | None = None) -> str:
+        args = ", ".join(self._print(a) for a in relations.max_arguments(expr, self.names))
+        return rf"\max\left({args}\right)"
+
+    def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
+        return rf"\theta\left({self._print(expr.args[0])}\right)"
+
+    def _print_Relational(self, expr: sp.Basic) -> str:
+        big, op, small = relations.relation(expr)
+        return f"{self._print(big)} {RELATIONS[op]} {self._print(small)}"
+
+    def _print_And(self, expr: sp.And) -> str:
+        return r" \wedge ".join(self.condition(expr))
+
+    def condition(self, expr: sp.Basic) -> list[str]:
+        """An indicator's comparisons, row-major; many as x > max(...) ∧ x ≥ max(...)."""
+        parts = relations.split(expr, self.names)
+        if parts is None:
+            return [self._print(expr)]
+        subject, strict, loose = parts
+        groups = ((">", strict), (">=", loose))
+        if len(strict) + len(loose) <= relations.SPELLED_OUT:
+            return [
+                f"{self._print(subject)} {RELATIONS[op]} {self._print(other)}"
+                for op, group in groups
+                for other in group
+            ]
+        out = []
+        for op, group in groups:
+            if group:
+                listed = ", ".join(self._print(o) for o in group)
+                other = self._print(group[0]) if len(group) == 1 else rf"\max({listed})"
+                out.append(f"{self._print(subject)} {RELATIONS[op]} {other}")
+        return out
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        """An indicator Piecewise((1, cond), (0, True)) in Iverson's bracket: [cond]."""
+        value, condition = relations.indicator(expr)
+        if condition is None:
+            return super()._print_Piecewise(expr)
+        bracket = r"\left[" + r" \wedge ".join(self.condition(condition)) + r"\right]"
+        return bracket if value == 1 else f"{self._print(value)} {bracket}"
+
     # ----- the outline's own atoms ----------------------------------------------------------
     def ref(self, ref: Ref, fraction: str = "frac") -> str:
         """X_{11}, F_{12}, b, \\frac{\\partial L}{\\partial O_{11}} (\\dfrac in a matrix cell)."""
         label = self.names.label(ref.index) if ref.index else ""
-        name = f"{ref.letter}_{{{label}}}" if label else ref.letter
+        letter = self.names.letter(ref.key)
+        name = f"{letter}_{{{label}}}" if label else letter
         return rf"\{fraction}{{\partial L}}{{\partial {name}}}" if is_gradient(ref.key) else name
 
     def partial(self, partial: Partial) -> str:
@@ -149,6 +208,9 @@ class DerivationLatexPrinter(LatexPrinter):
         parts = r",\, ".join(self.index_part(p) for p in access.parts)
         name = f"{letter}_{{{parts}}}" if parts else letter
         return rf"\frac{{\partial L}}{{\partial {name}}}" if is_gradient(access.key) else name
+
+
+RELATIONS = {">": ">", ">=": r"\geq"}
 
 
 def join_terms(terms: list[str]) -> str:
@@ -246,12 +308,26 @@ class LatexMath:
             else:
                 for f in sp.Mul.make_args(factor):
                     ref = self.names.ref(f) if f.is_Symbol else None
-                    total += len(self.names.plain(ref).removeprefix("∂L/∂")) + 1 if ref else 2
+                    if ref is not None:
+                        total += len(self.names.plain(ref).removeprefix("∂L/∂")) + 1
+                    elif f.is_Symbol or f.is_Number:
+                        total += 2
+                    else:  # an indicator [C12 > C11 ∧ ...] or a max: about its names' width
+                        total += 4 * len(f.free_symbols) + 4
         return total
 
     # ----- configuration and closed forms -----------------------------------------------
     def size_rules(self, block: SizeRules) -> Display:
         lines = []
+        if block.pooling:
+            for r in block.rules:
+                numbers = rf"{r.i} + 2 \cdot {r.lo} - {r.k}"
+                lines.append(
+                    rf"\text{{{r.dimension}:}}\quad o &= \left\lfloor \frac{{i + 2p - k}}{{s}} "
+                    rf"\right\rfloor + 1 = \left\lfloor \frac{{{numbers}}}{{{r.s}}} \right\rfloor"
+                    rf" + 1 = {r.o}"
+                )
+            return Display(tuple(lines))
         for r in block.rules:
             k_eff = r"k_{\mathrm{eff}}"
             span = rf"i + \mathrm{{lo}} + \mathrm{{hi}} - {k_eff}"
@@ -309,15 +385,31 @@ class LatexMath:
         return r";\ ".join(parts)
 
     def chain_rule(self, block: ChainRule) -> Display:
-        letter = LETTERS[block.key]
+        letter, out = self.names.letter(block.key), self.names.letter(block.of)
         return Display(
             (
                 rf"\frac{{\partial L}}{{\partial {letter}_i}} = \sum_k "
-                rf"\frac{{\partial L}}{{\partial O_k}} \cdot "
-                rf"\frac{{\partial O_k}}{{\partial {letter}_i}}",
+                rf"\frac{{\partial L}}{{\partial {out}_k}} \cdot "
+                rf"\frac{{\partial {out}_k}}{{\partial {letter}_i}}",
             ),
             aligned=False,
         )
+
+    def max_rule(self, block: MaxRule) -> Display:
+        """Seed 001's lines: ∂L/∂C_i = ∂/∂C_i max(...) · ∂L/∂P_k = ∂L/∂P_k or 0."""
+        p = self.printer
+        members = ", ".join(p.ref(m) for m in block.members)
+        numbers = ", ".join(p.doprint(v) for v in block.values)
+        top = p.doprint(block.values[block.winner])
+        upstream = p.ref(block.upstream)
+        lines = [rf"{p.ref(block.output)} &= \max({members}) = \max({numbers}) = {top}"]
+        for i, (member, gradient) in enumerate(zip(block.members, block.gradients)):
+            result = upstream if i == block.winner else "0"
+            lines.append(
+                rf"{p.ref(gradient)} &= \frac{{\partial}}{{\partial {p.ref(member)}}}"
+                rf" \max({members}) \cdot {upstream} = {result}"
+            )
+        return Display(tuple(lines))
 
     # ----- matrices ---------------------------------------------------------------------
     def matrix(self, grid: Slice) -> str:
@@ -371,6 +463,7 @@ ENVIRONMENTS = {True: "align*", False: "gather*"}
 MATH_TOKEN = re.compile(
     r"∂(?P<of>[A-Za-z](?:\d+|\[[\d,]+\])?)/∂(?P<by>[A-Za-z](?:\d+|\[[\d,]+\])?)"
     r"|(?<![\w∂])(?P<name>[XFO](?:\d+|\[[\d,]+\])?)(?![\w\[\]])"
+    r"|(?<!\w)(?P<indexed>[ACEP](?:\d+|\[[\d,]+\]))(?![\w\[\]])"
     r"|(?P<keff>k_eff)"
 )
 UNICODE = {
@@ -397,6 +490,12 @@ UNICODE = {
     "—": "---",
     "–": "--",
     "∣": r"$\mid$",
+    "∞": r"$\infty$",
+    "∧": r"$\wedge$",
+    "θ": r"$\theta$",
+    "≈": r"$\approx$",
+    "≠": r"$\neq$",
+    "←": r"$\leftarrow$",
 }
 SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -409,6 +508,7 @@ SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "-": "-{}",  # so a flag's "--" stays two hyphens, not an en dash
 }
 
 
@@ -428,13 +528,14 @@ def escape(text: str) -> str:
         if match["of"]:
             of, by = _math_name(match["of"]), _math_name(match["by"])
             out.append(rf"$\partial {of}/\partial {by}$")
-        elif match["name"]:
-            out.append(f"${_math_name(match['name'])}$")
+        elif match["name"] or match["indexed"]:
+            out.append(f"${_math_name(match['name'] or match['indexed'])}$")
         else:
             out.append(r"$k_{\mathrm{eff}}$")
         position = match.end()
     out.append(_escape_plain(text[position:]))
-    return "".join(out)
+    # Neighbouring pieces of math ("∂/∂C01" gives $\partial$$C_{01}$) must not read as $$.
+    return re.sub(r"(?<!\\)\$\$", " ", "".join(out))
 
 
 def _escape_plain(text: str) -> str:
@@ -527,6 +628,21 @@ class DocumentWriter:
     def _print_Apply(self, block: Apply) -> str:
         return self.apply(block)
 
+    def _print_Correction(self, block: Correction) -> str:
+        return self.correction(block)
+
+    def _print_MaxRule(self, block: MaxRule) -> str:
+        return self.display(self.math.max_rule(block))
+
+    def correction(self, block: Correction) -> str:
+        return (
+            "\\begin{center}\\fbox{\\begin{minipage}{0.94\\linewidth}\n"
+            f"\\textbf{{Correction to the notes.}} They write {self.text(block.wrote)}\\\\\n"
+            f"\\textbf{{Right:}} {self.text(block.right)}\\\\\n"
+            f"{self.text(block.why)}\n"
+            "\\end{minipage}}\\end{center}"
+        )
+
     def bold(self, text: str) -> str:
         return rf"\textbf{{{self.text(text)}}}"
 
@@ -587,6 +703,11 @@ class FragmentWriter(DocumentWriter):
 
     def callout(self, text: str) -> str:
         return f"Note: {text}"
+
+    def correction(self, block: Correction) -> str:
+        return (
+            f"Correction to the notes: they write {block.wrote}. Right: {block.right}. {block.why}"
+        )
 
     def bold(self, text: str) -> str:
         return rf"\(\textbf{{{text}}}\)"

@@ -18,8 +18,10 @@ from symconv.render.outline import (
     Block,
     Callout,
     ChainRule,
+    Correction,
     Equations,
     MatrixStack,
+    MaxRule,
     Outline,
     Paragraph,
     SizeRules,
@@ -33,7 +35,11 @@ from symconv.symbolic import Derivation
 def render(derivation: Derivation, zero_based: bool = False) -> str:
     """The derivation as Markdown (1-based names unless `zero_based`)."""
     outline = lecture.build(derivation, zero_based)
-    names = Names(derivation.spec, derivation.table, zero_based)
+    return write(outline, Names(derivation.spec, derivation.table, zero_based))
+
+
+def write(outline: Outline, names: Names) -> str:
+    """Any outline (one layer, pooling, a chain of layers) as Markdown."""
     return MarkdownWriter(LatexMath(names, pdflatex=False), names).write(outline)
 
 
@@ -96,6 +102,15 @@ class MarkdownWriter:
 
     def _print_Apply(self, block: Apply) -> str:
         return self.apply(block)
+
+    def _print_Correction(self, block: Correction) -> str:
+        return (
+            f"> [!WARNING]\n> **Correction to the notes.** They write {escape(block.wrote)}\n>\n"
+            f"> **Right:** {escape(block.right)}\n>\n> {escape(block.why)}"
+        )
+
+    def _print_MaxRule(self, block: MaxRule) -> str:
+        return display(self.math.max_rule(block))
 
     def table(self, grid: Slice) -> str:
         """A matrix as a table headed by its column numbers, each row led by its number."""

@@ -8,7 +8,8 @@ prints 1-based (as the lecture does) or 0-based (as the code does).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import sympy as sp
 
@@ -16,6 +17,7 @@ from symconv.spec import ConvSpec
 from symconv.symbolic.tensors import SymbolTable, format_index, shown_axes
 
 #: The lecture's letters: X ⊛ F = O.  Keys starting with "g" are gradients dL/d(letter).
+#: Pooling reads C (seed 001's name for a convolution's output) or X and writes P.
 LETTERS: dict[str, str] = {
     "x": "X",
     "w": "F",
@@ -25,6 +27,10 @@ LETTERS: dict[str, str] = {
     "gx": "X",
     "gw": "F",
     "gb": "b",
+    "c": "C",
+    "gc": "C",
+    "p": "P",
+    "gp": "P",
 }
 
 #: Names of the spatial dimensions, outermost first.
@@ -35,7 +41,10 @@ DIMENSION_NAMES: dict[int, tuple[str, ...]] = {
 }
 
 #: The tensor whose shape (and so whose shown axes) each key shares.
-SAME_SHAPE_AS: dict[str, str] = {"gx": "x", "gw": "w", "gb": "b", "y": "gy"}
+SAME_SHAPE_AS: dict[str, str] = {"gx": "x", "gw": "w", "gb": "b", "y": "gy", "gc": "c", "p": "gp"}
+
+#: A tensor's shape and the first axis that is spatial.
+Shape = tuple[tuple[int, ...], int]
 
 
 def is_gradient(key: str) -> bool:
@@ -65,11 +74,21 @@ class Partial:
 
 @dataclass(frozen=True)
 class Names:
-    """Names the elements of one spec, 1-based (the lecture) or 0-based (the code)."""
+    """Names the elements of one spec, 1-based (the lecture) or 0-based (the code).
 
-    spec: ConvSpec
+    `shapes` adds or overrides tensors (a pooling layer's "c", "gp"; `spec` may then be
+    None) and `letters` renames keys: after a convolution the pooling input is the
+    convolution's output, so there "y" and "gy" print as C, as seed 001 writes them.
+    """
+
+    spec: ConvSpec | None
     table: SymbolTable
     zero_based: bool = False
+    shapes: Mapping[str, Shape] = field(default_factory=dict, compare=False)
+    letters: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def letter(self, key: str) -> str:
+        return self.letters.get(key, LETTERS[key])
 
     def ref(self, symbol: sp.Symbol) -> Ref | None:
         """The element `symbol` stands for, or None for a symbol of no tensor (an index)."""
@@ -88,9 +107,11 @@ class Names:
         shape, spatial_from = self.shape(key)
         return shown_axes(shape, spatial_from)
 
-    def shape(self, key: str) -> tuple[tuple[int, ...], int]:
+    def shape(self, key: str) -> Shape:
         """Shape of tensor `key` and the first axis that is spatial."""
         base = SAME_SHAPE_AS.get(key, key)
+        if base in self.shapes:
+            return self.shapes[base]
         spec = self.spec
         shapes = {
             "x": (spec.input_shape, 2),
@@ -115,5 +136,5 @@ class Names:
         label = self.label(item.index) if item.index else ""
         if "," in label:
             label = f"[{label}]"
-        name = f"{item.letter}{label}"
+        name = f"{self.letter(item.key)}{label}"
         return f"∂L/∂{name}" if is_gradient(item.key) else name

@@ -14,9 +14,10 @@ import sympy as sp
 
 Where = dict[sp.Symbol, tuple[str, tuple[int, ...]]]
 
-#: dL/dO first, then X, then F, then b (the bias term closes a forward sum).
-FACTOR_RANK: dict[str, int] = {"gy": 0, "x": 1, "w": 2, "b": 3}
+#: dL/dO (or dL/dP) first, then X (or C), then F, then b (the bias term closes a forward sum).
+FACTOR_RANK: dict[str, int] = {"gy": 0, "gp": 0, "x": 1, "c": 1, "w": 2, "b": 3}
 _NUMBER_RANK = -1
+_INDICATOR_RANK = 7  # max pooling's [C_i is the first maximum], after the tensors
 _INDEX_RANK = 8  # symbols of no tensor: index variables of the closed forms
 _OTHER_RANK = 9
 
@@ -32,9 +33,24 @@ def factor_key(factor: sp.Expr, where: Where) -> FactorKey:
     if factor in where:
         key, index = where[factor]
         return (FACTOR_RANK.get(key, _OTHER_RANK), index)
+    if isinstance(factor, sp.Piecewise):
+        subject = indicator_subject(factor)
+        if subject in where:
+            return (_INDICATOR_RANK, factor_key(subject, where))
     if factor.is_Symbol:
         return (_INDEX_RANK, (factor.name,))
     return (_OTHER_RANK, (sp.default_sort_key(factor),))
+
+
+def indicator_subject(factor: sp.Piecewise) -> sp.Expr | None:
+    """The entry an indicator [C_i > ... ∧ C_i ≥ ...] is about: the larger side of all."""
+    condition = factor.args[0].cond
+    parts = sp.And.make_args(condition) if isinstance(condition, sp.And) else (condition,)
+    try:
+        sides = {part.gts for part in parts}
+    except AttributeError:
+        return None
+    return sides.pop() if len(sides) == 1 else None
 
 
 def ordered_factors(term: sp.Expr, where: Where) -> list[sp.Expr]:

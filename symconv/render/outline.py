@@ -62,7 +62,10 @@ class SizeRule:
 
 @dataclass(frozen=True)
 class SizeRules:
+    """`pooling`: no dilation to show, so o = ⌊(i + 2p − k)/s⌋ + 1 as the notes write it."""
+
     rules: tuple[SizeRule, ...]
+    pooling: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,38 @@ class Equations:
 
 @dataclass(frozen=True)
 class ChainRule:
-    """The general rule ∂L/∂v_i = Σ_k ∂L/∂O_k · ∂O_k/∂v_i for the tensor `key`."""
+    """The general rule ∂L/∂v_i = Σ_k ∂L/∂O_k · ∂O_k/∂v_i for the tensor `key`.
+
+    `of` names the outputs the sum runs over ("y": O, or C after a convolution; "p": P).
+    """
 
     key: str
+    of: str = "y"
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A slip of the lecture notes next to what is right, and why (prose, Unicode)."""
+
+    wrote: str
+    right: str
+    why: str
+
+
+@dataclass(frozen=True)
+class MaxRule:
+    """Seed 001's lines for one window with numbers: ∂L/∂C_i = ∂/∂C_i max(window) · ∂L/∂P_k.
+
+    Each member's line ends in ∂L/∂P_k for the winner (the first maximum) and 0 for
+    the others.  `values` are the members' numbers, shown beside the names.
+    """
+
+    output: Ref
+    upstream: Ref
+    members: tuple[Ref, ...]
+    gradients: tuple[Ref, ...]
+    values: tuple[sp.Expr, ...]
+    winner: int
 
 
 Cell = sp.Expr | Dots
@@ -154,6 +186,8 @@ Block = (
     Paragraph
     | Table
     | Callout
+    | Correction
+    | MaxRule
     | SizeRules
     | ClosedForm
     | Equations

@@ -13,6 +13,7 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 from symconv.render import document as lecture
+from symconv.render import relations
 from symconv.render.elide import Dots, More
 from symconv.render.indexform import (
     Bound,
@@ -30,9 +31,11 @@ from symconv.render.outline import (
     Block,
     Callout,
     ChainRule,
+    Correction,
     Equations,
     Factor,
     MatrixStack,
+    MaxRule,
     Outline,
     Paragraph,
     SizeRules,
@@ -46,12 +49,19 @@ from symconv.symbolic import Derivation
 WIDTH = 100
 INDENT = "  "
 DOTS = {"h": "⋯", "v": "⋮", "d": "⋱"}
+#: Joins the two sides of a comparison: a line is never broken inside X12 ≥ X21.
+TIGHT = "\xa0"
 
 
 def render(derivation: Derivation, zero_based: bool = False) -> str:
     """The derivation as plain text (1-based names unless `zero_based`)."""
     outline = lecture.build(derivation, zero_based)
-    return TextWriter(Names(derivation.spec, derivation.table, zero_based)).write(outline)
+    return write(outline, Names(derivation.spec, derivation.table, zero_based))
+
+
+def write(outline: Outline, names: Names) -> str:
+    """Any outline (one layer, pooling, a chain of layers) as plain text."""
+    return TextWriter(names).write(outline)
 
 
 def index_variable(name: str) -> str:
@@ -87,6 +97,58 @@ class DerivationTextPrinter(StrPrinter):
         if not involves_tensors(expr, where):
             return super()._print_Add(expr, order).replace(" - ", " − ")
         return join_terms([self._print(t) for t in ordered_terms(expr, where)])
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        """The user's numbers as they typed them: 2.5, not 2.50000000000000."""
+        return repr(float(expr))
+
+    def _print_Max(self, expr: sp.Max) -> str:
+        args = relations.max_arguments(expr, self.names)
+        return f"max({', '.join(self._print(a) for a in args)})"
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        return f"θ({self._print(expr.args[0])})"
+
+    def _print_Relational(self, expr: sp.core.relational.Relational) -> str:
+        return self.relation(expr)
+
+    def relation(self, expr: sp.Basic) -> str:
+        """a > b or a ≥ b, the larger side first (SymPy may store it as b < a)."""
+        big, op, small = relations.relation(expr)
+        symbol = {">": ">", ">=": "≥"}[op]
+        return f"{self._print(big)}{TIGHT}{symbol}{TIGHT}{self._print(small)}"
+
+    def _print_And(self, expr: sp.And) -> str:
+        return " ∧ ".join(self.condition(expr))
+
+    def condition(self, expr: sp.Basic) -> list[str]:
+        """An indicator's comparisons, row-major; many as x > max(...) ∧ x ≥ max(...)."""
+        parts = relations.split(expr, self.names)
+        if parts is None:
+            return [self._print(expr)]
+        subject, strict, loose = parts
+        if len(strict) + len(loose) <= relations.SPELLED_OUT:
+            return [
+                f"{self._print(subject)}{TIGHT}{symbol}{TIGHT}{self._print(other)}"
+                for symbol, group in ((">", strict), ("≥", loose))
+                for other in group
+            ]
+        out = []
+        for symbol, group in ((">", strict), ("≥", loose)):
+            if group:
+                listed = ", ".join(self._print(o) for o in group)
+                other = self._print(group[0]) if len(group) == 1 else f"max({listed})"
+                out.append(f"{self._print(subject)}{TIGHT}{symbol}{TIGHT}{other}")
+        return out
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        """An indicator Piecewise((1, cond), (0, True)) in Iverson's bracket: [cond]."""
+        value, condition = relations.indicator(expr)
+        if condition is None:
+            pieces = [f"{self._print(p.expr)} if {self._print(p.cond)}" for p in expr.args]
+            return "(" + "; ".join(pieces) + ")"
+        bracket = f"[{' ∧ '.join(self.condition(condition))}]"
+        return bracket if value == 1 else f"{self._print(value)}·{bracket}"
 
     # ----- the outline's own atoms ----------------------------------------------------------
     def factor(self, factor: Factor) -> str:
@@ -188,7 +250,7 @@ class TextWriter:
             lines += ["", heading, "─" * len(heading)]
             for block in section.blocks:
                 lines += ["", *self.block(block)]
-        return "\n".join(line.rstrip() for line in lines) + "\n"
+        return "\n".join(line.rstrip().replace(TIGHT, " ") for line in lines) + "\n"
 
     def block(self, block: Block) -> list[str]:
         """Dispatch on the block's class, as SymPy's printers do: ``_print_<Class>``."""
@@ -228,8 +290,33 @@ class TextWriter:
         return indent(self.equations(block))
 
     def _print_ChainRule(self, block: ChainRule) -> list[str]:
-        letter = LETTERS[block.key]
-        return indent([f"∂L/∂{letter}_i = Σ_k ∂L/∂O_k · ∂O_k/∂{letter}_i"])
+        letter, out = self.names.letter(block.key), self.names.letter(block.of)
+        return indent([f"∂L/∂{letter}_i = Σ_k ∂L/∂{out}_k · ∂{out}_k/∂{letter}_i"])
+
+    def _print_Correction(self, block: Correction) -> list[str]:
+        return self.boxed(
+            [f"The notes write: {block.wrote}", f"Right: {block.right}", block.why],
+            "Correction to the notes",
+        )
+
+    def _print_MaxRule(self, block: MaxRule) -> list[str]:
+        plain, doprint = self.names.plain, self.printer.doprint
+        members = ", ".join(plain(m) for m in block.members)
+        numbers = ", ".join(doprint(v) for v in block.values)
+        top = doprint(block.values[block.winner])
+        lines = [
+            f"{plain(block.output)} = max({members}) = max({numbers}) = {top}, "
+            f"first at {plain(block.members[block.winner])}"
+        ]
+        width = max(len(plain(g)) for g in block.gradients)
+        upstream = plain(block.upstream)
+        for i, (member, gradient) in enumerate(zip(block.members, block.gradients)):
+            result = upstream if i == block.winner else "0"
+            lines.append(
+                f"{plain(gradient).ljust(width)} = ∂/∂{plain(member)} max({members}) · "
+                f"{upstream} = {result}"
+            )
+        return indent(self.fold(lines, WIDTH - len(INDENT)))
 
     def _print_MatrixStack(self, block: MatrixStack) -> list[str]:
         return self.stack(block)
@@ -246,6 +333,35 @@ class TextWriter:
             + [f"│ {line.ljust(width)} │" for line in body]
             + ["└" + "─" * (width + 2) + "┘"]
         )
+
+    def boxed(self, paragraphs: list[str], title: str) -> list[str]:
+        """Paragraphs in a box headed by `title` (a correction stands out from the lecture)."""
+        body = [title + ":"]
+        for paragraph in paragraphs:
+            body += textwrap.wrap(paragraph, WIDTH - 4, subsequent_indent="  ")
+        width = max(len(line) for line in body)
+        return (
+            ["┏" + "━" * (width + 2) + "┓"]
+            + [f"┃ {line.ljust(width)} ┃" for line in body]
+            + ["┗" + "━" * (width + 2) + "┛"]
+        )
+
+    def fold(self, lines: list[str], width: int) -> list[str]:
+        """Break lines longer than `width` at spaces, continuing under the "= ".
+
+        Sums break between terms already (`wrap_sum`); this catches one long term,
+        such as an indicator [X22 > X11 ∧ ...] of a large window.
+        """
+        out = []
+        for line in lines:
+            if len(line) <= width:
+                out.append(line)
+                continue
+            pad = " " * (line.find(" = ") + 3 if " = " in line else 4)
+            out += textwrap.wrap(
+                line, width, subsequent_indent=pad, break_long_words=False, break_on_hyphens=False
+            )
+        return out
 
     def verdict(self, block: Verdict) -> list[str]:
         mark = "✓ proved" if block.holds else "✗ does not hold"
@@ -271,7 +387,9 @@ class TextWriter:
                 lines.append(f"{' ' * (width + 1)}⋮  ({row.words})")
                 continue
             head = f"{self.lhs(row.lhs).ljust(width)} = "
-            lines += wrap_sum(head, self.items(row.terms), WIDTH - len(INDENT))
+            lines += self.fold(
+                wrap_sum(head, self.items(row.terms), WIDTH - len(INDENT)), WIDTH - len(INDENT)
+            )
         return lines
 
     def side_by_side(self, block: Equations) -> list[str]:
@@ -292,6 +410,14 @@ class TextWriter:
     def size_rules(self, block: SizeRules) -> list[str]:
         width = max(len(r.dimension) for r in block.rules) + 2
         lines = []
+        if block.pooling:
+            for r in block.rules:
+                numbers = f"({r.i} + 2·{r.lo} − {r.k})/{r.s}"
+                lines.append(
+                    f"{r.dimension}:".ljust(width)
+                    + f"o = ⌊(i + 2p − k)/s⌋ + 1 = ⌊{numbers}⌋ + 1 = {r.o}"
+                )
+            return indent(lines)
         for r in block.rules:
             numbers = f"{r.i} + {r.lo} + {r.hi} − {r.k_eff}"
             label = f"{r.dimension}:".ljust(width)

@@ -1,6 +1,6 @@
 """Where generated modules live and what they are called.
 
-A module's file name is a readable prefix (`ConvSpec.label`) plus a short hash of
+A module's file name is a readable prefix (the spec's `label`) plus a short hash of
 everything that determines its source: the canonical spec JSON, the symconv version
 and the template contents.  Equal layers therefore share one file across processes
 and sessions, and a new symconv or an edited template never picks up a stale file.
@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import platformdirs
 
 import symconv
 from symconv.codegen.templates import template_digest
-from symconv.spec import ConvSpec
+from symconv.layers import LayerSpec
 
 CACHE_ENV = "SYMCONV_CACHE_DIR"
 HASH_LENGTH = 12
@@ -30,18 +31,27 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("symconv", appauthor=False))
 
 
-def source_hash(spec: ConvSpec) -> str:
+def source_hash(spec: LayerSpec) -> str:
     """Short hash of (spec JSON, symconv version, templates): the inputs of the source."""
     payload = "\0".join((spec.to_json(), symconv.__version__, template_digest()))
     return hashlib.sha256(payload.encode()).hexdigest()[:HASH_LENGTH]
 
 
-def module_filename(spec: ConvSpec) -> str:
+def file_stem(label: str) -> str:
+    """`label` as a portable file name: ``×`` becomes ``x``, anything else unusual ``_``.
+
+    Labels are meant to be file-safe already; this keeps a non-ASCII one (a stride
+    printed as ``1×3``) out of file and module names all the same.
+    """
+    return re.sub(r"[^A-Za-z0-9_-]", "_", label.replace("×", "x"))
+
+
+def module_filename(spec: LayerSpec) -> str:
     """e.g. ``conv2d_1x1x3x3_to1_k2x2_s1_1f0c9a2b3c4d.py``."""
-    return f"{spec.label}_{source_hash(spec)}.py"
+    return f"{file_stem(spec.label)}_{source_hash(spec)}.py"
 
 
-def module_path(spec: ConvSpec, out: str | os.PathLike | None = None) -> Path:
+def module_path(spec: LayerSpec, out: str | os.PathLike | None = None) -> Path:
     """The file for `spec` in `out`, or in the cache folder when `out` is None."""
     folder = Path(out) if out is not None else cache_dir()
     return folder / module_filename(spec)

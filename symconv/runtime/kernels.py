@@ -1,4 +1,4 @@
-"""`Kernels`: the compiled functions of one layer, behind argument checks.
+"""`Kernels` and `PoolKernels`: the compiled functions of one layer, behind argument checks.
 
 Numba dispatches on argument types: a float64 array passed to a float32 kernel, a
 transposed view or an array of the wrong shape would either fail with a typing error
@@ -14,6 +14,7 @@ from types import ModuleType
 
 import numpy as np
 
+from symconv.pool_spec import PoolSpec
 from symconv.spec import ConvSpec, fmt_shape
 
 
@@ -37,10 +38,10 @@ def check_array(name: str, value: object, shape: tuple[int, ...], dtype: str) ->
     return value
 
 
-class Kernels:
-    """forward / grad_input / grad_weight / grad_bias of one layer, compiled for its shapes."""
+class _CompiledLayer:
+    """A generated module for one spec: where it came from, and the argument check."""
 
-    def __init__(self, spec: ConvSpec, module: ModuleType, path: Path) -> None:
+    def __init__(self, spec: ConvSpec | PoolSpec, module: ModuleType, path: Path) -> None:
         if getattr(module, "SPEC_KEY", None) != spec.key:
             raise ValueError(
                 f"{path} was generated for spec key {getattr(module, 'SPEC_KEY', None)}, "
@@ -49,10 +50,6 @@ class Kernels:
         self._spec = spec
         self._module = module
         self._path = Path(path)
-
-    @property
-    def spec(self) -> ConvSpec:
-        return self._spec
 
     @property
     def path(self) -> Path:
@@ -65,6 +62,26 @@ class Kernels:
 
     def _check(self, name: str, value: object, shape: tuple[int, ...]) -> np.ndarray:
         return check_array(name, value, shape, self._spec.dtype)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self._spec.label}, {self._spec.dtype}, "
+            f"{fmt_shape(self._spec.input_shape)} -> {fmt_shape(self._spec.output_shape)}, "
+            f"path={str(self._path)!r})"
+        )
+
+
+class Kernels(_CompiledLayer):
+    """forward / grad_input / grad_weight / grad_bias of one layer, compiled for its shapes."""
+
+    _spec: ConvSpec
+
+    def __init__(self, spec: ConvSpec, module: ModuleType, path: Path) -> None:
+        super().__init__(spec, module, path)
+
+    @property
+    def spec(self) -> ConvSpec:
+        return self._spec
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         """y of shape spec.output_shape; `b` is required exactly when the spec has a bias."""
@@ -97,9 +114,33 @@ class Kernels:
             raise ValueError("grad_bias needs a bias, but the spec has bias=False")
         return self._module.grad_bias(self._check("gy", gy, self._spec.output_shape))
 
-    def __repr__(self) -> str:
-        return (
-            f"Kernels({self._spec.label}, {self._spec.dtype}, "
-            f"{fmt_shape(self._spec.input_shape)} -> {fmt_shape(self._spec.output_shape)}, "
-            f"path={str(self._path)!r})"
-        )
+
+class PoolKernels(_CompiledLayer):
+    """forward / grad_input of one pooling layer, compiled for its shapes."""
+
+    _spec: PoolSpec
+
+    def __init__(self, spec: PoolSpec, module: ModuleType, path: Path) -> None:
+        super().__init__(spec, module, path)
+
+    @property
+    def spec(self) -> PoolSpec:
+        return self._spec
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """y of shape spec.output_shape: each window's max or mean."""
+        return self._module.forward(self._check("x", x, self._spec.input_shape))
+
+    def grad_input(self, gy: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """dL/dx of shape spec.input_shape from dL/dy and the forward pass's input x.
+
+        x is checked for both kinds, so one call fits either; only max pooling reads
+        it (the maxima decide where the gradient goes), average pooling's kernel
+        takes gy alone.
+        """
+        spec = self._spec
+        gy = self._check("gy", gy, spec.output_shape)
+        x = self._check("x", x, spec.input_shape)
+        if spec.kind == "max":
+            return self._module.grad_input(gy, x)
+        return self._module.grad_input(gy)

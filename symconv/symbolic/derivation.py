@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 
+from symconv.pool_spec import PoolSpec
 from symconv.spec import ConvSpec
 from symconv.symbolic import elements, patterns
 from symconv.symbolic.indices import IndexLevel, index_level
 from symconv.symbolic.patterns import Pattern
+from symconv.symbolic.pooling import PoolDerivation, derive_pool
 from symconv.symbolic.tensors import SymbolTable, make_symbols
+
+if TYPE_CHECKING:  # chain builds on this module; derive() imports it when first asked
+    from symconv.symbolic.chain import ChainDerivation
 
 #: Products in the element equations above which `derive` keeps only the index level.
 #: A LeNet layer (28×28 input, 5×5 kernel) holds 14,400 and derives in about a second.
@@ -120,15 +126,41 @@ def _substitute(exprs: np.ndarray, mapping: dict[sp.Symbol, float]) -> np.ndarra
     return out
 
 
-def derive(spec: ConvSpec, *, element_level: bool | None = None) -> Derivation:
+def derive(
+    spec: ConvSpec | PoolSpec,
+    *,
+    element_level: bool | None = None,
+    pool: PoolSpec | None = None,
+    values: object = None,
+    filter_values: object = None,
+) -> Derivation | PoolDerivation | ChainDerivation:
     """Derive forward, dL/dX, dL/dF, dL/db of `spec` and prove the lecture's patterns.
 
     `element_level=None` builds element equations when the layer holds at most
     `MAX_ELEMENT_PRODUCTS` products; True forces them (slow for big layers), False
     keeps only the index level.
+
+    A `PoolSpec` gives a `PoolDerivation` (`values`: numbers for its input).  A
+    `ConvSpec` with ``pool=PoolSpec(...)`` gives a `ChainDerivation`, the gradient
+    through the convolution and then the pooling layer (`values` for X,
+    `filter_values` for F).
     """
+    if isinstance(spec, PoolSpec):
+        if pool is not None or filter_values is not None:
+            raise ValueError("pool= and filter_values= belong to a ConvSpec, not a PoolSpec")
+        return derive_pool(spec, values=values, element_level=element_level)
     if not isinstance(spec, ConvSpec):
-        raise ValueError(f"derive needs a ConvSpec, got {type(spec).__name__}")
+        raise ValueError(f"derive needs a ConvSpec or a PoolSpec, got {type(spec).__name__}")
+    if pool is not None:
+        if element_level is not None:
+            raise ValueError("element_level= is not supported for a chain of layers")
+        from symconv.symbolic.chain import derive_chain
+
+        return derive_chain(spec, pool, values=values, filter_values=filter_values)
+    if values is not None or filter_values is not None:
+        raise ValueError(
+            "values= and filter_values= need a pooling layer after the convolution (pool=)"
+        )
     started = time.perf_counter()
     derivation = Derivation(spec=spec, index=index_level(spec))
     derivation.timings["index level"] = time.perf_counter() - started
