@@ -26,9 +26,9 @@ from itertools import product
 
 import numpy as np
 import sympy as sp
-from sympy.printing.pycode import PythonCodePrinter
 
 from symconv.spec import ConvSpec
+from symconv.symbolic.index_printer import python_index
 from symconv.symbolic.tensors import multiply, zeros_like
 
 
@@ -90,10 +90,10 @@ class IndexFormula:
         same formula is compared with the element equations and with the reference.
         """
         variables = [loop.var for loop in self.loops + self.reductions]
-        compile_index = _index_compiler(variables)
+        compile_index = index_compiler(variables)
         target_at = compile_index(self.target.index)
         reads = [(a.tensor, compile_index(a.index)) for a in self.factors]
-        checks = [_guard_check(g, compile_index) for g in self.guards]
+        checks = [guard_check(g, compile_index) for g in self.guards]
         addend = None
         if self.addend is not None:
             addend = (self.addend.tensor, compile_index(self.addend.index))
@@ -114,27 +114,8 @@ class IndexFormula:
         return result
 
 
-class IndexPrinter(PythonCodePrinter):
-    """Prints index expressions as exact integer Python: ``floor(a/b)`` becomes ``(a)//b``.
-
-    SymPy keeps ``floor((r + 1 - t)/3)`` as ``floor(r/3 - t/3 + 1/3)``; evaluating that in
-    floating point gives 1.9999… for r = 5, t = 0, so the division must stay integral.
-    """
-
-    def _print_floor(self, expr: sp.floor) -> str:
-        numerator, denominator = sp.together(expr.args[0]).as_numer_denom()
-        return f"(({self._print(sp.expand(numerator))}) // {self._print(denominator)})"
-
-    def _print_Integer(self, expr: sp.Integer) -> str:
-        return str(int(expr))
-
-
-def python_index(expr: sp.Expr) -> str:
-    """One index expression as Python source over integer variables."""
-    return IndexPrinter().doprint(expr)
-
-
-def _index_compiler(variables: list[sp.Symbol]) -> Callable:
+def index_compiler(variables: list[sp.Symbol]) -> Callable:
+    """Index expressions -> a function of the loop values, in exact integer arithmetic."""
     names = ", ".join(v.name for v in variables)
 
     def compile_index(exprs: tuple[sp.Expr, ...]) -> Callable[[tuple[int, ...]], tuple]:
@@ -144,7 +125,8 @@ def _index_compiler(variables: list[sp.Symbol]) -> Callable:
     return compile_index
 
 
-def _guard_check(guard: Guard, compile_index: Callable) -> Callable[[tuple[int, ...]], bool]:
+def guard_check(guard: Guard, compile_index: Callable) -> Callable[[tuple[int, ...]], bool]:
+    """A guard as a predicate on the loop values."""
     if isinstance(guard, InRange):
         at = compile_index((guard.expr,))
         return lambda values: 0 <= at(values)[0] < guard.bound

@@ -50,8 +50,9 @@ from symconv.symbolic.indices import (
     Indices,
     InRange,
     Loop,
+    guard_check,
+    index_compiler,
     make_indices,
-    python_index,
 )
 
 REDUCTIONS: tuple[str, ...] = ("sum", "max", "argmax")
@@ -92,12 +93,12 @@ class PoolFormula(IndexFormula):
         numeric = all(arrays[a.tensor].dtype != object for a in self.factors)
         if self.reduction == "sum":
             return super().evaluate(arrays, shape) * (float(self.scale) if numeric else self.scale)
-        at = _compiler([loop.var for loop in self.loops + self.reductions])
+        at = index_compiler([loop.var for loop in self.loops + self.reductions])
         if self.reduction == "argmax" and not numeric:
             raise TypeError("an argmax compares numbers; SymPy symbols have no order")
         result = np.zeros(shape) if numeric else np.full(shape, sp.S.Zero, dtype=object)
         reads = [(a.tensor, at(a.index)) for a in self.factors]
-        checks = [_check(g, at) for g in self.guards]
+        checks = [guard_check(g, at) for g in self.guards]
         target = at(self.target.index)
         select = (self.select.tensor, at(self.select.index)) if self.select else None
         for outer in product(*(range(loop.extent) for loop in self.loops)):
@@ -118,24 +119,6 @@ class PoolFormula(IndexFormula):
             term = np.prod([arrays[name][read(winner)] for name, read in reads])
             result[target(winner)] += term * float(self.scale)
         return result
-
-
-def _compiler(variables: list[sp.Symbol]):
-    """index expressions -> function of the loop values (exact integer arithmetic)."""
-    names = ", ".join(v.name for v in variables)
-
-    def compile_index(exprs: tuple[sp.Expr, ...]):
-        body = ", ".join(python_index(e) for e in exprs)
-        return eval(f"lambda values: (lambda {names}: ({body},))(*values)")  # noqa: S307
-
-    return compile_index
-
-
-def _check(guard: Guard, compile_index):
-    at = compile_index((guard.expr,))
-    if isinstance(guard, InRange):
-        return lambda values: 0 <= at(values)[0] < guard.bound
-    return lambda values: at(values)[0] % guard.divisor == 0
 
 
 # ----- the formulas ------------------------------------------------------------------------
