@@ -38,3 +38,27 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden")) or (
         os.environ.get("SYMCONV_UPDATE_GOLDEN") == "1"
     )
+
+
+@pytest.fixture
+def compile_latex(tmp_path):
+    """Compile LaTeX text with pdflatex in tmp_path and check it built cleanly.
+
+    Skips, saying why, where pdflatex is not installed.  Fails on an error, a missing
+    PDF, or text running off the page (an overfull box).
+    """
+    from symconv.render.pdf import INSTALL_HINT, first_error, pdflatex_available, run_pdflatex
+
+    if not pdflatex_available():
+        pytest.skip(f"pdflatex not installed: {INSTALL_HINT}")
+
+    def build(text: str, name: str = "document"):
+        source = tmp_path / f"{name}.tex"
+        source.write_text(text, encoding="utf-8")
+        result = run_pdflatex(source)
+        assert result.returncode == 0, first_error(result)
+        assert source.with_suffix(".pdf").stat().st_size > 0
+        assert "Overfull \\hbox" not in result.stdout
+        return source.with_suffix(".pdf")
+
+    return build

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 
 import pytest
@@ -266,21 +264,5 @@ def test_other_ranks_render_in_every_format(spec):
 
 # ----- pdflatex -----------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["lecture", "grouped", "lenet"])
-def test_latex_document_compiles_with_pdflatex(name, request, tmp_path):
-    if shutil.which("pdflatex") is None:
-        pytest.skip("pdflatex not installed: apt-get install texlive-latex-base "
-                    "texlive-latex-recommended")  # fmt: skip
-    derivation = request.getfixturevalue(name)
-    source = tmp_path / f"{name}.tex"
-    source.write_text(derivation.to_latex(), encoding="utf-8")
-    result = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", source.name],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
-    assert result.returncode == 0, errors or result.stdout[-2000:]
-    assert (tmp_path / f"{name}.pdf").stat().st_size > 0
-    assert "Overfull \\hbox" not in result.stdout
+def test_latex_document_compiles_with_pdflatex(name, request, compile_latex):
+    compile_latex(request.getfixturevalue(name).to_latex(), name)

@@ -14,6 +14,23 @@ def pdflatex_available() -> bool:
     return shutil.which("pdflatex") is not None
 
 
+def run_pdflatex(source: Path) -> subprocess.CompletedProcess[str]:
+    """One pdflatex run on `source` in its own folder; the log is in the result's stdout."""
+    return subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", source.name],
+        cwd=source.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def first_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The first "!" line of a pdflatex log, or the exit status."""
+    errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
+    return errors[0] if errors else f"exit status {result.returncode}"
+
+
 def compile_pdf(latex_source: str, target: Path) -> Path:
     """Compile in a scratch folder and move only a finished PDF to `target`.
 
@@ -25,18 +42,10 @@ def compile_pdf(latex_source: str, target: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="symconv-latex-") as scratch:
         source = Path(scratch) / "derivation.tex"
         source.write_text(latex_source, encoding="utf-8")
-        result = subprocess.run(
-            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", source.name],
-            cwd=scratch,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = run_pdflatex(source)
         built = source.with_suffix(".pdf")
         if result.returncode != 0 or not built.exists():
-            last = [line for line in result.stdout.splitlines() if line.startswith("!")]
-            reason = last[0] if last else f"exit status {result.returncode}"
-            raise RuntimeError(f"pdflatex failed: {reason}")
+            raise RuntimeError(f"pdflatex failed: {first_error(result)}")
         target.parent.mkdir(parents=True, exist_ok=True)
         staged = target.with_name(f".{target.name}.tmp")
         shutil.copyfile(built, staged)

@@ -229,18 +229,26 @@ def forward_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
     )
 
 
-def _solved_output_index(spec: ConvSpec, ix: Indices, d: int) -> tuple[sp.Expr, list[Guard]]:
-    """Solve r = s·j + d·t − lo for j: j = (r + lo − d·t)/s, integral and in [0, o)."""
-    s, dil, lo = spec.stride[d], spec.dilation[d], spec.padding[d][0]
-    numerator = ix.inp[d] + lo - dil * ix.tap[d]
+def solve_for_output(numerator: sp.Expr, stride: int, extent: int) -> tuple[sp.Expr, list[Guard]]:
+    """Solve numerator = s·j for the window index j: integral and in [0, extent).
+
+    The gather rule of every strided sliding window (convolution and pooling alike):
+    `numerator` is the input position shifted by the padding, less the tap's offset.
+    """
     guards: list[Guard] = []
-    if s == 1:
+    if stride == 1:
         solved = numerator
     else:
-        guards.append(Divisible(numerator, s))
-        solved = sp.floor(numerator / s)
-    guards.append(InRange(solved, spec.output_size[d]))
+        guards.append(Divisible(numerator, stride))
+        solved = sp.floor(numerator / stride)
+    guards.append(InRange(solved, extent))
     return solved, guards
+
+
+def _solved_output_index(spec: ConvSpec, ix: Indices, d: int) -> tuple[sp.Expr, list[Guard]]:
+    """Solve r = s·j + d·t − lo for j: j = (r + lo − d·t)/s, integral and in [0, o)."""
+    numerator = ix.inp[d] + spec.padding[d][0] - spec.dilation[d] * ix.tap[d]
+    return solve_for_output(numerator, spec.stride[d], spec.output_size[d])
 
 
 def grad_input_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:

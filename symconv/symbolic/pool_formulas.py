@@ -44,7 +44,6 @@ import sympy as sp
 from symconv.pool_spec import PoolSpec
 from symconv.symbolic.indices import (
     Access,
-    Divisible,
     Guard,
     IndexFormula,
     Indices,
@@ -53,6 +52,7 @@ from symconv.symbolic.indices import (
     guard_check,
     index_compiler,
     make_indices,
+    solve_for_output,
 )
 
 REDUCTIONS: tuple[str, ...] = ("sum", "max", "argmax")
@@ -172,15 +172,7 @@ def forward_formula(spec: PoolSpec, ix: Indices) -> PoolFormula:
 def _solved_window(spec: PoolSpec, ix: Indices, d: int) -> tuple[sp.Expr, list[Guard]]:
     """Solve r = s·j + t − pad for j: j = (r + pad − t)/s, integral and in [0, o)."""
     numerator = ix.inp[d] + spec.padding[d] - ix.tap[d]
-    s = spec.stride[d]
-    guards: list[Guard] = []
-    if s == 1:
-        solved = numerator
-    else:
-        guards.append(Divisible(numerator, s))
-        solved = sp.floor(numerator / s)
-    guards.append(InRange(solved, spec.output_size[d]))
-    return solved, guards
+    return solve_for_output(numerator, spec.stride[d], spec.output_size[d])
 
 
 def average_grad_input_formula(spec: PoolSpec, ix: Indices) -> PoolFormula:
