@@ -6,6 +6,7 @@ every process: the key names generated files and cache entries.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from typing import Any, ClassVar, Self
@@ -18,6 +19,11 @@ def _tuples(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_tuples(v) for v in value)
     return value
+
+
+def field_names(cls: type) -> set[str]:
+    """The constructor fields of a dataclass spec (ClassVars such as KIND are not fields)."""
+    return {f.name for f in dataclasses.fields(cls)}
 
 
 class CanonicalSpec:
@@ -39,7 +45,7 @@ class CanonicalSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
-        known = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+        known = field_names(cls)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(

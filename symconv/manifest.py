@@ -29,6 +29,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from symconv.identity import field_names
 from symconv.layers import LayerSpec, spec_class
 
 REQUIRED = ("input_size", "kernel_size")
@@ -65,10 +66,15 @@ def _layer(source: str, name: str, table: Any) -> LayerSpec:
             f"{where} must be a table of ConvSpec (or, with a kind key, PoolSpec) fields, "
             f"not {table!r}"
         )
+    cls = spec_class(table)
+    unknown = sorted(set(table) - field_names(cls))
+    if unknown:
+        known = ", ".join(sorted(field_names(cls)))
+        raise ValueError(f"{where}: unknown {cls.__name__} field {unknown[0]!r}; known: {known}")
     for field in REQUIRED:
         if field not in table:
             raise ValueError(f"{where}: missing field {field!r}")
     try:
-        return spec_class(table).from_dict(table)
+        return cls.from_dict(table)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where}: {error}") from None

@@ -121,6 +121,10 @@ def test_every_convspec_field_is_accepted(tmp_path):
             "layer 'c1': stride[0]=0 must be a positive int",
         ),
         ("[layers.c1]\ninput_size = [4]\n", "layer 'c1': missing field 'kernel_size'"),
+        (  # a misspelt field is named as unknown, not reported as the missing one
+            "[layers.c1]\ninput_size = [4]\nkernal_size = 2\n",
+            "layer 'c1': unknown ConvSpec field 'kernal_size'",
+        ),
         (
             "[layers.c1]\ninput_size = [4]\nkernel_size = 2.0\n",
             "layer 'c1': kernel_size[0]=2.0 must be an int",

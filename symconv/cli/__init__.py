@@ -39,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe(error: Exception) -> str:
+    """One line: the OS's reason and the path for file errors, the message otherwise."""
+    if isinstance(error, OSError) and error.strerror and error.filename:
+        return f"cannot write or read {error.filename}: {error.strerror}"
+    return str(error)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -49,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, RuntimeError, OSError) as error:
         if os.environ.get("SYMCONV_DEBUG"):
             raise
-        print(f"symconv: error: {error}", file=sys.stderr)
+        print(f"symconv: error: {describe(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("symconv: interrupted", file=sys.stderr)

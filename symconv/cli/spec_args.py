@@ -99,7 +99,7 @@ def spec_from_args(args: argparse.Namespace) -> ConvSpec:
     if len(shape) < rank:
         raise ValueError(
             f"--input={args.input!r} has {len(shape)} entries, fewer than the {rank} spatial "
-            "dimensions the kernel has"
+            "dimensions of the layer (from --kernel or --dims)"
         )
     if len(shape) > rank + 2:
         raise ValueError(
