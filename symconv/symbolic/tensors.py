@@ -50,11 +50,6 @@ class SymbolTable:
     tensors: dict[str, TensorInfo] = field(default_factory=dict)
     where: dict[sp.Symbol, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
 
-    def shown_index(self, symbol: sp.Symbol) -> tuple[str, tuple[int, ...]]:
-        key, index = self.where[symbol]
-        axes = self.tensors[key].shown_axes
-        return key, tuple(index[a] for a in axes)
-
 
 def symbol_name(key: str, shown: tuple[int, ...], one_based: bool = True) -> str:
     letter = TENSOR_LETTERS[key]
