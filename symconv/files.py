@@ -6,6 +6,9 @@ import os
 import tempfile
 from pathlib import Path
 
+#: Permissions of a written file: a plain text file anyone may read (mkstemp's are private).
+FILE_MODE = 0o644
+
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write `text` to a temporary file beside `path`, then rename it into place.
@@ -19,6 +22,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(temporary, FILE_MODE)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -10,15 +10,12 @@ never half of one; the file lock makes concurrent writers of one module take tur
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from filelock import FileLock
 
 from symconv.files import write_text_atomic
 from symconv.runtime.cache import lock_path
-
-FILE_MODE = 0o644
 
 
 def _same_text(path: Path, text: str) -> bool:
@@ -38,5 +35,4 @@ def write_if_changed(path: Path, text: str) -> bool:
         if _same_text(path, text):  # another process wrote it while we waited
             return False
         write_text_atomic(path, text)
-        os.chmod(path, FILE_MODE)  # mkstemp made it private; it is a plain source file
     return True
