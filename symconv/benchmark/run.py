@@ -1,0 +1,209 @@
+"""`run_suite`: every layer, operation and dtype timed in one process, as one result.
+
+For each layer the generated kernels are built (or loaded from the cache), each
+contender's answer is checked against the NumPy reference once, and then each is
+timed (`timing.time_call`).  PyTorch gets the same thread count as Numba
+(`NUMBA_NUM_THREADS`, else every core), so the ratio compares like with like.  The
+sgemm (and dgemm) rate of NumPy's BLAS is measured in the same run: the ceiling
+the percentages refer to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from symconv.benchmark.contenders import (
+    OPERATIONS,
+    Inputs,
+    check_agreement,
+    flops,
+    generated_calls,
+    numpy_calls,
+    torch_calls,
+)
+from symconv.benchmark.timing import Timing, time_call
+from symconv.spec import ConvSpec
+
+Progress = Callable[[str], None]
+CONTENDERS = ("symconv", "torch", "numpy")
+GEMM_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One timed cell: layer × operation × dtype × contender."""
+
+    layer: str
+    operation: str
+    dtype: str
+    contender: str
+    seconds: float
+    low: float
+    high: float
+    runs: int
+    gflops: float
+
+
+@dataclass
+class BenchResult:
+    """Everything one run measured, plus the machine it ran on."""
+
+    machine: dict[str, object]
+    threads: int
+    ceilings: dict[str, float]
+    layers: dict[str, dict[str, object]]
+    measurements: list[Measurement] = field(default_factory=list)
+
+    def seconds(self, layer: str, operation: str, dtype: str, contender: str) -> float | None:
+        for m in self.measurements:
+            if (m.layer, m.operation, m.dtype, m.contender) == (layer, operation, dtype, contender):
+                return m.seconds
+        return None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "machine": self.machine,
+            "threads": self.threads,
+            "ceilings_gflops": self.ceilings,
+            "layers": self.layers,
+            "measurements": [dataclasses.asdict(m) for m in self.measurements],
+        }
+
+
+def machine_info() -> dict[str, object]:
+    """What the numbers depend on: CPU, cores, library versions, date."""
+    import numba
+
+    info: dict[str, object] = {
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "date": datetime.date.today().isoformat(),
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+    except ModuleNotFoundError:
+        info["torch"] = None
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def thread_count() -> int:
+    """Numba's thread count (NUMBA_NUM_THREADS, else every core); torch is set to match."""
+    import numba
+
+    threads = numba.get_num_threads()
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ModuleNotFoundError:
+        pass
+    return threads
+
+
+def gemm_ceiling(dtype: str, size: int = GEMM_SIZE, budget: float = 1.0) -> float:
+    """GFLOP/s of NumPy's BLAS multiplying two size×size matrices: the practical peak."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size)).astype(dtype)
+    b = rng.standard_normal((size, size)).astype(dtype)
+    timing = time_call(lambda: a @ b, budget=budget)
+    return 2 * size**3 / timing.median / 1e9
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+def run_suite(
+    layers: dict[str, ConvSpec],
+    *,
+    dtypes: tuple[str, ...] = ("float32", "float64"),
+    budget: float = 1.0,
+    min_runs: int = 5,
+    progress: Progress | None = None,
+) -> BenchResult:
+    """Time every layer's forward, grad_input and grad_weight for each contender and dtype."""
+    from symconv.pipeline import generate
+
+    say = progress or (lambda message: None)
+    threads = thread_count()
+    with_torch = torch_available()
+    if not with_torch:
+        say("PyTorch is not installed: timing symconv and NumPy only")
+    ceilings = {dtype: gemm_ceiling(dtype) for dtype in dtypes}
+    say("gemm ceiling: " + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in ceilings.items()))
+    result = BenchResult(machine_info(), threads, ceilings, {})
+    for name, base in layers.items():
+        result.layers[name] = {"spec": base.to_dict(), "label": base.label, "flops": flops(base)}
+        for dtype in dtypes:
+            spec = dataclasses.replace(base, dtype=dtype)
+            say(f"{name} {dtype}: generating kernels")
+            kernels = generate(spec)
+            data = Inputs.random(spec)
+            contenders = {"symconv": generated_calls(kernels, data), "numpy": numpy_calls(spec, data)}
+            if with_torch:
+                contenders["torch"] = torch_calls(spec, data)
+            for operation in OPERATIONS:
+                expected = np.asarray(contenders["numpy"][operation](), dtype=np.float64)
+                for contender in CONTENDERS:
+                    if contender not in contenders:
+                        continue
+                    call = contenders[contender][operation]
+                    check_agreement(f"{contender} {operation} of {name}", _numpy(call()), expected, dtype)
+                    timing = time_call(call, budget=budget, min_runs=min_runs)
+                    result.measurements.append(_measurement(name, operation, dtype, contender, timing, spec))
+                say(f"{name} {dtype} {operation}: " + _summary(result, name, operation, dtype))
+    return result
+
+
+def _numpy(value: object) -> np.ndarray:
+    if hasattr(value, "numpy"):
+        return value.numpy()  # type: ignore[union-attr]
+    return np.asarray(value)
+
+
+def _measurement(
+    layer: str, operation: str, dtype: str, contender: str, timing: Timing, spec: ConvSpec
+) -> Measurement:
+    return Measurement(
+        layer, operation, dtype, contender,
+        timing.median, timing.low, timing.high, timing.runs, flops(spec) / timing.median / 1e9,
+    )
+
+
+def _summary(result: BenchResult, layer: str, operation: str, dtype: str) -> str:
+    parts = []
+    for contender in CONTENDERS:
+        seconds = result.seconds(layer, operation, dtype, contender)
+        if seconds is not None:
+            parts.append(f"{contender} {seconds * 1e6:.0f} µs")
+    ours, theirs = (result.seconds(layer, operation, dtype, c) for c in ("symconv", "torch"))
+    if ours and theirs:
+        parts.append(f"{theirs / ours:.2f}× PyTorch")
+    return ", ".join(parts)
