@@ -22,30 +22,43 @@ from symconv.runtime import Kernels, PoolKernels, load, write_module
 
 Progress = Callable[[str], None]
 Out = str | os.PathLike | None
+Schedules = dict[str, str] | None
 
 
 def _quiet(message: str) -> None:
     """The default progress callback: say nothing."""
 
 
-def render(spec: LayerSpec) -> str:
-    """Source text of the kernel module of `spec` (derive, lower, render; nothing written)."""
+def render(spec: LayerSpec, schedules: Schedules = None) -> str:
+    """Source text of the kernel module of `spec` (derive, lower, render; nothing written).
+
+    `schedules` forces a loop schedule per kernel ({"forward": "direct"}, ...); the
+    others follow `symconv.lower.lowering.default_schedule`.
+    """
     formulas = layer_formulas(spec)
-    nests = lower_all(formulas, spec)
+    nests = lower_all(formulas, spec, schedules)
     return render_module(spec, nests)
 
 
-def write(spec: LayerSpec, out: Out = None, progress: Progress | None = None) -> Path:
+def write(
+    spec: LayerSpec,
+    out: Out = None,
+    progress: Progress | None = None,
+    schedules: Schedules = None,
+) -> Path:
     """Render the module of `spec` and store it in `out` (default: the cache folder)."""
     say = progress or _quiet
     say(f"{spec.label}: deriving, lowering and rendering the kernels")
-    path = write_module(spec, render(spec), out)
+    path = write_module(spec, render(spec, schedules), out, schedules)
     say(f"{spec.label}: wrote {path}")
     return path
 
 
 def generate(
-    spec: LayerSpec, out: Out = None, progress: Progress | None = None
+    spec: LayerSpec,
+    out: Out = None,
+    progress: Progress | None = None,
+    schedules: Schedules = None,
 ) -> Kernels | PoolKernels:
     """Compiled, checked kernels for `spec`; the module file is reused while unchanged.
 
@@ -53,7 +66,7 @@ def generate(
     `PoolSpec` gives `PoolKernels` (forward(x), grad_input(gy, x)).
     """
     say = progress or _quiet
-    path = write(spec, out, say)
+    path = write(spec, out, say, schedules)
     say(f"{spec.label}: compiling with Numba (or loading its cache)")
     return load(path, spec)
 

@@ -32,7 +32,12 @@ from symconv.lower.ir import (
     StagedAxis,
     Store,
 )
-from symconv.lower.lowering import MAX_UNROLLED_TAPS, PARALLEL_MIN_WORK, batch_chunks
+from symconv.lower.lowering import (
+    MAX_UNROLLED_TAPS,
+    PARALLEL_MIN_WORK,
+    batch_chunks,
+    schedules_for,
+)
 from symconv.lower.simplify import static_value
 from symconv.lower.staging import affine_bounds
 from symconv.lower.unroll import unroll
@@ -48,7 +53,17 @@ VARIANTS = (
     {"unroll": False},
     {"stage": False},
     {"parallel": True, "unroll": False},
+    {"schedule": "fast"},
+    {"schedule": "fast", "parallel": True},
+    {"schedule": "fast", "unroll": False},
 )
+
+
+def options(formula, spec: ConvSpec, variant: dict) -> dict:
+    """`variant` for `lower`; "fast" means the formula's non-direct schedule, if it has one."""
+    if variant.get("schedule") == "fast":
+        return {**variant, "schedule": schedules_for(formula, spec)[-1]}
+    return variant
 
 
 def oracle(spec: ConvSpec, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -74,13 +89,13 @@ def hot_statements(nest: LoopNest):
 
 
 # ----- meaning: every pass combination computes the formula ------------------------------
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(spec=conv_specs(), variant=st.sampled_from(VARIANTS), seed=st.integers(0, 2**16))
 def test_lowered_nests_compute_the_reference(spec, variant, seed):
     arrays = inputs(spec, seed)
     expected = oracle(spec, arrays)
     for formula in index_level(spec).formulas():
-        nest = lower(formula, spec, **variant)
+        nest = lower(formula, spec, **options(formula, spec, variant))
         got = run(nest, {k: v.astype(np.float64) for k, v in arrays.items() if v is not None})
         np.testing.assert_allclose(got, expected[formula.name], rtol=1e-12, atol=1e-12)
 
@@ -108,7 +123,7 @@ def test_grad_input_reads_the_dilated_padded_gy_of_the_lecture(spec):
     An axis whose reads the loop bounds alone keep in range is left as it is.
     """
     formula = index_level(spec).grad_input
-    nest = lower(formula, spec)
+    nest = lower(formula, spec, schedule="direct")
     assert len(nest.staged) <= 1
     for staged in nest.staged:
         assert staged.source.name == "gy"
@@ -142,7 +157,7 @@ def staged_steps(staged) -> int:
 def test_forward_pads_x_by_lo_where_a_guard_was_needed(spec):
     """Where x is staged along an axis it is padded by lo before, and after by what the
     last window reads past the input: hi minus the leftover rows."""
-    nest = lower(index_level(spec).forward, spec)
+    nest = lower(index_level(spec).forward, spec, schedule="direct")
     assert len(nest.staged) <= 1
     for staged in nest.staged:
         assert staged.name == "x_padded"
@@ -163,7 +178,7 @@ def test_forward_pads_x_by_lo_where_a_guard_was_needed(spec):
     ],
 )
 def test_grad_input_staging_examples(spec, name, pads):
-    (staged,) = lower(index_level(spec).grad_input, spec).staged
+    (staged,) = lower(index_level(spec).grad_input, spec, schedule="direct").staged
     assert (staged.name, staged.pads[2:]) == (name, pads)
     assert staged.pads[2:] == full_correlation_padding(spec)
 
@@ -248,7 +263,7 @@ def test_small_layers_run_on_one_thread():
 
 def test_lenet_forward_is_a_prange_over_batch_times_output_channels():
     spec = ConvSpec((28, 28), 5, out_channels=6, batch=2)
-    nest = lower(index_level(spec).forward, spec)
+    nest = lower(index_level(spec).forward, spec, schedule="direct")
     assert nest.parallel and spec.multiply_adds >= PARALLEL_MIN_WORK
     (outer,) = nest.body
     assert outer.parallel and outer.var.name == "n_m" and outer.extent == 12
@@ -257,7 +272,7 @@ def test_lenet_forward_is_a_prange_over_batch_times_output_channels():
 
 def test_grad_input_is_a_gather_parallel_over_input_channels():
     spec = ConvSpec((28, 28), 5, in_channels=3, out_channels=6, batch=2)
-    nest = lower(index_level(spec).grad_input, spec)
+    nest = lower(index_level(spec).grad_input, spec, schedule="direct")
     (outer,) = nest.body
     assert nest.parallel and outer.var.name == "n_c" and outer.extent == 6
     assert nest.scratch == ()  # each thread writes its own gx elements: no partial sums
@@ -284,6 +299,58 @@ def test_grad_bias_is_a_plain_sum_without_partials():
 
 def test_without_batch_or_channel_loops_the_outer_position_loop_is_parallel():
     spec = ConvSpec((28, 28), 5, out_channels=6)  # batch 1, one input channel
-    nest = lower(index_level(spec).grad_input, spec)
+    nest = lower(index_level(spec).grad_input, spec, schedule="direct")
     (outer,) = nest.body
     assert nest.parallel and outer.parallel and outer.var.name == "rh"
+
+
+# ----- schedules ------------------------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(spec=conv_specs())
+def test_no_guard_survives_in_the_fast_schedules(spec):
+    for formula in index_level(spec).formulas():
+        nest = lower(formula, spec, schedule=schedules_for(formula, spec)[-1])
+        assert not [s for s, _ in nest.statements() if isinstance(s, If)], formula.name
+
+
+def test_schedules_per_kernel_and_the_default_heuristic():
+    big = ConvSpec((28, 28), 3, in_channels=4, out_channels=8, batch=4)
+    level = index_level(big)
+    assert schedules_for(level.forward, big) == ("direct", "rows")
+    assert schedules_for(level.grad_weight, big) == ("direct", "blocked")
+    chosen = {name: nest.notes for name, nest in lower_all(level, big).items()}
+    assert any("rows schedule" in note for note in chosen["forward"])
+    assert not any(
+        "rows schedule" in note
+        for note in lower_all(index_level(LECTURE), LECTURE)["forward"].notes
+    )
+    with pytest.raises(ValueError, match="schedule='rows' cannot lower grad_weight"):
+        lower(level.grad_weight, big, schedule="rows")
+
+
+def test_rows_forward_hoists_weights_out_of_the_position_loops():
+    """Every weight read sits outside the loops over output positions, in a local."""
+    spec = ConvSpec((12, 12), 3, in_channels=2, out_channels=4, batch=2)
+    nest = lower(index_level(spec).forward, spec, schedule="rows")
+    positions = {v.name for v in make_indices(2).out}
+    for stmt, loops in nest.statements():
+        if isinstance(stmt, Accumulate):
+            assert "w" not in {f.buffer for f in stmt.factors if isinstance(f, Read)}
+        if isinstance(stmt, Init) and isinstance(stmt.value, Read) and stmt.value.buffer == "w":
+            assert not positions & {loop.var.name for loop in loops}
+
+
+def test_strided_rows_grad_input_never_reads_a_dilated_copy():
+    """Stride phases replace the dilated dL/dy: s^2 phases, plain padded copies only."""
+    spec = ConvSpec((9, 9), 3, in_channels=2, out_channels=2, stride=2, padding=1, batch=2)
+    nest = lower(index_level(spec).grad_input, spec, schedule="rows")
+    assert all(all(a.step == 1 for a in s.axes) for s in nest.staged)
+    assert any(
+        a.step == 2
+        for s in lower(index_level(spec).grad_input, spec, schedule="direct").staged
+        for a in s.axes
+    )
+    accumulates = [s for s, _ in nest.statements() if isinstance(s, Accumulate)]
+    direct = lower(index_level(spec).grad_input, spec, schedule="direct", unroll=True)
+    direct_terms = [s for s, _ in direct.statements() if isinstance(s, Accumulate)]
+    assert len(accumulates) < len(direct_terms) * 2  # 9 taps split over 4 phases, 2 channels

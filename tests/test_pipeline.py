@@ -41,8 +41,10 @@ def report_largest_errors():
     print(f"\nlargest relative kernel errors in test_pipeline: {LARGEST_ERROR}")
 
 
-def assert_kernels_match_reference(spec: ConvSpec, seed: int) -> None:
-    kernels = generate(spec)
+def assert_kernels_match_reference(
+    spec: ConvSpec, seed: int, schedules: dict[str, str] | None = None
+) -> None:
+    kernels = generate(spec, schedules=schedules)
     x, w, b, gy = random_arrays(spec, np.random.default_rng(seed))
     pairs = {
         "forward": (kernels.forward(x, w, b), reference.forward(spec, x, w, b)),
@@ -145,3 +147,28 @@ def test_generate_many_and_generate_return_the_same_kernels():
     assert kernels["lecture"].path == generate(LECTURE).path
     assert kernels["lecture"].path == write(LECTURE)
     assert any("compiling" in m for m in messages)
+
+
+# ----- every schedule compiles to the same answer ------------------------------------------
+FAST = {"forward": "rows", "grad_input": "rows", "grad_weight": "blocked"}
+DIRECT = {"forward": "direct", "grad_input": "direct", "grad_weight": "direct"}
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    spec=conv_specs(max_channels_per_group=4, max_batch=4),
+    schedules=st.sampled_from((FAST, DIRECT)),
+    seed=st.integers(0, 2**16),
+)
+def test_every_schedule_compiles_to_the_reference(spec, schedules, seed):
+    """Forced schedules on random layers (both dtypes, every awkward case of conv_specs)."""
+    assert_kernels_match_reference(spec, seed, schedules)
+
+
+def test_forced_schedules_get_their_own_module_file():
+    assert module_filename(LECTURE, FAST) != module_filename(LECTURE)
+    assert module_filename(LECTURE, FAST) != module_filename(LECTURE, DIRECT)

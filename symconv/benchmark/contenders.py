@@ -72,15 +72,17 @@ def torch_calls(spec: ConvSpec, data: Inputs) -> dict[str, Call]:
     """PyTorch's CPU convolution on the same arrays (shared memory, no copies timed).
 
     Asymmetric padding has no torch argument: the input is padded with ``F.pad``
-    inside every timed call and dL/dx cropped back, as a user would have to.
+    inside every timed call and dL/dx cropped back, as a user would have to.  In
+    "convolution" mode torch is given the flipped kernel, so its dL/dw is flipped back.
     """
     import torch
     import torch.nn.functional as F
 
     x, w, gy = (torch.from_numpy(a) for a in (data.x, data.w, data.gy))
     b = torch.from_numpy(data.b) if data.b is not None else None
+    spatial = tuple(range(2, 2 + spec.rank))
     if spec.flips_kernel:
-        w = torch.flip(w, dims=tuple(range(2, 2 + spec.rank))).contiguous()
+        w = torch.flip(w, dims=spatial).contiguous()
     symmetric = all(lo == hi for lo, hi in spec.padding)
     padding = [lo for lo, _ in spec.padding] if symmetric else [0] * spec.rank
     pad_args = [p for lo, hi in reversed(spec.padding) for p in (lo, hi)]
@@ -94,8 +96,17 @@ def torch_calls(spec: ConvSpec, data: Inputs) -> dict[str, Call]:
     def backward(mask: list[bool]) -> object:
         xp = padded(x)
         return torch.ops.aten.convolution_backward(
-            gy, xp, w, bias_sizes, list(spec.stride), padding, list(spec.dilation),
-            False, [0] * spec.rank, spec.groups, mask,
+            gy,
+            xp,
+            w,
+            bias_sizes,
+            list(spec.stride),
+            padding,
+            list(spec.dilation),
+            False,
+            [0] * spec.rank,
+            spec.groups,
+            mask,
         )
 
     crop = (slice(None), slice(None)) + tuple(
@@ -106,17 +117,25 @@ def torch_calls(spec: ConvSpec, data: Inputs) -> dict[str, Call]:
         gx = backward([True, False, False])[0]
         return gx if symmetric else gx[crop]
 
+    def grad_weight() -> object:
+        # torch differentiates w.r.t. the flipped kernel it was given: flip back.
+        gw = backward([False, True, False])[1]
+        return torch.flip(gw, dims=spatial) if spec.flips_kernel else gw
+
     return {
         "forward": lambda: conv(padded(x), w, b, padding=padding, **common),
         "grad_input": grad_input,
-        "grad_weight": lambda: backward([False, True, False])[1],
+        "grad_weight": grad_weight,
     }
 
 
 def check_agreement(name: str, got: np.ndarray, expected: np.ndarray, dtype: str) -> None:
     """Refuse to time a contender whose answer is wrong: a fast wrong kernel is no result."""
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != expected.shape:  # broadcasting would hide a wrong shape
+        raise RuntimeError(f"{name} has shape {got.shape}, the NumPy reference {expected.shape}")
     tolerance = 1e-4 if dtype == "float32" else 1e-10
     scale = max(1.0, float(np.max(np.abs(expected))))
-    error = float(np.max(np.abs(np.asarray(got, dtype=np.float64) - expected))) / scale
+    error = float(np.max(np.abs(got - expected))) / scale
     if not math.isfinite(error) or error > tolerance:
         raise RuntimeError(f"{name} differs from the NumPy reference by {error:.2e} > {tolerance}")

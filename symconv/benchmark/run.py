@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import os
 import platform
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -132,6 +133,20 @@ def gemm_ceiling(dtype: str, size: int = GEMM_SIZE, budget: float = 1.0) -> floa
     return 2 * size**3 / timing.median / 1e9
 
 
+#: Seconds to wait before timing a contender: long enough for the previous one's
+#: thread pool (OpenBLAS, OpenMP) to stop spinning and give the cores back.
+SETTLE_SECONDS = 0.1
+
+
+def settle() -> None:
+    """Let idle worker threads of the last library go to sleep before the next timing.
+
+    OpenBLAS and OpenMP workers busy-wait for a while after a call; timed right
+    after the NumPy reference, a Numba kernel measured up to twice as slow.
+    """
+    time.sleep(SETTLE_SECONDS)
+
+
 def torch_available() -> bool:
     try:
         import torch  # noqa: F401
@@ -156,7 +171,7 @@ def run_suite(
     with_torch = torch_available()
     if not with_torch:
         say("PyTorch is not installed: timing symconv and NumPy only")
-    ceilings = {dtype: gemm_ceiling(dtype) for dtype in dtypes}
+    ceilings = {dtype: gemm_ceiling(dtype, budget=budget) for dtype in dtypes}
     say("gemm ceiling: " + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in ceilings.items()))
     result = BenchResult(machine_info(), threads, ceilings, {})
     for name, base in layers.items():
@@ -166,7 +181,10 @@ def run_suite(
             say(f"{name} {dtype}: generating kernels")
             kernels = generate(spec)
             data = Inputs.random(spec)
-            contenders = {"symconv": generated_calls(kernels, data), "numpy": numpy_calls(spec, data)}
+            contenders = {
+                "symconv": generated_calls(kernels, data),
+                "numpy": numpy_calls(spec, data),
+            }
             if with_torch:
                 contenders["torch"] = torch_calls(spec, data)
             for operation in OPERATIONS:
@@ -175,9 +193,14 @@ def run_suite(
                     if contender not in contenders:
                         continue
                     call = contenders[contender][operation]
-                    check_agreement(f"{contender} {operation} of {name}", _numpy(call()), expected, dtype)
+                    check_agreement(
+                        f"{contender} {operation} of {name}", _numpy(call()), expected, dtype
+                    )
+                    settle()
                     timing = time_call(call, budget=budget, min_runs=min_runs)
-                    result.measurements.append(_measurement(name, operation, dtype, contender, timing, spec))
+                    result.measurements.append(
+                        _measurement(name, operation, dtype, contender, timing, spec)
+                    )
                 say(f"{name} {dtype} {operation}: " + _summary(result, name, operation, dtype))
     return result
 
@@ -192,8 +215,15 @@ def _measurement(
     layer: str, operation: str, dtype: str, contender: str, timing: Timing, spec: ConvSpec
 ) -> Measurement:
     return Measurement(
-        layer, operation, dtype, contender,
-        timing.median, timing.low, timing.high, timing.runs, flops(spec) / timing.median / 1e9,
+        layer,
+        operation,
+        dtype,
+        contender,
+        timing.median,
+        timing.low,
+        timing.high,
+        timing.runs,
+        flops(spec) / timing.median / 1e9,
     )
 
 

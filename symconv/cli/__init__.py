@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from symconv import __version__
-from symconv.cli import derive, generate, main_job, verify
+from symconv.cli import bench, derive, generate, main_job, verify
 
-COMMANDS = (derive, generate, verify)
+COMMANDS = (derive, generate, verify, bench)
 
 
 class OneLineParser(argparse.ArgumentParser):

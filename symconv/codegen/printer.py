@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symconv.lower.ir import Read
+from symconv.lower.ir import Read, Scalar
 from symconv.symbolic.index_printer import IntegerIndexPrinter
 from symconv.symbolic.indices import Divisible, InRange
 
@@ -22,6 +22,9 @@ class IndexPrinter(IntegerIndexPrinter):
     # ----- IR objects --------------------------------------------------------------
     def _print_Read(self, read: Read) -> str:
         return f"{read.buffer}[{', '.join(self._print(sp.sympify(e)) for e in read.index)}]"
+
+    def _print_Scalar(self, scalar: Scalar) -> str:
+        return scalar.name
 
     def _print_InRange(self, guard: InRange) -> str:
         return f"0 <= {self._print(guard.expr)} < {guard.bound}"

@@ -24,6 +24,7 @@ from symconv.lower.ir import (
     LoopNest,
     Maximize,
     Read,
+    Scalar,
     ScatterAdd,
     Staged,
     Stmt,
@@ -69,18 +70,18 @@ def _execute(body: tuple[Stmt, ...], env: dict, accs: dict, buffers: dict) -> No
             env[stmt.var] = _evaluator((stmt.expr,))(env)[0]
         elif isinstance(stmt, Init):
             start = IDENTITIES[stmt.reduction]
-            accs[stmt.acc] = start if stmt.value is None else _load(stmt.value, env, buffers)
+            accs[stmt.acc] = start if stmt.value is None else _load(stmt.value, env, buffers, accs)
         elif isinstance(stmt, Accumulate):
-            accs[stmt.acc] += _product(stmt.factors, env, buffers)
+            accs[stmt.acc] += _product(stmt.factors, env, buffers, accs)
         elif isinstance(stmt, Maximize):
-            value = _load(stmt.value, env, buffers)
+            value = _load(stmt.value, env, buffers, accs)
             if value > accs[stmt.acc]:
                 accs[stmt.acc] = value
                 for var, expr in stmt.track:
                     env[var] = _evaluator((expr,))(env)[0]
         elif isinstance(stmt, ScatterAdd):
             target = buffers[stmt.target.buffer]
-            target[_index(stmt.target, env)] += _product(stmt.factors, env, buffers)
+            target[_index(stmt.target, env)] += _product(stmt.factors, env, buffers, accs)
         elif isinstance(stmt, Store):
             value = accs[stmt.acc] * float(stmt.scale)
             buffers[stmt.target.buffer][_index(stmt.target, env)] = value
@@ -91,10 +92,10 @@ def _execute(body: tuple[Stmt, ...], env: dict, accs: dict, buffers: dict) -> No
             raise TypeError(f"unknown statement {stmt!r}")
 
 
-def _product(factors: tuple[Read, ...], env: dict, buffers: dict) -> float:
+def _product(factors: tuple[Read | Scalar, ...], env: dict, buffers: dict, accs: dict) -> float:
     product = 1.0
     for factor in factors:
-        product *= _load(factor, env, buffers)
+        product *= _load(factor, env, buffers, accs)
     return product
 
 
@@ -106,7 +107,9 @@ def _index(read: Read, env: dict) -> tuple[int, ...]:
     return index
 
 
-def _load(read: Read, env: dict, buffers: dict) -> float:
+def _load(read: Read | Scalar, env: dict, buffers: dict, accs: dict) -> float:
+    if isinstance(read, Scalar):
+        return accs[read.name]
     return float(buffers[read.buffer][_index(read, env)])
 
 

@@ -30,10 +30,23 @@ class Read:
     index: tuple[sp.Expr, ...]
 
 
+@dataclass(frozen=True)
+class Scalar:
+    """A float held in a local variable: a read hoisted out of loops it does not depend on.
+
+    Numba cannot prove that a weight never aliases the result it stores into, so
+    LLVM keeps reloading it inside the hot loop; a local copy (`Init` of a `Read`)
+    made before the loop is what lets the loop hold it in a register.
+    """
+
+    name: str
+
+
 # ----- statements --------------------------------------------------------------------
 @dataclass(frozen=True)
 class Init:
-    """acc = value (the bias addend), or the identity of `reduction`: 0 or −∞."""
+    """acc = value (the bias addend, a result element, a hoisted read), or the identity of
+    `reduction`: 0 or −∞."""
 
     acc: str
     value: Read | None = None
@@ -45,7 +58,7 @@ class Accumulate:
     """acc += f1 * f2 * ...: the only arithmetic a kernel performs."""
 
     acc: str
-    factors: tuple[Read, ...]
+    factors: tuple[Read | Scalar, ...]
 
 
 @dataclass(frozen=True)
@@ -236,7 +249,9 @@ def substitute(body: tuple[Stmt, ...], mapping: dict[sp.Symbol, sp.Expr]) -> tup
 
 
 def _substitute(stmt: Stmt, mapping: dict[sp.Symbol, sp.Expr]) -> Stmt:
-    def read(r: Read) -> Read:
+    def read(r: Read | Scalar) -> Read | Scalar:
+        if isinstance(r, Scalar):
+            return r
         return Read(r.buffer, tuple(sp.sympify(e).xreplace(mapping) for e in r.index))
 
     if isinstance(stmt, Init):

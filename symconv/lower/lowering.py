@@ -28,10 +28,14 @@ from dataclasses import replace
 
 import sympy as sp
 
+from symconv.lower.blocking import block_channels, outer_symbol
 from symconv.lower.build import build_nest, parameter_order, reduction_of, tensor_shapes
 from symconv.lower.fuse import fuse_outer
+from symconv.lower.hoist import hoist_invariant_reads
 from symconv.lower.ir import For, LoopNest, Operand, walk
+from symconv.lower.phases import stride_phases
 from symconv.lower.privatize import CHUNK, PARTIAL, privatize
+from symconv.lower.rows import build_rows_nest, channel_block, outer_variables
 from symconv.lower.simplify import drop_unit_loops, fold_static_guards
 from symconv.lower.staging import stage_guarded_reads
 from symconv.lower.unroll import unroll as unroll_pass
@@ -44,6 +48,8 @@ from symconv.symbolic.pool_formulas import PoolLevel
 MAX_UNROLLED_TAPS = 49
 #: Multiply-adds (loop iterations) from which a kernel is compiled with threads.
 PARALLEL_MIN_WORK = 2**15
+#: Multiply-adds from which a convolution gather uses the rows schedule by default.
+ROWS_MIN_WORK = 2**12
 #: Parallel tasks a batch split aims for; more only adds partial buffers to sum.
 TARGET_TASKS = 64
 
@@ -73,6 +79,29 @@ def batch_chunks(formula: IndexFormula, ix: Indices) -> int:
     return max(d for d in range(1, limit + 1) if batch[0] % d == 0)
 
 
+def schedules_for(formula: IndexFormula, spec: ConvSpec | PoolSpec) -> tuple[str, ...]:
+    """The schedules that can lower `formula`: "direct" always, "rows" for conv gathers."""
+    if isinstance(spec, ConvSpec) and formula.name in ("forward", "grad_input"):
+        return ("direct", "rows")
+    if isinstance(spec, ConvSpec) and formula.name == "grad_weight":
+        return ("direct", "blocked")
+    return ("direct",)
+
+
+def default_schedule(formula: IndexFormula, spec: ConvSpec | PoolSpec) -> str:
+    """The documented heuristic: past `ROWS_MIN_WORK`, "rows" for the convolution gathers
+    (forward, dL/dX) and "blocked" for dL/dF.
+
+    A layer as small as the lecture's is over before a rows pass pays its set-up.
+    """
+    if work(formula) < ROWS_MIN_WORK:
+        return "direct"
+    for fast in ("rows", "blocked"):
+        if fast in schedules_for(formula, spec):
+            return fast
+    return "direct"
+
+
 def lower(
     formula: IndexFormula,
     spec: ConvSpec | PoolSpec,
@@ -80,26 +109,39 @@ def lower(
     parallel: bool | None = None,
     unroll: bool | None = None,
     stage: bool = True,
+    schedule: str | None = None,
 ) -> LoopNest:
-    """The loop nest of one formula; `parallel`/`unroll` None means decided from the spec.
+    """The loop nest of one formula; `parallel`/`unroll`/`schedule` None: decided from the spec.
 
-    The keyword overrides exist for tests and experiments; the generated modules
-    always use the defaults, so a spec alone determines its kernel source.
+    The keyword overrides exist for tests, experiments and autotuning; a module
+    records the schedule it was generated with, so spec and schedule determine it.
     """
     ix = make_indices(spec.rank)
     threaded = work(formula) >= PARALLEL_MIN_WORK if parallel is None else parallel
     unrolled = math.prod(spec.kernel_size) <= MAX_UNROLLED_TAPS if unroll is None else unroll
+    schedule = default_schedule(formula, spec) if schedule is None else schedule
+    if schedule not in schedules_for(formula, spec):
+        raise ValueError(
+            f"schedule={schedule!r} cannot lower {formula.name}: "
+            f"choose from {', '.join(schedules_for(formula, spec))}"
+        )
+    if schedule == "rows":
+        return _lower_rows(formula, spec, ix, threaded, unrolled)
     shapes = tensor_shapes(spec)
     order = parameter_order(spec)
 
     def run_passes(f: IndexFormula, shapes: dict[str, tuple[int, ...]]) -> LoopNest:
+        blocks: set[sp.Symbol] = set()
+        if schedule == "blocked":
+            f, blocks = block_channels(f, ix)
         nest = fold_static_guards(drop_unit_loops(build_nest(f, shapes, order)))
         if stage:
             nest = stage_guarded_reads(nest)
-        if unrolled:
-            nest = unroll_pass(nest, set(ix.tap))
+        if unrolled or blocks:
+            nest = unroll_pass(nest, blocks | (set(ix.tap) if unrolled else set()))
         nest = fold_static_guards(nest)
-        return fuse_outer(nest, independent_indices(ix), disjoint_positions(f))
+        independent = independent_indices(ix) | {outer_symbol(ix.c_out), outer_symbol(ix.c_in)}
+        return fuse_outer(nest, independent, disjoint_positions(f))
 
     chunks = batch_chunks(formula, ix) if threaded else 1
     if chunks > 1:
@@ -114,6 +156,44 @@ def lower(
     has_taps = any(loop.var in ix.tap for loop in formula.loops + formula.reductions)
     notes = _notes(spec, formula, threaded and has_parallel_loop, unrolled and has_taps, chunks)
     return replace(nest, parallel=threaded and has_parallel_loop, notes=notes)
+
+
+def _lower_rows(
+    formula: IndexFormula, spec: ConvSpec, ix: Indices, threaded: bool, unrolled: bool
+) -> LoopNest:
+    """The rows schedule (`rows`), one stride phase (`phases`) after another."""
+    shapes, order = tensor_shapes(spec), parameter_order(spec)
+    phases = stride_phases(formula)
+    staged: tuple = ()
+    body: tuple = ()
+    for phase in phases:
+        nest, blocks, taps = build_rows_nest(phase, shapes, order, ix)
+        nest = fold_static_guards(drop_unit_loops(replace(nest, staged=staged)))
+        nest = stage_guarded_reads(nest)
+        nest = unroll_pass(nest, blocks | (taps if unrolled else set()))
+        nest = fold_static_guards(nest)
+        nest = fuse_outer(nest, outer_variables(ix))
+        nest = hoist_invariant_reads(nest)
+        staged, body = nest.staged, body + nest.body
+    names = {f.tensor for f in formula.factors}
+    params = tuple(Operand(n, shapes[n]) for n in order if n in names or _is_addend(formula, n))
+    parallel = threaded and any(isinstance(s, For) and s.parallel for s, _ in walk(body))
+    notes = _notes(spec, formula, parallel, unrolled, 1)
+    notes += (f"rows schedule: {rows_note(formula, ix, len(phases))}",)
+    return replace(nest, params=params, body=body, staged=staged, parallel=parallel, notes=notes)
+
+
+def _is_addend(formula: IndexFormula, name: str) -> bool:
+    return formula.addend is not None and formula.addend.tensor == name
+
+
+def rows_note(formula: IndexFormula, ix: Indices, phases: int) -> str:
+    """Why the rows nest looks as it does, for the kernel's docstring."""
+    (block_loop,) = [lp for lp in formula.loops if lp.var in (ix.c_out, ix.c_in)]
+    text = f"{channel_block(block_loop.extent)} output channels per pass, rows in place"
+    if phases > 1:
+        text += f", {phases} stride phases (no multiply by an inserted zero)"
+    return text
 
 
 def disjoint_positions(formula: IndexFormula) -> frozenset[sp.Symbol]:
@@ -153,6 +233,14 @@ def _notes(
     return tuple(notes)
 
 
-def lower_all(level: IndexLevel | PoolLevel, spec: ConvSpec | PoolSpec) -> dict[str, LoopNest]:
-    """Every kernel of the layer: forward, grad_input (and grad_weight, grad_bias)."""
-    return {f.name: lower(f, spec) for f in level.formulas()}
+def lower_all(
+    level: IndexLevel | PoolLevel,
+    spec: ConvSpec | PoolSpec,
+    schedules: dict[str, str] | None = None,
+) -> dict[str, LoopNest]:
+    """Every kernel of the layer: forward, grad_input (and grad_weight, grad_bias).
+
+    `schedules` names a schedule per kernel (autotuning's choice); the rest default.
+    """
+    chosen = schedules or {}
+    return {f.name: lower(f, spec, schedule=chosen.get(f.name)) for f in level.formulas()}

@@ -13,9 +13,14 @@ from symconv.runtime.kernels import Kernels, PoolKernels, check_array
 from symconv.runtime.loader import load_module
 
 
-def write_module(spec: LayerSpec, source: str, out: str | os.PathLike | None = None) -> Path:
+def write_module(
+    spec: LayerSpec,
+    source: str,
+    out: str | os.PathLike | None = None,
+    schedules: dict[str, str] | None = None,
+) -> Path:
     """Store `source` as the module file of `spec` (in `out` or the cache); return its path."""
-    path = module_path(spec, out)
+    path = module_path(spec, out, schedules)
     write_if_changed(path, source)
     return path
 

@@ -9,6 +9,7 @@ and sessions, and a new symconv or an edited template never picks up a stale fil
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from pathlib import Path
@@ -19,6 +20,8 @@ import symconv
 from symconv.codegen.templates import template_digest
 from symconv.layers import LayerSpec
 
+#: Forced schedule per kernel name (see `symconv.lower.lowering.schedules_for`).
+Schedules = dict[str, str] | None
 CACHE_ENV = "SYMCONV_CACHE_DIR"
 HASH_LENGTH = 12
 
@@ -31,10 +34,16 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("symconv", appauthor=False))
 
 
-def source_hash(spec: LayerSpec) -> str:
-    """Short hash of (spec JSON, symconv version, templates): the inputs of the source."""
-    payload = "\0".join((spec.to_json(), symconv.__version__, template_digest()))
-    return hashlib.sha256(payload.encode()).hexdigest()[:HASH_LENGTH]
+def source_hash(spec: LayerSpec, schedules: Schedules = None) -> str:
+    """Short hash of (spec JSON, symconv version, templates, chosen schedules).
+
+    Default schedules add nothing, so a module keeps its name unless a schedule is
+    forced (autotuning, tests): then each choice gets its own file.
+    """
+    parts = [spec.to_json(), symconv.__version__, template_digest()]
+    if schedules:
+        parts.append(json.dumps(dict(sorted(schedules.items()))))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:HASH_LENGTH]
 
 
 def file_stem(label: str) -> str:
@@ -46,15 +55,17 @@ def file_stem(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", label.replace("×", "x"))
 
 
-def module_filename(spec: LayerSpec) -> str:
+def module_filename(spec: LayerSpec, schedules: Schedules = None) -> str:
     """e.g. ``conv2d_1x1x3x3_to1_k2x2_s1_1f0c9a2b3c4d.py``."""
-    return f"{file_stem(spec.label)}_{source_hash(spec)}.py"
+    return f"{file_stem(spec.label)}_{source_hash(spec, schedules)}.py"
 
 
-def module_path(spec: LayerSpec, out: str | os.PathLike | None = None) -> Path:
+def module_path(
+    spec: LayerSpec, out: str | os.PathLike | None = None, schedules: Schedules = None
+) -> Path:
     """The file for `spec` in `out`, or in the cache folder when `out` is None."""
     folder = Path(out) if out is not None else cache_dir()
-    return folder / module_filename(spec)
+    return folder / module_filename(spec, schedules)
 
 
 def lock_path(target: Path) -> Path:
