@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import sympy as sp
 
+from symconv.lower.ir import substitute_guard
 from symconv.symbolic.indices import Access, IndexFormula, Indices, Loop, index_symbol
 
 #: Accumulators a tile may hold: they become vector registers (32 on AVX-512), and a
@@ -24,23 +25,26 @@ MAX_ACCUMULATORS = 24
 MAX_BLOCK = 4
 
 
-def _largest_divisor(n: int, limit: int) -> int:
+def largest_divisor(n: int, limit: int) -> int:
+    """The largest divisor of `n` not above `limit` (at least 1): a block that tiles `n`."""
     return max(d for d in range(1, min(n, max(1, limit)) + 1) if n % d == 0)
 
 
 def tile(out_channels: int, in_channels: int, taps: int) -> tuple[int, int]:
     """(B_m, B_c): the largest tile of channels whose accumulators fit the registers."""
     budget = max(1, MAX_ACCUMULATORS // taps)
-    b_m = _largest_divisor(out_channels, min(MAX_BLOCK, budget))
-    b_c = _largest_divisor(in_channels, min(MAX_BLOCK, budget // b_m))
+    b_m = largest_divisor(out_channels, min(MAX_BLOCK, budget))
+    b_c = largest_divisor(in_channels, min(MAX_BLOCK, budget // b_m))
     return b_m, b_c
 
 
 def outer_symbol(var: sp.Symbol) -> sp.Symbol:
+    """The block counter of a split index: m = B·mo + mb."""
     return index_symbol(f"{var.name}o")
 
 
 def inner_symbol(var: sp.Symbol) -> sp.Symbol:
+    """The position within a block of a split index (unrolled)."""
     return index_symbol(f"{var.name}b")
 
 
@@ -74,11 +78,7 @@ def block_channels(formula: IndexFormula, ix: Indices) -> tuple[IndexFormula, se
         formula,
         target=access(formula.target),
         loops=tuple(leading + outer + inner + taps),
-        guards=tuple(type(g)(g.expr.xreplace(mapping), _second(g)) for g in formula.guards),
+        guards=tuple(substitute_guard(g, mapping) for g in formula.guards),
         factors=tuple(access(f) for f in formula.factors),
     )
     return blocked, {lp.var for lp in inner}
-
-
-def _second(guard) -> int:
-    return guard.bound if hasattr(guard, "bound") else guard.divisor

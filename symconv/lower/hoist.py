@@ -16,7 +16,19 @@ from dataclasses import replace
 
 import sympy as sp
 
-from symconv.lower.ir import Accumulate, For, If, Init, Let, LoopNest, Maximize, Read, Scalar, Stmt
+from symconv.lower.ir import (
+    Accumulate,
+    For,
+    If,
+    Init,
+    Let,
+    LoopNest,
+    Maximize,
+    Read,
+    Scalar,
+    Stmt,
+    walk,
+)
 
 
 def hoist_invariant_reads(nest: LoopNest) -> LoopNest:
@@ -56,7 +68,7 @@ def _symbols(read: Read) -> set[sp.Symbol]:
 def _bound_inside(loop: For) -> set[sp.Symbol]:
     """Index variables whose value changes inside `loop`: its counter, inner loops, Lets."""
     bound = {loop.var}
-    for stmt in _walk(loop.body):
+    for stmt, _ in walk(loop.body):
         if isinstance(stmt, For):
             bound.add(stmt.var)
         elif isinstance(stmt, Let):
@@ -66,15 +78,8 @@ def _bound_inside(loop: For) -> set[sp.Symbol]:
     return bound
 
 
-def _walk(body: tuple[Stmt, ...]) -> Iterator[Stmt]:
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, (For, If)):
-            yield from _walk(stmt.body)
-
-
 def _factor_reads(body: tuple[Stmt, ...]) -> Iterator[Read]:
-    for stmt in _walk(body):
+    for stmt, _ in walk(body):
         if isinstance(stmt, Accumulate):
             yield from (f for f in stmt.factors if isinstance(f, Read))
 

@@ -28,7 +28,7 @@ from dataclasses import replace
 
 import sympy as sp
 
-from symconv.lower.blocking import block_channels, outer_symbol
+from symconv.lower.blocking import block_channels, largest_divisor, outer_symbol
 from symconv.lower.build import build_nest, parameter_order, reduction_of, tensor_shapes
 from symconv.lower.fuse import fuse_outer
 from symconv.lower.hoist import hoist_invariant_reads
@@ -77,8 +77,7 @@ def batch_chunks(formula: IndexFormula, ix: Indices) -> int:
         return 1
     independent = independent_indices(ix)
     tasks = math.prod(loop.extent for loop in formula.loops if loop.var in independent)
-    limit = min(batch[0], max(1, TARGET_TASKS // tasks))
-    return max(d for d in range(1, limit + 1) if batch[0] % d == 0)
+    return largest_divisor(batch[0], TARGET_TASKS // tasks)
 
 
 def schedules_for(formula: IndexFormula, spec: ConvSpec | PoolSpec) -> tuple[str, ...]:

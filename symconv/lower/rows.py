@@ -24,8 +24,20 @@ import math
 
 import sympy as sp
 
-from symconv.lower.ir import Accumulate, For, If, Init, LoopNest, Operand, Read, Stmt, Store
-from symconv.symbolic.indices import IndexFormula, Indices, Loop, index_symbol
+from symconv.lower.blocking import inner_symbol, largest_divisor, outer_symbol
+from symconv.lower.ir import (
+    Accumulate,
+    For,
+    If,
+    Init,
+    LoopNest,
+    Operand,
+    Read,
+    Stmt,
+    Store,
+    substitute_guard,
+)
+from symconv.symbolic.indices import IndexFormula, Indices, Loop
 
 #: Output channels computed together: each input load feeds this many accumulators.
 MAX_CHANNEL_BLOCK = 8
@@ -33,22 +45,14 @@ MAX_CHANNEL_BLOCK = 8
 TARGET_TERMS = 8
 
 
-def divisor_at_most(n: int, limit: int) -> int:
-    return max(d for d in range(1, min(n, limit) + 1) if n % d == 0)
-
-
 def channel_block(extent: int) -> int:
     """B: the largest divisor of the output channels per group up to `MAX_CHANNEL_BLOCK`."""
-    return divisor_at_most(extent, MAX_CHANNEL_BLOCK)
+    return largest_divisor(extent, MAX_CHANNEL_BLOCK)
 
 
 def reduction_block(extent: int, taps: int) -> int:
     """Input channels unrolled into one pass so each pass has ~`TARGET_TERMS` terms."""
-    return divisor_at_most(extent, max(1, TARGET_TERMS // max(1, taps)))
-
-
-def _split(var: sp.Symbol, block: int) -> tuple[sp.Symbol, sp.Symbol]:
-    return index_symbol(f"{var.name}o"), index_symbol(f"{var.name}b")
+    return largest_divisor(extent, max(1, TARGET_TERMS // max(1, taps)))
 
 
 def build_rows_nest(
@@ -67,14 +71,14 @@ def build_rows_nest(
     (block_loop,) = channels
     mapping: dict[sp.Symbol, sp.Expr] = {}
     block = channel_block(block_loop.extent)
-    outer_var, inner_var = _split(block_loop.var, block)
+    outer_var, inner_var = outer_symbol(block_loop.var), inner_symbol(block_loop.var)
     mapping[block_loop.var] = block * outer_var + inner_var
     inner_loops = [Loop(inner_var, block)]
     reduction_loops: list[Loop] = []
     unrolled_reduction: list[Loop] = []
     for loop in reduced:
         r_block = reduction_block(loop.extent, math.prod(t.extent for t in taps))
-        r_outer, r_inner = _split(loop.var, r_block)
+        r_outer, r_inner = outer_symbol(loop.var), inner_symbol(loop.var)
         mapping[loop.var] = r_block * r_outer + r_inner
         reduction_loops.append(Loop(r_outer, loop.extent // r_block))
         unrolled_reduction.append(Loop(r_inner, r_block))
@@ -95,9 +99,7 @@ def build_rows_nest(
     if formula.factors:
         update: tuple[Stmt, ...] = (Accumulate("acc", tuple(read(f) for f in formula.factors)),)
         if formula.guards:
-            guards = tuple(
-                type(g)(sp.sympify(g.expr).xreplace(mapping), _bound(g)) for g in formula.guards
-            )
+            guards = tuple(substitute_guard(g, mapping) for g in formula.guards)
             update = (If(guards, update),)
         terms = _nest(unrolled_reduction + taps, update)
         pass_ = _nest(inner_loops + spatial, (Init("acc", target), terms, Store(target, "acc")))
@@ -114,11 +116,7 @@ def build_rows_nest(
 
 def outer_variables(ix: Indices) -> set[sp.Symbol]:
     """Loops whose iterations write disjoint rows: batch, group, output-channel blocks."""
-    return {ix.n, ix.g, _split(ix.c_out, 1)[0], _split(ix.c_in, 1)[0]}
-
-
-def _bound(guard) -> int:
-    return guard.bound if hasattr(guard, "bound") else guard.divisor
+    return {ix.n, ix.g, outer_symbol(ix.c_out), outer_symbol(ix.c_in)}
 
 
 def _nest(loops: list[Loop], body: tuple[Stmt, ...]) -> Stmt | tuple:
