@@ -12,13 +12,12 @@ import json
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from symconv.benchmark.contenders import OPERATIONS
 from symconv.benchmark.run import BenchResult, Measurement
-from symconv.files import FILE_MODE, write_text_atomic
+from symconv.files import write_bytes_atomic, write_text_atomic
 from symconv.spec import ConvSpec, fmt_shape, fmt_tuple
 
 MISSING = "–"
@@ -272,22 +271,6 @@ def plot(result: BenchResult, path: str | os.PathLike[str]) -> Path:
 def _power_of_two(value: float, _position: object = None) -> str:
     """Axis tick at log2 `value` as a ratio: 1/4×, 1×, 8×."""
     return f"{2**value:g}×" if value >= 0 else f"1/{2**-value:g}×"
-
-
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Binary twin of `write_text_atomic`: a temporary file beside `path`, then os.replace."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, FILE_MODE)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
 
 
 # ----- all three ----------------------------------------------------------------------------
