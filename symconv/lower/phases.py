@@ -70,9 +70,7 @@ def _axis_phases(formula: IndexFormula, guard: Divisible) -> list[PhaseAxis]:
         ]
         period = s // math.gcd(s, int(abs(sp.expand(guard.expr).coeff(tap))) or s)
         first = valid[0] if valid else 0
-        if valid != list(range(first, loops[tap], period))[: len(valid)] or (
-            valid and valid[-1] + period < loops[tap]
-        ):
+        if valid and valid != list(range(first, loops[tap], period)):
             raise ValueError(f"taps {valid} of phase {phase} are not one progression")
         count = math.ceil((loops[position] - phase) / s) if loops[position] > phase else 0
         phases.append(PhaseAxis(position, tap, s, phase, first, period, len(valid), count))
