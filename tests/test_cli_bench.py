@@ -94,3 +94,13 @@ def test_bench_one_tiny_layer_end_to_end(tmp_path, capsys):
         assert "matplotlib" in captured.err
     else:
         assert (out / "bench.png").exists()
+
+
+def test_an_unusable_output_folder_fails_before_anything_is_timed(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    argv = ["bench", "--input", "3x3", "--kernel", "2", "-o", str(blocker / "results")]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "Not a directory" in captured.err
+    assert "[bench]" not in captured.err  # no gemm ceiling, no layer: nothing ran

@@ -11,6 +11,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from symconv.benchmark.report import markdown_table, write_report
 from symconv.benchmark.run import run_suite
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     dtypes = parse_dtypes(args.dtype, args.quick)
     budget = parse_budget(args.budget, args.quick)
     layers = layers_to_time(args, progress)
+    Path(args.out).mkdir(parents=True, exist_ok=True)  # an unusable -o fails before the run
     result = run_suite(
         layers,
         dtypes=dtypes,
