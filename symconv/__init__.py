@@ -1,6 +1,6 @@
 """symconv: derive, print and generate one convolution layer exactly.
 
-The pipeline flows one way: spec -> symbolic -> render / lower -> templates ->
+The pipeline flows one way: spec -> symbolic -> render / lower -> target ->
 generated module -> runtime.  `generate` and `verify` import Numba, so they load on
 first use and `import symconv` stays quick.
 """
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
-
-from symconv import reference  # noqa: E402
-from symconv.pool_spec import PoolSpec  # noqa: E402
-from symconv.spec import ConvSpec  # noqa: E402
-from symconv.symbolic import Derivation, derive  # noqa: E402
+from symconv import reference
+from symconv.kinds import ConvSpec, PoolSpec
+from symconv.symbolic.base import Derivation
+from symconv.symbolic.derive import derive
+from symconv.version import __version__
 
 __all__ = [
     "ConvSpec",
@@ -24,17 +23,22 @@ __all__ = [
     "derive",
     "generate",
     "reference",
+    "render",
     "verify",
 ]
 
+#: Names `import symconv` makes available on first use: (module, attribute).
+_LAZY = {
+    "generate": ("symconv.pipeline", "generate"),
+    "verify": ("symconv.verify", "verify"),
+    "render": ("symconv.render", "render"),
+}
+
 
 def __getattr__(name: str) -> Any:
-    if name == "generate":
-        from symconv.pipeline import generate
+    if name in _LAZY:
+        import importlib
 
-        return generate
-    if name == "verify":
-        from symconv.verify import verify
-
-        return verify
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module 'symconv' has no attribute {name!r}")

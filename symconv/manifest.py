@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from symconv.identity import field_names
-from symconv.layers import LayerSpec, spec_class
+from symconv.kinds import LayerSpec, spec_class
 
 REQUIRED = ("input_size", "kernel_size")
 _LAYER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")

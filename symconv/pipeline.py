@@ -1,43 +1,68 @@
 """The whole way from a layer to callable kernels, one stage per line.
 
-    spec -> layer_formulas -> lower_all -> render_module -> write_module -> load
+    spec -> kind.index_level -> lower_all -> target.render -> write_if_changed -> load
 
-Each stage lives in its own package (symbolic, lower, codegen, runtime); this module
-only calls them in order, so reading `generate` tells the whole story.  A spec is a
-convolution (`ConvSpec`: `Kernels`) or a pooling layer (`PoolSpec`: `PoolKernels`);
-every stage dispatches on its type, so the same functions serve both.
+Each stage lives in its own package (kinds and symbolic, lower, targets, runtime);
+this module only calls them in order, so reading `generate` tells the whole story.
+A spec is a convolution (`ConvSpec`) or a pooling layer (`PoolSpec`); its kind
+(`symconv.kinds.kind_of`) says which formulas and kernels it has, so the same five
+calls serve both.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from symconv.codegen import render_module
-from symconv.layers import LayerSpec, layer_formulas, spec_from_json
+import symconv.targets as targets
+from symconv.kinds import LayerSpec, kind_of, spec_from_json
 from symconv.lower import lower_all
-from symconv.runtime import Kernels, PoolKernels, load, write_module
+from symconv.runtime import Kernels, load_module, module_path, write_if_changed
 
 Progress = Callable[[str], None]
 Out = str | os.PathLike | None
 Schedules = dict[str, str] | None
+TargetName = str | targets.Target | None
 
 
 def _quiet(message: str) -> None:
     """The default progress callback: say nothing."""
 
 
-def render(spec: LayerSpec, schedules: Schedules = None) -> str:
+def render(
+    spec: LayerSpec,
+    schedules: Schedules = None,
+    target: TargetName = None,
+    timings: dict[str, float] | None = None,
+) -> str:
     """Source text of the kernel module of `spec` (derive, lower, render; nothing written).
 
-    `schedules` forces a loop schedule per kernel ({"forward": "direct"}, ...); the
-    others follow `symconv.lower.lowering.default_schedule`.
+    `schedules` forces an algorithm per kernel ({"forward": "direct"}, ...); the
+    others follow the default choice of `symconv.lower.algorithms`.  `timings`, when
+    given, gains the seconds of every stage and lowering pass.
     """
-    formulas = layer_formulas(spec)
-    nests = lower_all(formulas, spec, schedules)
-    return render_module(spec, nests)
+    chosen = targets.get(target)
+    timings = {} if timings is None else timings
+    clock = time.perf_counter()
+    level = kind_of(spec).index_level(spec)
+    timings["index formulas"] = time.perf_counter() - clock
+    nests = lower_all(level, spec, schedules, chosen.machine, timings)
+    clock = time.perf_counter()
+    source = chosen.render(spec, nests)
+    timings["render"] = time.perf_counter() - clock
+    return source
+
+
+def module_file(
+    spec: LayerSpec, out: Out = None, schedules: Schedules = None, target: TargetName = None
+) -> Path:
+    """Where the module of `spec` goes: `out`, or the cache folder."""
+    chosen = targets.get(target)
+    name = "" if chosen is targets.DEFAULT else chosen.name
+    return module_path(spec, chosen.digest(), out, schedules, name)
 
 
 def write(
@@ -45,13 +70,23 @@ def write(
     out: Out = None,
     progress: Progress | None = None,
     schedules: Schedules = None,
+    target: TargetName = None,
 ) -> Path:
     """Render the module of `spec` and store it in `out` (default: the cache folder)."""
     say = progress or _quiet
     say(f"{spec.label}: deriving, lowering and rendering the kernels")
-    path = write_module(spec, render(spec, schedules), out, schedules)
+    timings: dict[str, float] = {}
+    source = render(spec, schedules, target, timings)
+    say(f"{spec.label}: " + ", ".join(f"{name} {s * 1e3:.0f} ms" for name, s in timings.items()))
+    path = module_file(spec, out, schedules, target)
+    write_if_changed(path, source)
     say(f"{spec.label}: wrote {path}")
     return path
+
+
+def load(path: str | os.PathLike, spec: LayerSpec, target: TargetName = None) -> Kernels:
+    """Import the module at `path` (compiling, or loading Numba's cache) and wrap it."""
+    return targets.get(target).wrap(spec, load_module(path), Path(path))
 
 
 def generate(
@@ -59,16 +94,17 @@ def generate(
     out: Out = None,
     progress: Progress | None = None,
     schedules: Schedules = None,
-) -> Kernels | PoolKernels:
+    target: TargetName = None,
+) -> Kernels:
     """Compiled, checked kernels for `spec`; the module file is reused while unchanged.
 
-    A `ConvSpec` gives `Kernels` (forward, grad_input, grad_weight, grad_bias), a
-    `PoolSpec` gives `PoolKernels` (forward(x), grad_input(gy, x)).
+    A `ConvSpec` gives forward, grad_input, grad_weight (and grad_bias); a `PoolSpec`
+    gives forward(x) and grad_input(gy, x).
     """
     say = progress or _quiet
-    path = write(spec, out, say, schedules)
+    path = write(spec, out, say, schedules, target)
     say(f"{spec.label}: compiling with Numba (or loading its cache)")
-    return load(path, spec)
+    return load(path, spec, target)
 
 
 def write_many(
@@ -81,7 +117,7 @@ def write_many(
 
 def generate_many(
     specs: dict[str, LayerSpec], out: Out = None, progress: Progress | None = None
-) -> dict[str, Kernels | PoolKernels]:
+) -> dict[str, Kernels]:
     """`generate` for every named layer of a manifest."""
     say = progress or _quiet
     return {name: generate(spec, out, _prefixed(say, name)) for name, spec in specs.items()}

@@ -1,278 +1,54 @@
-"""NumPy reference convolution: the oracle every generated kernel is checked against.
+"""NumPy reference convolution and pooling: the oracle every generated kernel is checked against.
 
-The functions follow PyTorch's ``conv1d/2d/3d`` exactly, with per-dimension asymmetric
-zero padding ``(lo, hi)``, stride, dilation and groups.  In "cross-correlation" mode
-
-    y[n, co, j] = b[co] + sum_{ci, t} xpad[n, g*Cin_g + ci, s*j + d*t] * w[co, ci, t]
-
-with ``g = co // Cout_g`` and multi-indices ``j`` (output) and ``t`` (kernel tap); in
-"convolution" mode ``w`` is first rotated by 180 degrees along every spatial axis.
-
-They are written plainly from that definition rather than for speed, but vectorized
-enough (strided window views contracted by ``np.einsum``) to serve as an oracle for
-layers such as 8x64x56x56.  `grad_input` deliberately uses a different algorithm from
-`forward` (a scatter-add over kernel taps) so the two do not share a bug.  Everything
-is accumulated in float64 and returned in the result type of the floating inputs.
-
-`pool_forward` and `pool_grad_input` do the same for a `PoolSpec`, following
-``torch.nn.functional.max_pool{1,2,3}d`` and ``avg_pool{1,2,3}d(count_include_pad=True)``:
-max pooling pads with −∞ (padding never wins) and routes each window's gradient to
-its first maximum in row-major window order (PyTorch's rule on the CPU, where a tie
-keeps the earlier element); average pooling pads with zeros that count in the divisor
-prod(kernel_size).  Overlapping windows (stride < kernel) add their gradients up.
+The oracles live with their layer kinds (`symconv.kinds.convolution.oracles`,
+`symconv.kinds.pooling.oracles`); this module is their public face, and refuses a
+spec of the wrong kind with one line before any array is touched.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from symconv.pool_spec import PoolSpec
-from symconv.spec import ConvSpec
+import symconv.kinds.convolution.oracles as conv
+import symconv.kinds.pooling.oracles as pool
+from symconv.kinds import CONVOLUTION, POOLING, ConvSpec, PoolSpec, require
 
 __all__ = ["forward", "grad_input", "grad_weight", "grad_bias", "pool_forward", "pool_grad_input"]
 
-# einsum subscripts: n batch, g group, c input channel in group, o output channel in
-# group; output positions and kernel taps get one letter per spatial dimension.
-_OUT_LETTERS = "pqr"
-_TAP_LETTERS = "uvw"
 
-
-# ----- argument checks ---------------------------------------------------------------
-def _check_spec(spec: ConvSpec) -> None:
-    if not isinstance(spec, ConvSpec):
-        raise TypeError(f"spec must be a ConvSpec, not {type(spec).__name__}")
-
-
-def _as_array(name: str, value: object, expected: tuple[int, ...], what: str) -> np.ndarray:
-    """Check the shape up front, so a mismatch is named instead of failing inside einsum."""
-    arr = np.asarray(value)
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} has complex dtype {arr.dtype}; convolution here is real")
-    if arr.shape != expected:
-        raise ValueError(f"{name} has shape {arr.shape}, expected {what} {expected}")
-    return arr
-
-
-def _result_dtype(*arrays: np.ndarray) -> np.dtype:
-    """Result type of the floating inputs; integer/bool inputs are cast and don't widen it."""
-    floats = [a.dtype for a in arrays if np.issubdtype(a.dtype, np.floating)]
-    return np.result_type(*floats) if floats else np.dtype(np.float64)
-
-
-# ----- building blocks ---------------------------------------------------------------
-def _oriented_weight(spec: ConvSpec, w: np.ndarray) -> np.ndarray:
-    """The kernel actually slid over the input: rotated 180 degrees in convolution mode."""
-    if not spec.flips_kernel:
-        return w
-    spatial = tuple(range(2, 2 + spec.rank))
-    return np.flip(w, axis=spatial)
-
-
-def _grouped_weight(spec: ConvSpec, w: np.ndarray) -> np.ndarray:
-    """(C_out, Cin_g, *k) -> (G, Cout_g, Cin_g, *k): output channels are split by group."""
-    return w.reshape(spec.groups, spec.out_channels_per_group, *w.shape[1:])
-
-
-def _grouped_channels(spec: ConvSpec, a: np.ndarray, per_group: int) -> np.ndarray:
-    """(N, C, *rest) -> (N, G, C/G, *rest): channel axis split into group and member."""
-    return a.reshape(a.shape[0], spec.groups, per_group, *a.shape[2:])
-
-
-def _pad(spec: ConvSpec, x: np.ndarray) -> np.ndarray:
-    """Zero-pad the spatial axes by (lo, hi) each; batch and channel axes untouched."""
-    return np.pad(x, ((0, 0), (0, 0), *spec.padding))
-
-
-def _windows(spec: ConvSpec, xpad: np.ndarray) -> np.ndarray:
-    """View (N, C, *out, *kernel) with [..., j, t] = xpad[..., s*j + d*t].
-
-    Windows of the dilated extent are taken at every position; slicing positions by the
-    stride and window entries by the dilation leaves exactly out and kernel entries
-    (rows past the last full window, the leftover, are never touched).
-    """
-    spatial = tuple(range(2, 2 + spec.rank))
-    view = sliding_window_view(xpad, spec.effective_kernel, axis=spatial)
-    positions = tuple(slice(None, None, s) for s in spec.stride)
-    taps = tuple(slice(None, None, d) for d in spec.dilation)
-    view = view[(slice(None), slice(None), *positions, *taps)]
-    assert view.shape[2:] == (*spec.output_size, *spec.kernel_size)
-    return view
-
-
-def _subscripts(spec: ConvSpec) -> tuple[str, str]:
-    """einsum letters for the output positions and the kernel taps of this rank."""
-    return _OUT_LETTERS[: spec.rank], _TAP_LETTERS[: spec.rank]
-
-
-# ----- public functions --------------------------------------------------------------
 def forward(
     spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None
 ) -> np.ndarray:
-    """Output y of shape spec.output_shape: windows of padded x contracted with w per group.
-
-    `b` is optional: None means no bias term is added (whatever ``spec.bias`` says).
-    """
-    _check_spec(spec)
-    x = _as_array("x", x, spec.input_shape, "spec.input_shape")
-    w = _as_array("w", w, spec.weight_shape, "spec.weight_shape")
-    arrays = [x, w]
-    if b is not None:
-        b = _as_array("b", b, spec.bias_shape, "spec.bias_shape")
-        arrays.append(b)
-    out_dtype = _result_dtype(*arrays)
-
-    xwin = _windows(spec, _pad(spec, x.astype(np.float64)))
-    xwin = _grouped_channels(spec, xwin, spec.in_channels_per_group)
-    wg = _grouped_weight(spec, _oriented_weight(spec, w.astype(np.float64)))
-    j, t = _subscripts(spec)
-    y = np.einsum(f"ngc{j}{t},goc{t}->ngo{j}", xwin, wg, optimize=True)
-    y = y.reshape(spec.output_shape)
-    if b is not None:
-        y = y + b.astype(np.float64).reshape(-1, *(1,) * spec.rank)
-    return y.astype(out_dtype, copy=False)
+    """Output y of shape spec.output_shape; `b` None adds no bias (whatever spec.bias says)."""
+    require(spec, CONVOLUTION)
+    return conv.forward(spec, x, w, b)
 
 
 def grad_input(spec: ConvSpec, gy: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """dL/dx from gy = dL/dy: every tap scatters gy*w back to the inputs it read.
-
-    For tap t the outputs j read xpad[s*j + d*t], a strided slice of the padded input,
-    so the tap's contribution is added to that slice; the padding is cropped at the end.
-    The leftover rows after the last window receive no contribution and stay zero.
-    """
-    _check_spec(spec)
-    gy = _as_array("gy", gy, spec.output_shape, "spec.output_shape")
-    w = _as_array("w", w, spec.weight_shape, "spec.weight_shape")
-    out_dtype = _result_dtype(gy, w)
-
-    gyg = _grouped_channels(spec, gy.astype(np.float64), spec.out_channels_per_group)
-    wg = _grouped_weight(spec, _oriented_weight(spec, w.astype(np.float64)))
-    gx_pad = np.zeros(
-        (spec.batch, spec.groups, spec.in_channels_per_group, *spec.padded_size), np.float64
-    )
-    j, _ = _subscripts(spec)
-    for tap in itertools.product(*(range(k) for k in spec.kernel_size)):
-        reads = tuple(
-            slice(d * t, d * t + s * (o - 1) + 1, s)
-            for t, d, s, o in zip(tap, spec.dilation, spec.stride, spec.output_size, strict=True)
-        )
-        gx_pad[(Ellipsis, *reads)] += np.einsum(
-            f"ngo{j},goc->ngc{j}", gyg, wg[(Ellipsis, *tap)], optimize=True
-        )
-    crop = tuple(
-        slice(lo, lo + i) for (lo, _), i in zip(spec.padding, spec.input_size, strict=True)
-    )
-    gx = gx_pad[(Ellipsis, *crop)].reshape(spec.input_shape)
-    return gx.astype(out_dtype, copy=False)
+    """dL/dx from gy = dL/dy: every tap scatters gy·w back to the inputs it read."""
+    require(spec, CONVOLUTION)
+    return conv.grad_input(spec, gy, w)
 
 
 def grad_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    """dL/dw: windows of padded x contracted with gy over batch and output positions.
-
-    In convolution mode the gradient is taken with respect to the rotated kernel and
-    rotated back, because w enters the sum only through its 180-degree rotation.
-    """
-    _check_spec(spec)
-    x = _as_array("x", x, spec.input_shape, "spec.input_shape")
-    gy = _as_array("gy", gy, spec.output_shape, "spec.output_shape")
-    out_dtype = _result_dtype(x, gy)
-
-    xwin = _windows(spec, _pad(spec, x.astype(np.float64)))
-    xwin = _grouped_channels(spec, xwin, spec.in_channels_per_group)
-    gyg = _grouped_channels(spec, gy.astype(np.float64), spec.out_channels_per_group)
-    j, t = _subscripts(spec)
-    gw = np.einsum(f"ngc{j}{t},ngo{j}->goc{t}", xwin, gyg, optimize=True)
-    gw = _oriented_weight(spec, gw.reshape(spec.weight_shape))
-    return np.ascontiguousarray(gw, dtype=out_dtype)
+    """dL/dw: windows of padded x contracted with gy over batch and output positions."""
+    require(spec, CONVOLUTION)
+    return conv.grad_weight(spec, x, gy)
 
 
 def grad_bias(spec: ConvSpec, gy: np.ndarray) -> np.ndarray:
-    """dL/db: each bias entry is added to every output of its channel, so sum gy there."""
-    _check_spec(spec)
-    gy = _as_array("gy", gy, spec.output_shape, "spec.output_shape")
-    out_dtype = _result_dtype(gy)
-    axes = (0, *range(2, 2 + spec.rank))
-    return gy.astype(np.float64).sum(axis=axes).astype(out_dtype, copy=False)
-
-
-# ----- pooling -----------------------------------------------------------------------
-def _check_pool_spec(spec: PoolSpec) -> None:
-    if not isinstance(spec, PoolSpec):
-        raise TypeError(f"spec must be a PoolSpec, not {type(spec).__name__}")
-
-
-def _pool_pad(spec: PoolSpec, a: np.ndarray, value: float) -> np.ndarray:
-    """Pad the spatial axes by `padding` on both sides with `value`."""
-    pads = ((0, 0), (0, 0), *((p, p) for p in spec.padding))
-    return np.pad(a, pads, constant_values=value)
-
-
-def _pool_windows(spec: PoolSpec, padded: np.ndarray) -> np.ndarray:
-    """View (N, C, *out, K) with [..., j, k] = padded[..., s·j + t], t the k-th tap in
-    row-major order (the order PyTorch scans a window in, so ties can be resolved)."""
-    spatial = tuple(range(2, 2 + spec.rank))
-    view = sliding_window_view(padded, spec.kernel_size, axis=spatial)
-    view = view[(slice(None), slice(None), *(slice(None, None, s) for s in spec.stride))]
-    assert view.shape[2:] == (*spec.output_size, *spec.kernel_size)
-    return view.reshape(*spec.output_shape, spec.window_size)
-
-
-def _first_maximum(spec: PoolSpec, x: np.ndarray) -> np.ndarray:
-    """(N, C, *out) flat index into the padded input of each window's first real maximum.
-
-    Padding holds −∞ and is masked out, so a window whose real elements are all −∞
-    still picks its first real element, as PyTorch does.
-    """
-    padded = _pool_pad(spec, x, -np.inf)
-    real = _pool_pad(spec, np.ones(x.shape, bool), False)
-    windows = _pool_windows(spec, padded)
-    largest = windows.max(axis=-1, keepdims=True)
-    winner = np.argmax((windows == largest) & _pool_windows(spec, real), axis=-1)
-    positions = _pool_windows(spec, np.arange(padded.size).reshape(padded.shape))
-    return np.take_along_axis(positions, winner[..., None], axis=-1)[..., 0]
+    """dL/db: gy summed over the batch and every output position of its channel."""
+    require(spec, CONVOLUTION)
+    return conv.grad_bias(spec, gy)
 
 
 def pool_forward(spec: PoolSpec, x: np.ndarray) -> np.ndarray:
     """y of shape spec.output_shape: the max or the mean (padding counted) of each window."""
-    _check_pool_spec(spec)
-    x = _as_array("x", x, spec.input_shape, "spec.input_shape")
-    out_dtype = _result_dtype(x)
-    x64 = x.astype(np.float64)
-    if spec.kind == "max":
-        y = _pool_windows(spec, _pool_pad(spec, x64, -np.inf)).max(axis=-1)
-    else:
-        y = _pool_windows(spec, _pool_pad(spec, x64, 0.0)).sum(axis=-1) / spec.window_size
-    return y.astype(out_dtype, copy=False)
+    require(spec, POOLING)
+    return pool.pool_forward(spec, x)
 
 
 def pool_grad_input(spec: PoolSpec, gy: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """dL/dx from gy = dL/dy, scattered back to the elements each window used.
-
-    Max pooling adds gy to the first maximum of its window (x decides where); average
-    pooling adds gy / prod(kernel_size) to every element of the window (x is checked
-    but not needed).  The padding's share is cropped away at the end.
-    """
-    _check_pool_spec(spec)
-    gy = _as_array("gy", gy, spec.output_shape, "spec.output_shape")
-    x = _as_array("x", x, spec.input_shape, "spec.input_shape")
-    out_dtype = _result_dtype(gy, x)
-    padded_shape = (
-        *spec.input_shape[:2],
-        *(i + 2 * p for i, p in zip(spec.input_size, spec.padding)),
-    )
-    gx_pad = np.zeros(padded_shape, np.float64)
-    gy64 = gy.astype(np.float64)
-    if spec.kind == "max":
-        np.add.at(gx_pad.reshape(-1), _first_maximum(spec, x).reshape(-1), gy64.reshape(-1))
-    else:
-        share = gy64 / spec.window_size
-        for tap in itertools.product(*(range(k) for k in spec.kernel_size)):
-            reads = tuple(
-                slice(t, t + s * (o - 1) + 1, s)
-                for t, s, o in zip(tap, spec.stride, spec.output_size, strict=True)
-            )
-            gx_pad[(Ellipsis, *reads)] += share
-    crop = tuple(slice(p, p + i) for p, i in zip(spec.padding, spec.input_size, strict=True))
-    return gx_pad[(Ellipsis, *crop)].astype(out_dtype, copy=False)
+    """dL/dx from gy = dL/dy, scattered back to the elements each window used."""
+    require(spec, POOLING)
+    return pool.pool_grad_input(spec, gy, x)

@@ -33,9 +33,9 @@ import numpy as np
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from symconv.kinds import CONVOLUTION, ConvSpec, require
 from symconv.pipeline import generate
 from symconv.runtime import Kernels
-from symconv.spec import ConvSpec
 
 __all__ = ["Conv", "ConvFunction", "function"]
 
@@ -130,8 +130,7 @@ def function(spec: ConvSpec, kernels: Kernels | None = None) -> ConvCallable:
     so calling the result costs only the copies and the kernels.  Pass `kernels` to
     reuse ones you already have.
     """
-    if not isinstance(spec, ConvSpec):
-        raise TypeError(f"spec must be a ConvSpec, not {type(spec).__name__}")
+    require(spec, CONVOLUTION)
     if kernels is None:
         kernels = generate(spec)
     elif kernels.spec != spec:

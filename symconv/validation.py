@@ -1,8 +1,21 @@
-"""Checks shared by every layer spec: one-line errors naming the field, the value and the rule."""
+"""Checks shared by every layer spec: one-line errors naming the field, the value and the rule.
+
+Limits.  Every size, stride, padding and channel count is a literal in the generated
+kernels and an index in int64 arithmetic, so each must be below 2**63, and so must
+every tensor's element count and the multiply-adds of a pass (`check_count`).  Those
+are the limits of the representation; whether a layer also fits in this machine's
+memory is asked only by the commands that allocate its tensors
+(`symconv.runtime.memory`).
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from typing import Any
+
+#: Every int field and every element count must stay below this: int64 arithmetic.
+INT64_LIMIT = 2**63
 
 
 def is_int(value: Any) -> bool:
@@ -13,6 +26,8 @@ def is_int(value: Any) -> bool:
 def check_int(name: str, value: Any) -> int:
     if not is_int(value):
         raise ValueError(f"{name}={value!r} must be an int, not {type(value).__name__}")
+    if abs(value) >= INT64_LIMIT:
+        raise ValueError(f"{name}={value} must be below 2**63 (it is an int64 index)")
     return value
 
 
@@ -56,3 +71,14 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name}={value!r} must be one of {', '.join(choices)}")
     return value
+
+
+def check_count(what: str, factors: Iterable[int]) -> int:
+    """The product of `factors`, refused with a one-line reason when it reaches 2**63."""
+    count = math.prod(factors)
+    if count >= INT64_LIMIT:
+        raise ValueError(
+            f"{what} would hold {count:.3g} elements, more than an int64 index reaches "
+            "(2**63 - 1): symconv's limit for any tensor or pass"
+        )
+    return count

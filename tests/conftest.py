@@ -12,14 +12,6 @@ import os
 import pytest
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--update-golden",
-        action="store_true",
-        help="rewrite tests/golden/* from the current generator instead of comparing",
-    )
-
-
 @pytest.fixture(scope="session", autouse=True)
 def symconv_cache_dir(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("symconv-cache")
@@ -30,14 +22,6 @@ def symconv_cache_dir(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("SYMCONV_CACHE_DIR", None)
     else:
         os.environ["SYMCONV_CACHE_DIR"] = previous
-
-
-@pytest.fixture
-def update_golden(request: pytest.FixtureRequest) -> bool:
-    """--update-golden or SYMCONV_UPDATE_GOLDEN=1: write golden files instead of comparing."""
-    return bool(request.config.getoption("--update-golden")) or (
-        os.environ.get("SYMCONV_UPDATE_GOLDEN") == "1"
-    )
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from symconv.pool_spec import POOL_KINDS, PoolSpec
-from symconv.spec import DTYPES
+from symconv.kinds import PoolSpec
+from symconv.kinds.convolution import DTYPES
+from symconv.kinds.pooling import POOL_KINDS
 
 _DEFAULT_MAX_OUTPUT = {1: 5, 2: 3, 3: 2}
 _DEFAULT_MAX_KERNEL = {1: 4, 2: 3, 3: 2}

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from hypothesis import strategies as st
 
-from symconv.spec import DTYPES, MODES, ConvSpec
+from symconv.kinds import ConvSpec
+from symconv.kinds.convolution import DTYPES, MODES
 
 # Per-rank cap on outputs per dimension: rank-3 layers stay tiny so brute force is fast.
 _DEFAULT_MAX_OUTPUT = {1: 5, 2: 4, 3: 2}

@@ -53,7 +53,7 @@ def test_bias_adds_one_float_per_channel_and_one_addition_per_output():
 def test_derive_prints_the_efficiency_table():
     import re
 
-    from symconv.symbolic import derive
+    from symconv import derive
 
     text = derive(ConvSpec((320, 280), (2, 1))).to_text()
     table = text[text.index("Efficiency") :].splitlines()

@@ -5,15 +5,13 @@ A table with a ``kind`` key is a pooling layer (`PoolSpec`), any other a convolu
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from symconv.kinds import ConvSpec, PoolSpec
 from symconv.manifest import load_manifest
-from symconv.pool_spec import PoolSpec
-from symconv.spec import ConvSpec
+from tests.paths import ROOT
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "lenet.toml"
+EXAMPLE = ROOT / "examples" / "lenet.toml"
 
 
 def test_example_manifest_holds_the_six_layers():

@@ -13,7 +13,6 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,14 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symconv import reference
+from symconv.kinds import ConvSpec
 from symconv.manifest import load_manifest
-from symconv.pipeline import generate, generate_many, render, write, write_many
-from symconv.runtime import module_filename
-from symconv.spec import ConvSpec
+from symconv.pipeline import generate, generate_many, module_file, render, write, write_many
 from symconv.verify import TOLERANCES
+from tests.paths import ROOT
 from tests.strategies import conv_specs, random_arrays
 
-ROOT = Path(__file__).resolve().parents[1]
 LECTURE = ConvSpec((3, 3), 2)
 
 #: Largest relative error seen per dtype (printed at the end with ``pytest -s``).
@@ -110,7 +108,7 @@ def test_checked_in_generated_folder_equals_a_fresh_regeneration():
     (and delete files of layers no longer listed).
     """
     specs = load_manifest(ROOT / "examples" / "lenet.toml")
-    expected = {module_filename(spec): spec for spec in specs.values()}
+    expected = {module_file(spec).name: spec for spec in specs.values()}
     present = {p.name for p in (ROOT / "generated").glob("*.py")}
     assert present == set(expected)
     for name, spec in expected.items():
@@ -127,7 +125,7 @@ def test_header_command_regenerates_the_module(tmp_path):
         [sys.executable, *argv[1:], "-o", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / module_filename(spec)).read_text() == source
+    assert (tmp_path / module_file(spec).name).read_text() == source
 
 
 # ----- the driver -----------------------------------------------------------------------
@@ -135,7 +133,7 @@ def test_write_many_names_layers_in_progress_and_compiles_nothing(tmp_path):
     messages: list[str] = []
     specs = {"one": LECTURE, "two": ConvSpec((4,), 2)}
     paths = write_many(specs, tmp_path, messages.append)
-    assert paths == {name: tmp_path / module_filename(s) for name, s in specs.items()}
+    assert paths == {name: tmp_path / module_file(s).name for name, s in specs.items()}
     assert any(m.startswith("[one] ") for m in messages)
     assert any(m.startswith("[two] ") for m in messages)
     assert not (tmp_path / "__pycache__").exists()
@@ -170,5 +168,5 @@ def test_every_schedule_compiles_to_the_reference(spec, schedules, seed):
 
 
 def test_forced_schedules_get_their_own_module_file():
-    assert module_filename(LECTURE, FAST) != module_filename(LECTURE)
-    assert module_filename(LECTURE, FAST) != module_filename(LECTURE, DIRECT)
+    assert module_file(LECTURE, schedules=FAST).name != module_file(LECTURE).name
+    assert module_file(LECTURE, schedules=FAST).name != module_file(LECTURE, schedules=DIRECT).name

@@ -14,8 +14,6 @@ import importlib.util
 import shlex
 import subprocess
 import sys
-import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,15 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symconv import reference
+from symconv.kinds import POOLING, ConvSpec, PoolSpec
 from symconv.manifest import load_manifest
-from symconv.pipeline import generate, generate_many, main, render, write
-from symconv.pool_spec import PoolSpec
-from symconv.runtime import Kernels, PoolKernels, module_filename
-from symconv.spec import ConvSpec
-from symconv.verify import TOLERANCES, torch_pool_results
+from symconv.pipeline import generate, generate_many, main, module_file, render, write
+from symconv.verify import TOLERANCES
+from tests.paths import ROOT
 from tests.pool_strategies import pool_arrays, pool_specs
+from tests.stand_in import stand_in, stand_in_module
 
-ROOT = Path(__file__).resolve().parents[1]
 LENET = load_manifest(ROOT / "examples" / "lenet.toml")
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -55,7 +52,7 @@ def relative_error(got: np.ndarray, want: np.ndarray) -> float:
 
 def assert_pool_kernels_match(spec: PoolSpec, x: np.ndarray, gy: np.ndarray) -> None:
     kernels = generate(spec)
-    assert isinstance(kernels, PoolKernels)
+    assert kernels.kernel_names == ("forward", "grad_input")
     got = {"forward": kernels.forward(x), "grad_input": kernels.grad_input(gy, x)}
     oracles = {
         "reference": {
@@ -64,7 +61,7 @@ def assert_pool_kernels_match(spec: PoolSpec, x: np.ndarray, gy: np.ndarray) -> 
         }
     }
     if HAS_TORCH:
-        oracles["torch"] = torch_pool_results(spec, {"x": x, "gy": gy})
+        oracles["torch"] = POOLING.torch_reference(spec, {"x": x, "gy": gy})
     for oracle, wants in oracles.items():
         for name, want in wants.items():
             assert got[name].shape == want.shape, name
@@ -114,18 +111,6 @@ def test_threaded_scatter_over_planes_equals_the_reference():
 
 
 # ----- checked calls --------------------------------------------------------------------------
-def _refusing_module(spec: PoolSpec) -> types.ModuleType:
-    """Stands in for a compiled module: any call that gets past the checks fails the test."""
-    module = types.ModuleType("fake")
-    module.SPEC_KEY = spec.key
-
-    def unreachable(*args):
-        raise AssertionError("the compiled kernel was called with unchecked arguments")
-
-    module.forward = module.grad_input = unreachable
-    return module
-
-
 SPEC = PoolSpec("max", (4, 4), 2, channels=2)
 
 
@@ -151,7 +136,7 @@ SPEC = PoolSpec("max", (4, 4), 2, channels=2)
     ids=["x-shape", "x-dtype", "x-layout", "x-type", "gy-shape", "grad-x-dtype"],
 )
 def test_arguments_are_checked_before_any_compiled_code(call, message, tmp_path):
-    kernels = PoolKernels(SPEC, _refusing_module(SPEC), tmp_path / "fake.py")
+    kernels = stand_in(SPEC)
     with pytest.raises(ValueError) as info:
         call(kernels)
     assert message in str(info.value)
@@ -159,29 +144,30 @@ def test_arguments_are_checked_before_any_compiled_code(call, message, tmp_path)
 
 def test_average_pooling_checks_x_but_passes_only_gy(tmp_path):
     spec = PoolSpec("avg", (4,), 2)
-    module = _refusing_module(spec)
-    module.grad_input = lambda *args: len(args)
-    kernels = PoolKernels(spec, module, tmp_path / "fake.py")
+    module = stand_in_module(spec)
+    module.grad_input = lambda gy: gy.ndim
+    kernels = stand_in(spec, module)
     gy, x = np.zeros(spec.output_shape, np.float32), np.zeros(spec.input_shape, np.float32)
-    assert kernels.grad_input(gy, x) == 1
+    assert kernels.grad_input(gy, x) == 3
     with pytest.raises(ValueError, match="x has shape"):
         kernels.grad_input(gy, np.zeros((1, 1, 5), np.float32))
 
 
 def test_a_module_of_another_spec_is_refused(tmp_path):
     with pytest.raises(ValueError, match="was generated for spec key"):
-        PoolKernels(SPEC, _refusing_module(PoolSpec("avg", (4, 4), 2)), tmp_path / "m.py")
+        stand_in(SPEC, stand_in_module(PoolSpec("avg", (4, 4), 2)))
 
 
 def test_repr_names_the_class_and_shapes(tmp_path):
-    text = repr(PoolKernels(SPEC, _refusing_module(SPEC), tmp_path / "m.py"))
-    assert text.startswith("PoolKernels(maxpool2d_1x2x4x4_k2x2_s2, float32, 1×2×4×4 -> 1×2×2×2")
+    text = repr(stand_in(SPEC))
+    assert text.startswith("Kernels(maxpool2d_1x2x4x4_k2x2_s2, float32, 1×2×4×4 -> 1×2×2×2")
 
 
 # ----- the driver -----------------------------------------------------------------------------
 def test_generate_many_returns_the_kernel_class_of_each_layer():
     kernels = generate_many({"conv": ConvSpec((3, 3), 2), "pool": LENET["lenet_pool1"]})
-    assert type(kernels["conv"]) is Kernels and type(kernels["pool"]) is PoolKernels
+    assert kernels["conv"].kernel_names == ("forward", "grad_input", "grad_weight")
+    assert kernels["pool"].kernel_names == ("forward", "grad_input")
 
 
 def test_header_command_regenerates_the_pooling_module(tmp_path):
@@ -193,13 +179,13 @@ def test_header_command_regenerates_the_pooling_module(tmp_path):
         [sys.executable, *argv[1:], "-o", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / module_filename(spec)).read_text() == source
-    assert write(spec, tmp_path) == tmp_path / module_filename(spec)
+    assert (tmp_path / module_file(spec).name).read_text() == source
+    assert write(spec, tmp_path) == tmp_path / module_file(spec).name
 
 
 def test_file_names_stay_ascii_for_mixed_strides():
     spec = PoolSpec("avg", (4, 6), (2, 3), stride=(1, 3))
-    name = module_filename(spec)
+    name = module_file(spec).name
     assert name.isascii() and name.startswith("avgpool2d_1x1x4x6_k2x3_s1x3_")
 
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from symconv import verify as verify_module
-from symconv.pool_spec import PoolSpec
-from symconv.spec import ConvSpec
+from symconv.kinds import ConvSpec, PoolSpec
 from symconv.verify import TOLERANCES, Comparison, VerifyReport, compare, verify
 
 LECTURE = ConvSpec((3, 3), 2)

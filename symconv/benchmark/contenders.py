@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symconv import reference
+import symconv.reference as reference
+from symconv.kinds import TOLERANCES, ConvSpec, relative_error
 from symconv.runtime import Kernels
-from symconv.spec import ConvSpec
 
 OPERATIONS = ("forward", "grad_input", "grad_weight")
 Call = Callable[[], object]
@@ -134,8 +134,8 @@ def check_agreement(name: str, got: np.ndarray, expected: np.ndarray, dtype: str
     got = np.asarray(got, dtype=np.float64)
     if got.shape != expected.shape:  # broadcasting would hide a wrong shape
         raise RuntimeError(f"{name} has shape {got.shape}, the NumPy reference {expected.shape}")
-    tolerance = 1e-4 if dtype == "float32" else 1e-10
-    scale = max(1.0, float(np.max(np.abs(expected))))
-    error = float(np.max(np.abs(got - expected))) / scale
-    if not math.isfinite(error) or error > tolerance:
-        raise RuntimeError(f"{name} differs from the NumPy reference by {error:.2e} > {tolerance}")
+    _, error = relative_error(got, expected)
+    if not math.isfinite(error) or error > TOLERANCES[dtype]:
+        raise RuntimeError(
+            f"{name} differs from the NumPy reference by {error:.2e} > {TOLERANCES[dtype]}"
+        )

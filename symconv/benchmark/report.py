@@ -18,7 +18,8 @@ from pathlib import Path
 from symconv.benchmark.contenders import OPERATIONS
 from symconv.benchmark.run import BenchResult, Measurement
 from symconv.files import write_bytes_atomic, write_text_atomic
-from symconv.spec import ConvSpec, fmt_shape, fmt_tuple
+from symconv.formatting import fmt_shape, fmt_tuple
+from symconv.kinds import ConvSpec
 
 MISSING = "–"
 PLOT_HINT = "matplotlib is not installed (pip install matplotlib): bench.png not written"

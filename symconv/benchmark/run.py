@@ -30,7 +30,7 @@ from symconv.benchmark.contenders import (
     torch_calls,
 )
 from symconv.benchmark.timing import Timing, time_call
-from symconv.spec import ConvSpec
+from symconv.kinds import ConvSpec
 
 Progress = Callable[[str], None]
 CONTENDERS = ("symconv", "torch", "numpy")

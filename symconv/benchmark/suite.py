@@ -6,7 +6,7 @@ Each entry is a float32 `ConvSpec`; the runner derives the float64 twin with
 
 from __future__ import annotations
 
-from symconv.spec import ConvSpec
+from symconv.kinds import ConvSpec
 
 SUITE: dict[str, ConvSpec] = {
     "lenet_conv1": ConvSpec((28, 28), 5, in_channels=1, out_channels=6, batch=64),

@@ -11,8 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from symconv import __version__
 from symconv.cli import bench, derive, generate, main_job, verify
+from symconv.version import __version__
 
 COMMANDS = (derive, generate, verify, bench)
 

@@ -18,8 +18,8 @@ from symconv.benchmark.run import run_suite
 from symconv.benchmark.suite import SUITE, quick_suite
 from symconv.cli.layers import add_layer_flags
 from symconv.cli.spec_args import add_spec_flags, spec_from_args
+from symconv.kinds import CONVOLUTION, ConvSpec, kind_of
 from symconv.manifest import load_manifest
-from symconv.spec import ConvSpec
 
 DTYPES = {"float32": ("float32",), "float64": ("float64",), "both": ("float32", "float64")}
 DEFAULT_OUT = "bench-results"
@@ -137,7 +137,7 @@ def layers_to_time(
     if args.manifest:
         layers: dict[str, ConvSpec] = {}
         for name, spec in load_manifest(args.manifest).items():
-            if isinstance(spec, ConvSpec):
+            if kind_of(spec) is CONVOLUTION:
                 layers[name] = spec
             else:
                 say(f"skipping {name}: pooling layers are not benchmarked")

@@ -14,10 +14,10 @@ from symconv.cli.spec_args import (
     spec_from_args,
 )
 from symconv.files import write_text_atomic
+from symconv.render import FORMATS
+from symconv.render import render as render_derivation
 from symconv.render.pdf import INSTALL_HINT, compile_pdf, pdflatex_available
-from symconv.symbolic import derive
-
-FORMATS = ("text", "markdown", "latex")
+from symconv.symbolic.derive import derive
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -47,14 +47,6 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--zero-based", action="store_true", help="show indices from 0, not 1")
 
 
-def render(derivation, fmt: str, zero_based: bool) -> str:
-    if fmt == "latex":
-        return derivation.to_latex(document=True, zero_based=zero_based)
-    if fmt == "markdown":
-        return derivation.to_markdown(zero_based=zero_based)
-    return derivation.to_text(zero_based=zero_based)
-
-
 def derivation_from_args(args: argparse.Namespace):
     """The derivation the flags ask for: one convolution, pooling alone, or both in a chain.
 
@@ -81,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pdf and not pdflatex_available():
         raise ValueError(f"--pdf needs pdflatex, which is not installed ({INSTALL_HINT})")
     derivation = make()
-    text = render(derivation, args.format, args.zero_based)
+    text = render_derivation(derivation, args.format, zero_based=args.zero_based)
     if args.output:
         path = write_text_atomic(args.output, text)
         print(f"wrote {path}", file=sys.stderr)
@@ -89,6 +81,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.pdf:
         target = Path(args.output).with_suffix(".pdf") if args.output else Path("derivation.pdf")
-        latex = render(derivation, "latex", args.zero_based)
+        latex = render_derivation(derivation, "latex", zero_based=args.zero_based)
         print(f"wrote {compile_pdf(latex, target)}", file=sys.stderr)
     return 0 if derivation.all_patterns_hold else 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from symconv.cli.spec_args import add_spec_flags, spec_from_args
+from symconv.kinds import ConvSpec
 from symconv.manifest import load_manifest
-from symconv.spec import ConvSpec
 
 
 def add_layer_flags(parser: argparse.ArgumentParser) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 
-from symconv.spec import ConvSpec
-from symconv.symbolic import derive
+from symconv.kinds import ConvSpec
+from symconv.render import render
+from symconv.symbolic.derive import derive
+from symconv.verify import verify
 
 LECTURE_EXAMPLE = ConvSpec(input_size=(3, 3), kernel_size=(2, 2))
 
@@ -18,7 +20,7 @@ LECTURE_EXAMPLE = ConvSpec(input_size=(3, 3), kernel_size=(2, 2))
 def run() -> int:
     started = time.perf_counter()
     derivation = derive(LECTURE_EXAMPLE)
-    print(derivation.to_text())
+    print(render(derivation, "text"))
     proved = sum(p.holds for p in derivation.patterns.values())
     verdicts = [f"{proved}/{len(derivation.patterns)} patterns proved"]
     ok = derivation.all_patterns_hold
@@ -30,8 +32,6 @@ def run() -> int:
 
 
 def _generate_and_verify(verdicts: list[str]) -> bool:
-    from symconv.verify import verify
-
     print("\n== Generated kernels, verified against the NumPy reference ==")
     report = verify(LECTURE_EXAMPLE, progress=print)
     print(report.format())

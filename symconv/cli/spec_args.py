@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import re
 
-from symconv.pool_spec import POOL_KINDS, PoolSpec
-from symconv.spec import MODES, ConvSpec
+from symconv.kinds import ConvSpec, PoolSpec
+from symconv.kinds.convolution import MODES
+from symconv.kinds.pooling import POOL_KINDS
 
 LECTURE_INPUT = "3x3"
 LECTURE_KERNEL = "2"

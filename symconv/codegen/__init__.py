@@ -1,7 +1,5 @@
-"""Code generation stage: loop-nest IR -> Python source through the Jinja2 templates."""
+"""Code generation, target-neutral: the index printer, the view check and the templates.
 
-from symconv.codegen.printer import IndexPrinter, print_index
-from symconv.codegen.render import render_module
-from symconv.codegen.templates import template_digest
-
-__all__ = ["IndexPrinter", "print_index", "render_module", "template_digest"]
+Each target (`symconv.targets`) turns loop nests into a view of checked strings and
+renders its own templates with it; what they share lives here.
+"""

@@ -1,10 +1,10 @@
-"""Where the Jinja2 templates live, how they are loaded, and their fingerprint.
+"""Where a target's Jinja2 templates live, how they are loaded, and their fingerprint.
 
-The templates sit in ``templates/`` at the repository root and ship in the wheel as
-the package data of ``symconv.templates`` (pyproject maps one onto the other), so
-they are read with importlib.resources.  A source checkout used without installing
-falls back to the folder itself.  Their digest is part of every generated file's
-name: editing a template changes which file a spec maps to.
+The templates sit in ``templates/<target>/`` at the repository root and ship in the
+wheel as the package data of ``symconv.templates`` (pyproject maps one onto the
+other), so they are read with importlib.resources.  A source checkout used without
+installing falls back to the folder itself.  Their digest is part of every generated
+file's name: editing a template changes which file a spec maps to.
 """
 
 from __future__ import annotations
@@ -20,36 +20,40 @@ TEMPLATE_PACKAGE = "symconv.templates"
 MODULE_TEMPLATE = "module.py.j2"
 
 
-@cache
-def template_sources() -> dict[str, str]:
-    """Name -> text of every ``*.j2`` template, read once per process."""
+def _folder(target: str):
     try:
-        folder = resources.files(TEMPLATE_PACKAGE)
+        return resources.files(TEMPLATE_PACKAGE).joinpath(target)
     except ModuleNotFoundError:
-        folder = Path(__file__).resolve().parents[2] / "templates"
+        return Path(__file__).resolve().parents[2] / "templates" / target
+
+
+@cache
+def template_sources(target: str) -> dict[str, str]:
+    """Name -> text of every ``*.j2`` template of `target`, read once per process."""
+    folder = _folder(target)
     found = {
         entry.name: entry.read_text(encoding="utf-8")
         for entry in folder.iterdir()
         if entry.name.endswith(".j2")
     }
     if MODULE_TEMPLATE not in found:
-        raise FileNotFoundError(f"symconv templates not found in {folder}")
+        raise FileNotFoundError(f"symconv templates of target {target!r} not found in {folder}")
     return dict(sorted(found.items()))
 
 
-def template_digest() -> str:
-    """sha256 over the names and contents of all templates."""
+def template_digest(target: str) -> str:
+    """sha256 over the names and contents of the target's templates."""
     digest = hashlib.sha256()
-    for name, text in template_sources().items():
+    for name, text in template_sources(target).items():
         digest.update(f"{name}\0{text}\0".encode())
     return digest.hexdigest()
 
 
 @cache
-def environment() -> jinja2.Environment:
+def environment(target: str) -> jinja2.Environment:
     """Strict environment: an undefined name is an error, not an empty string."""
     return jinja2.Environment(
-        loader=jinja2.DictLoader(template_sources()),
+        loader=jinja2.DictLoader(template_sources(target)),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -1,6 +1,6 @@
-"""Lowering stage: index-level formulas -> loop-nest IR, rewritten for fast kernels."""
+"""Lowering stage: index formulas -> loop nests, by an algorithm and its named passes."""
 
+from symconv.lower.driver import lower, lower_all
 from symconv.lower.ir import LoopNest
-from symconv.lower.lowering import lower, lower_all
 
 __all__ = ["LoopNest", "lower", "lower_all"]

@@ -6,10 +6,9 @@ the reduction loops, the guards as an `If`, one update, and the store.  Every la
 pass rewrites this nest and keeps its meaning, which `symconv.lower.interpret` can
 check on small layers.
 
-The update follows the formula's reduction (`PoolFormula.reduction`; a plain
-`IndexFormula` is a sum): ``acc += Π factors``, a running max, or, for max pooling's
-gradient, a running max that tracks its first winning tap followed by a scatter-add
-into the target element at that tap.
+The update follows the formula's reduction (`IndexFormula.reduction`): ``acc += Π
+factors``, a running max, or, for max pooling's gradient, a running max that tracks
+its first winning tap followed by a scatter-add into the target element at that tap.
 """
 
 from __future__ import annotations
@@ -30,57 +29,20 @@ from symconv.lower.ir import (
     Stmt,
     Store,
 )
-from symconv.pool_spec import PoolSpec
-from symconv.spec import ConvSpec
 from symconv.symbolic.indices import Access, Guard, IndexFormula, InRange, index_symbol
-from symconv.symbolic.pool_formulas import PoolFormula
 
-#: Argument order of the generated functions: forward(x, w, b), grad_input(gy, w),
-#: grad_weight(x, gy), grad_bias(gy); `partial` is the scratch of a split reduction.
-PARAMETER_ORDER = ("x", "gy", "partial", "w", "b")
-#: Pooling: forward(x), grad_input(gy, x) (average pooling's needs only gy).
-POOL_PARAMETER_ORDER = ("gy", "x")
 ACCUMULATOR = "acc"
-
-
-def tensor_shapes(spec: ConvSpec | PoolSpec) -> dict[str, tuple[int, ...]]:
-    """Shape of every tensor the formulas name."""
-    shapes = {
-        "x": spec.input_shape,
-        "gx": spec.input_shape,
-        "y": spec.output_shape,
-        "gy": spec.output_shape,
-    }
-    if isinstance(spec, ConvSpec):
-        shapes |= {
-            "w": spec.weight_shape,
-            "gw": spec.weight_shape,
-            "b": spec.bias_shape,
-            "gb": spec.bias_shape,
-        }
-    return shapes
-
-
-def parameter_order(spec: ConvSpec | PoolSpec) -> tuple[str, ...]:
-    return POOL_PARAMETER_ORDER if isinstance(spec, PoolSpec) else PARAMETER_ORDER
 
 
 def read(access: Access) -> Read:
     return Read(access.tensor, tuple(access.index))
 
 
-def reduction_of(formula: IndexFormula) -> str:
-    """ "sum", "max" or "argmax"; every plain `IndexFormula` is a sum."""
-    return formula.reduction if isinstance(formula, PoolFormula) else "sum"
-
-
 def build_nest(
-    formula: IndexFormula,
-    shapes: dict[str, tuple[int, ...]],
-    order: tuple[str, ...] = PARAMETER_ORDER,
+    formula: IndexFormula, shapes: dict[str, tuple[int, ...]], order: tuple[str, ...]
 ) -> LoopNest:
     """Free loops { acc = start; reduction loops { if guards: update }; finish }."""
-    reduction = reduction_of(formula)
+    reduction = formula.reduction
     if reduction == "argmax":
         inner = _argmax_body(formula)
     else:
@@ -89,7 +51,7 @@ def build_nest(
     for loop in reversed(formula.loops):
         body = (For(loop.var, loop.extent, body),)
     names = {f.tensor for f in formula.factors}
-    for extra in (formula.addend, getattr(formula, "select", None)):
+    for extra in (formula.addend, formula.select):
         if extra is not None:
             names.add(extra.tensor)
     missing = names - set(order)
@@ -103,7 +65,7 @@ def build_nest(
         Operand(target, shapes[target]),
         body,
         zeroed=reduction == "argmax",
-        fastmath=reduction == "sum",
+        strict_float=reduction != "sum",
     )
 
 
@@ -124,11 +86,10 @@ def _reduce_body(formula: IndexFormula, reduction: str) -> tuple[Stmt, ...]:
     else:
         update = Accumulate(ACCUMULATOR, tuple(read(f) for f in formula.factors))
     addend = read(formula.addend) if formula.addend is not None else None
-    scale = formula.scale if isinstance(formula, PoolFormula) else sp.S.One
     return (
         Init(ACCUMULATOR, addend, reduction),
         *_reductions(formula, (update,)),
-        Store(read(formula.target), ACCUMULATOR, scale),
+        Store(read(formula.target), ACCUMULATOR, formula.scale),
     )
 
 
@@ -137,7 +98,7 @@ def best_symbol(var: sp.Symbol) -> sp.Symbol:
     return index_symbol(f"{var.name}_best")
 
 
-def _argmax_body(formula: PoolFormula) -> tuple[Stmt, ...]:
+def _argmax_body(formula: IndexFormula) -> tuple[Stmt, ...]:
     """Scan for the first maximum of `select`, then add the factors at its target element.
 
     The running max starts at −∞ and its taps at the first tap every guard admits, so

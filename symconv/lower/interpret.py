@@ -17,20 +17,25 @@ import sympy as sp
 from symconv.lower.ir import (
     IDENTITIES,
     Accumulate,
+    AddBias,
+    Const,
+    Factor,
     For,
+    Gemm,
     If,
     Init,
     Let,
     LoopNest,
+    Matrix,
     Maximize,
     Read,
-    Scalar,
     ScatterAdd,
     Staged,
     Stmt,
     Store,
 )
-from symconv.symbolic.indices import Guard, InRange, python_index
+from symconv.symbolic.index_printer import python_index
+from symconv.symbolic.indices import Guard, InRange
 
 
 def run(nest: LoopNest, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -75,7 +80,7 @@ def _execute(body: tuple[Stmt, ...], env: dict, accs: dict, buffers: dict) -> No
             accs[stmt.acc] += _product(stmt.factors, env, buffers, accs)
         elif isinstance(stmt, Maximize):
             value = _load(stmt.value, env, buffers, accs)
-            if value > accs[stmt.acc]:
+            if value > accs[stmt.acc] or value != value:
                 accs[stmt.acc] = value
                 for var, expr in stmt.track:
                     env[var] = _evaluator((expr,))(env)[0]
@@ -88,11 +93,31 @@ def _execute(body: tuple[Stmt, ...], env: dict, accs: dict, buffers: dict) -> No
         elif isinstance(stmt, If):
             if all(_holds(g, env) for g in stmt.guards):
                 _execute(stmt.body, env, accs, buffers)
+        elif isinstance(stmt, Gemm):
+            product = _matrix(stmt.a, env, buffers) @ _matrix(stmt.b, env, buffers)
+            out = _matrix(stmt.out, env, buffers)
+            out[...] = out + product if stmt.accumulate else product
+        elif isinstance(stmt, AddBias):
+            out = _matrix(stmt.target, env, buffers)
+            out += buffers[stmt.bias][_rows(stmt.target, env)][:, None]
         else:  # pragma: no cover - the IR has no other statements
             raise TypeError(f"unknown statement {stmt!r}")
 
 
-def _product(factors: tuple[Read | Scalar, ...], env: dict, buffers: dict, accs: dict) -> float:
+def _rows(matrix: Matrix, env: dict) -> slice:
+    first = _evaluator((matrix.first_row,))(env)[0]
+    rows = matrix.height if matrix.rows is None else matrix.rows
+    return slice(first, first + rows)
+
+
+def _matrix(matrix: Matrix, env: dict, buffers: dict) -> np.ndarray:
+    """The 2-D view a `Gemm` names (a view: writing it writes the buffer)."""
+    prefix = _evaluator(tuple(matrix.prefix))(env) if matrix.prefix else ()
+    view = buffers[matrix.buffer][prefix].reshape(matrix.height, matrix.cols)[_rows(matrix, env)]
+    return view.T if matrix.transposed else view
+
+
+def _product(factors: tuple[Factor, ...], env: dict, buffers: dict, accs: dict) -> float:
     product = 1.0
     for factor in factors:
         product *= _load(factor, env, buffers, accs)
@@ -107,10 +132,12 @@ def _index(read: Read, env: dict) -> tuple[int, ...]:
     return index
 
 
-def _load(read: Read | Scalar, env: dict, buffers: dict, accs: dict) -> float:
-    if isinstance(read, Scalar):
-        return accs[read.name]
-    return float(buffers[read.buffer][_index(read, env)])
+def _load(read: Factor, env: dict, buffers: dict, accs: dict) -> float:
+    if isinstance(read, Const):
+        return float(read.value)
+    if isinstance(read, Read):
+        return float(buffers[read.buffer][_index(read, env)])
+    return accs[read.name]
 
 
 def _holds(guard: Guard, env: dict) -> bool:

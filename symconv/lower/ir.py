@@ -1,16 +1,22 @@
 """The loop-nest IR: what a kernel does, with every index an integer SymPy expression.
 
-The IR sits between the index-level formulas (which say *what* is summed) and the
-templates (which only lay out text).  It is deliberately small: counted loops, integer
-`Let` bindings, scalar accumulators (a sum or a max), reads, stores, a scatter-add, and
-an `If` for any guard no rewrite could remove.  Operands that the rewrites turned into
-padded or dilated copies are listed on the `LoopNest` as `Staged` buffers, so a
-template emits their set-up and never has to know why they exist.
+The IR sits between the index-level formulas (which say *what* is summed) and a
+target's templates (which only lay out text).  It is deliberately small: counted
+loops, integer `Let` bindings, scalar accumulators (a sum or a max), reads, exact
+constants, stores, a scatter-add, a matrix product on contiguous 2-D views (`Gemm`,
+which a target may hand to its BLAS), and an `If` for any guard no rewrite could
+remove.  Operands that the rewrites turned into padded or dilated copies are listed on
+the `LoopNest` as `Staged` buffers, so a template emits their set-up and never has to
+know why they exist.
+
+Passes rewrite nests with a `Transformer`: it walks every statement and rebuilds only
+what a pass's ``visit_<Class>`` method changes, as SymPy's printers dispatch on
+``_print_<Class>``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import sympy as sp
@@ -42,6 +48,43 @@ class Scalar:
     name: str
 
 
+@dataclass(frozen=True)
+class Const:
+    """An exact rational constant factor (a transform matrix entry, a mean's 1/|K|).
+
+    Targets print it exactly in their float type: numerator and denominator as
+    integers, divided in that type.
+    """
+
+    value: sp.Rational
+
+
+Factor = Read | Scalar | Const
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A 2-D view of a contiguous buffer: ``buffer[prefix]`` reshaped to (rows, cols).
+
+    `first_row` selects rows first_row .. first_row + rows − 1 of a taller matrix of
+    `height` rows (a group's channels); `transposed` reads it as its transpose.  Every
+    view a `Gemm` names is contiguous, which is what a BLAS needs.
+    """
+
+    buffer: str
+    prefix: tuple[sp.Expr, ...]
+    height: int
+    cols: int
+    first_row: sp.Expr = sp.S.Zero
+    rows: int | None = None
+    transposed: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        rows = self.height if self.rows is None else self.rows
+        return (self.cols, rows) if self.transposed else (rows, self.cols)
+
+
 # ----- statements --------------------------------------------------------------------
 @dataclass(frozen=True)
 class Init:
@@ -55,19 +98,20 @@ class Init:
 
 @dataclass(frozen=True)
 class Accumulate:
-    """acc += f1 * f2 * ...: the only arithmetic a kernel performs."""
+    """acc += f1 * f2 * ...: the arithmetic of a reduction."""
 
     acc: str
-    factors: tuple[Read | Scalar, ...]
+    factors: tuple[Factor, ...]
 
 
 @dataclass(frozen=True)
 class Maximize:
-    """if value > acc: acc = value, and each tracked index var = expr.
+    """if value > acc or value is NaN: acc = value, and each tracked index var = expr.
 
     The strict ``>`` keeps the first of equal values, so `track` remembers where the
-    first maximum was (an argmax; ties go to the earlier iteration).  Without `track`
-    it is a plain running max.
+    first maximum was (an argmax; ties go to the earlier iteration).  A NaN always
+    takes over, as in PyTorch's pooling, so it propagates to the result.  Without
+    `track` it is a plain running max.
     """
 
     acc: str
@@ -84,7 +128,7 @@ class ScatterAdd:
     """
 
     target: Read
-    factors: tuple[Read, ...]
+    factors: tuple[Factor, ...]
 
 
 @dataclass(frozen=True)
@@ -108,6 +152,28 @@ class Let:
 
 
 @dataclass(frozen=True)
+class Gemm:
+    """out = a @ b, or out += a @ b when `accumulate`: a matrix product of 2-D views.
+
+    A target with a BLAS calls it here; the nest around it decides the threads (never
+    a threaded BLAS inside a parallel loop: one level of parallelism).
+    """
+
+    out: Matrix
+    a: Matrix
+    b: Matrix
+    accumulate: bool = False
+
+
+@dataclass(frozen=True)
+class AddBias:
+    """result[prefix, c, ...] += bias[c] for every channel c and position: after a `Gemm`."""
+
+    target: Matrix
+    bias: str
+
+
+@dataclass(frozen=True)
 class For:
     """for var in range(extent); `parallel` marks iterations that write disjoint data."""
 
@@ -125,7 +191,8 @@ class If:
     body: tuple[Stmt, ...]
 
 
-Stmt = Init | Accumulate | Maximize | ScatterAdd | Store | Let | For | If
+Stmt = Init | Accumulate | Maximize | ScatterAdd | Store | Let | Gemm | AddBias | For | If
+Block = tuple[Stmt, ...]
 
 
 # ----- buffers -----------------------------------------------------------------------
@@ -211,28 +278,29 @@ class Staged:
 class LoopNest:
     """One kernel: arguments, staged copies, scratch buffers, the result and the loops.
 
-    `zeroed` says the body adds into the result (`ScatterAdd`), which must therefore
-    start at zero; `fastmath` is False when the kernel handles −∞ (max pooling), which
-    fast-math code generation may assume never occurs.
+    `zeroed` says the body adds into the result (`ScatterAdd`, an accumulating `Gemm`),
+    which must therefore start at zero; `strict_float` says the kernel relies on −∞ or
+    NaN behaving as IEEE 754 says (max pooling), so a target must not compile it with
+    fast-math assumptions of finite values.
     """
 
     name: str
     params: tuple[Operand, ...]
     result: Operand
-    body: tuple[Stmt, ...]
+    body: Block
     staged: tuple[Staged, ...] = ()
     scratch: tuple[Operand, ...] = ()
     parallel: bool = False
     notes: tuple[str, ...] = ()
     zeroed: bool = False
-    fastmath: bool = True
+    strict_float: bool = False
 
     def statements(self) -> Iterator[tuple[Stmt, tuple[For, ...]]]:
         """Every statement with the loops that enclose it, outermost first."""
         yield from walk(self.body)
 
 
-def walk(body: tuple[Stmt, ...], loops: tuple[For, ...] = ()) -> Iterator[tuple[Stmt, tuple]]:
+def walk(body: Block, loops: tuple[For, ...] = ()) -> Iterator[tuple[Stmt, tuple]]:
     """Depth-first traversal yielding (statement, enclosing For loops)."""
     for stmt in body:
         yield stmt, loops
@@ -242,59 +310,116 @@ def walk(body: tuple[Stmt, ...], loops: tuple[For, ...] = ()) -> Iterator[tuple[
             yield from walk(stmt.body, loops)
 
 
-# ----- tree rewriting helpers --------------------------------------------------------
-def substitute(body: tuple[Stmt, ...], mapping: dict[sp.Symbol, sp.Expr]) -> tuple[Stmt, ...]:
+def has_parallel_loop(body: Block) -> bool:
+    return any(isinstance(s, For) and s.parallel for s, _ in walk(body))
+
+
+# ----- rewriting ---------------------------------------------------------------------
+class Transformer:
+    """Rebuild a block statement by statement; override ``visit_<Class>`` for what changes.
+
+    A visit returns a statement, a tuple of statements (spliced in place) or ``()``
+    (the statement goes).  The default visit of `For` and `If` rewrites their bodies
+    and keeps everything else, so a pass names only the nodes it cares about.
+    """
+
+    def __call__(self, body: Block) -> Block:
+        return self.block(body)
+
+    def block(self, body: Block) -> Block:
+        out: list[Stmt] = []
+        for stmt in body:
+            result = self.visit(stmt)
+            out.extend(result if isinstance(result, tuple) else (result,))
+        return tuple(out)
+
+    def visit(self, stmt: Stmt) -> Stmt | Block:
+        method = getattr(self, f"visit_{type(stmt).__name__}", self.generic_visit)
+        return method(stmt)
+
+    def generic_visit(self, stmt: Stmt) -> Stmt | Block:
+        if isinstance(stmt, (For, If)):
+            return replace(stmt, body=self.block(stmt.body))
+        return stmt
+
+
+class ExpressionMapper(Transformer):
+    """Apply `expression` to every index expression of every statement (not loop bounds)."""
+
+    def __init__(self, expression: Callable[[sp.Expr], sp.Expr]) -> None:
+        self.expression = expression
+
+    def exprs(self, values: tuple) -> tuple[sp.Expr, ...]:
+        return tuple(self.expression(sp.sympify(e)) for e in values)
+
+    def read(self, factor: Factor) -> Factor:
+        if isinstance(factor, Read):
+            return Read(factor.buffer, self.exprs(factor.index))
+        return factor
+
+    def matrix(self, m: Matrix) -> Matrix:
+        return replace(m, prefix=self.exprs(m.prefix), first_row=self.expression(m.first_row))
+
+    def guard(self, guard: Guard) -> Guard:
+        if isinstance(guard, InRange):
+            return InRange(self.expression(guard.expr), guard.bound)
+        return Divisible(self.expression(guard.expr), guard.divisor)
+
+    def visit_Init(self, stmt: Init) -> Stmt:
+        return replace(stmt, value=self.read(stmt.value) if stmt.value is not None else None)
+
+    def visit_Accumulate(self, stmt: Accumulate) -> Stmt:
+        return Accumulate(stmt.acc, tuple(self.read(f) for f in stmt.factors))
+
+    def visit_Maximize(self, stmt: Maximize) -> Stmt:
+        track = tuple((v, self.expression(sp.sympify(e))) for v, e in stmt.track)
+        return Maximize(stmt.acc, self.read(stmt.value), track)
+
+    def visit_ScatterAdd(self, stmt: ScatterAdd) -> Stmt:
+        return ScatterAdd(self.read(stmt.target), tuple(self.read(f) for f in stmt.factors))
+
+    def visit_Store(self, stmt: Store) -> Stmt:
+        return replace(stmt, target=self.read(stmt.target))
+
+    def visit_Let(self, stmt: Let) -> Stmt:
+        return Let(stmt.var, self.expression(stmt.expr))
+
+    def visit_Gemm(self, stmt: Gemm) -> Stmt:
+        return replace(
+            stmt, out=self.matrix(stmt.out), a=self.matrix(stmt.a), b=self.matrix(stmt.b)
+        )
+
+    def visit_AddBias(self, stmt: AddBias) -> Stmt:
+        return replace(stmt, target=self.matrix(stmt.target))
+
+    def visit_If(self, stmt: If) -> Stmt:
+        return If(tuple(self.guard(g) for g in stmt.guards), self.block(stmt.body))
+
+
+def substitute(body: Block, mapping: dict[sp.Symbol, sp.Expr]) -> Block:
     """Replace index symbols everywhere in `body` (loop bounds are integers, untouched)."""
-    return tuple(_substitute(stmt, mapping) for stmt in body)
-
-
-def _substitute(stmt: Stmt, mapping: dict[sp.Symbol, sp.Expr]) -> Stmt:
-    def read(r: Read | Scalar) -> Read | Scalar:
-        if isinstance(r, Scalar):
-            return r
-        return Read(r.buffer, tuple(sp.sympify(e).xreplace(mapping) for e in r.index))
-
-    if isinstance(stmt, Init):
-        return replace(stmt, value=read(stmt.value) if stmt.value is not None else None)
-    if isinstance(stmt, Accumulate):
-        return Accumulate(stmt.acc, tuple(read(f) for f in stmt.factors))
-    if isinstance(stmt, Maximize):
-        track = tuple((v, sp.sympify(e).xreplace(mapping)) for v, e in stmt.track)
-        return Maximize(stmt.acc, read(stmt.value), track)
-    if isinstance(stmt, ScatterAdd):
-        return ScatterAdd(read(stmt.target), tuple(read(f) for f in stmt.factors))
-    if isinstance(stmt, Store):
-        return replace(stmt, target=read(stmt.target))
-    if isinstance(stmt, Let):
-        return Let(stmt.var, stmt.expr.xreplace(mapping))
-    if isinstance(stmt, For):
-        return For(stmt.var, stmt.extent, substitute(stmt.body, mapping), stmt.parallel)
-    return If(
-        tuple(substitute_guard(g, mapping) for g in stmt.guards), substitute(stmt.body, mapping)
-    )
+    return ExpressionMapper(lambda e: e.xreplace(mapping))(body)
 
 
 def substitute_guard(guard: Guard, mapping: dict[sp.Symbol, sp.Expr]) -> Guard:
-    if isinstance(guard, InRange):
-        return InRange(guard.expr.xreplace(mapping), guard.bound)
-    return Divisible(guard.expr.xreplace(mapping), guard.divisor)
+    return ExpressionMapper(lambda e: e.xreplace(mapping)).guard(guard)
 
 
-def rename_accumulators(body: tuple[Stmt, ...], suffix: str) -> tuple[Stmt, ...]:
+class _RenameAccumulators(Transformer):
+    def __init__(self, suffix: str) -> None:
+        self.suffix = suffix
+
+    def _renamed(self, stmt: Init | Accumulate | Maximize | Store) -> Stmt:
+        return replace(stmt, acc=f"{stmt.acc}_{self.suffix}")
+
+    visit_Init = visit_Accumulate = visit_Maximize = visit_Store = _renamed
+
+
+def rename_accumulators(body: Block, suffix: str) -> Block:
     """acc -> acc_<suffix> in every statement: private accumulators for a jammed copy."""
-    return tuple(_rename(stmt, suffix) for stmt in body)
+    return _RenameAccumulators(suffix)(body)
 
 
-def _rename(stmt: Stmt, suffix: str) -> Stmt:
-    if isinstance(stmt, (Init, Accumulate, Maximize, Store)):
-        return replace(stmt, acc=f"{stmt.acc}_{suffix}")
-    if isinstance(stmt, For):
-        return For(stmt.var, stmt.extent, rename_accumulators(stmt.body, suffix), stmt.parallel)
-    if isinstance(stmt, If):
-        return If(stmt.guards, rename_accumulators(stmt.body, suffix))
-    return stmt
-
-
-def declares_accumulator(body: tuple[Stmt, ...]) -> bool:
+def declares_accumulator(body: Block) -> bool:
     """True when `body` starts a sum of its own (an Init somewhere inside)."""
     return any(isinstance(stmt, Init) for stmt, _ in walk(body))

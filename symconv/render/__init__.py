@@ -1,10 +1,62 @@
-"""Printers of a derivation: LaTeX (document or Jupyter fragment), Markdown and plain text.
+"""Printers of a derivation: text, Markdown and LaTeX, from one outline.
 
-`document` builds one neutral outline (sections of prose, equations and matrices,
-in the lecture's order, elided for large layers); `latex`, `markdown` and `text`
-only print it.  `Derivation.to_latex`, `to_markdown`, `to_text` and `str()` call
-these modules; `pdf` compiles the LaTeX when pdflatex is installed.
-`pooling_document` and `chain_document` build the outlines of a pooling layer and of a
-convolution followed by pooling (seed 001), printed by the same three printers through
-their `write(outline, names)`.
+`render(derivation, format)` is the whole stage: the document module of the
+derivation's kind builds one neutral outline (sections of prose, equations and
+matrices, in the lecture's order, elided for large layers), and the format's writer
+prints it.  `pdf` compiles the LaTeX when pdflatex is installed.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from symconv.render import chain_document, document, latex, markdown, pooling_document, text
+from symconv.render.names import Names
+from symconv.render.outline import Outline
+from symconv.symbolic.chain import ChainDerivation
+from symconv.symbolic.convolution import ConvDerivation
+from symconv.symbolic.pooling import PoolDerivation
+
+FORMATS = ("text", "markdown", "latex")
+
+#: The outline builder of each kind of derivation.
+BUILDERS: dict[type, Callable[[Any, bool], tuple[Outline, Names]]] = {
+    ConvDerivation: document.build,
+    PoolDerivation: pooling_document.build,
+    ChainDerivation: chain_document.build,
+}
+
+
+def outline(derivation: Any, zero_based: bool = False) -> tuple[Outline, Names]:
+    """The outline of any derivation, and the names its elements print with."""
+    builder = BUILDERS.get(type(derivation))
+    if builder is None:
+        raise TypeError(f"cannot render a {type(derivation).__name__}; expected a derivation")
+    return builder(derivation, zero_based)
+
+
+def render(
+    derivation: Any,
+    fmt: str = "text",
+    *,
+    zero_based: bool = False,
+    document: bool = True,
+    notebook: bool = False,
+) -> str:
+    """`derivation` as ``text``, ``markdown`` or ``latex``.
+
+    `zero_based` counts indices from 0; `document=False` gives the LaTeX body without
+    the preamble; `notebook` is Markdown for Jupyter's MathJax.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format={fmt!r} must be one of {', '.join(FORMATS)}")
+    built, names = outline(derivation, zero_based)
+    if fmt == "text":
+        return text.write(built, names)
+    if fmt == "markdown":
+        return markdown.write(built, names)
+    return latex.write(built, names, document=document)
+
+
+__all__ = ["FORMATS", "outline", "render"]

@@ -14,8 +14,11 @@ from collections import defaultdict
 import numpy as np
 import sympy as sp
 
-from symconv.render import document as lecture
-from symconv.render import matrices, notes_slips, pooling_document
+import symconv.render.document as lecture
+import symconv.render.matrices as matrices
+import symconv.render.notes_slips as notes_slips
+import symconv.render.pooling_document as pooling_document
+from symconv.kinds import ConvSpec
 from symconv.render.elide import More
 from symconv.render.names import Names, Ref
 from symconv.render.outline import (
@@ -32,7 +35,6 @@ from symconv.render.outline import (
     SizeRules,
     prose,
 )
-from symconv.spec import ConvSpec
 from symconv.symbolic.chain import ChainDerivation, filter_for_routing
 from symconv.symbolic.numbers import is_numeric
 

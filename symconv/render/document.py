@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from symconv.render import pattern_section
+import symconv.render.pattern_section as pattern_section
+from symconv.kinds import ConvSpec
 from symconv.render.elide import More, elide_rows, elide_terms, head_tail
 from symconv.render.indexform import closed_form
 from symconv.render.names import DIMENSION_NAMES, Names, Partial
@@ -32,8 +33,7 @@ from symconv.render.outline import (
     Term,
     prose,
 )
-from symconv.spec import ConvSpec
-from symconv.symbolic import Derivation
+from symconv.symbolic.convolution import ConvDerivation
 from symconv.symbolic.elements import local_gradients
 
 GRADIENT_KEY = {"x": "gx", "w": "gw", "b": "gb"}
@@ -47,8 +47,9 @@ CLOSED_FORM_TITLES = {
 LOCAL_PER_LINE = 4
 
 
-def build(derivation: Derivation, zero_based: bool = False) -> Outline:
-    """The outline of `derivation`; element sections only when it has the element level."""
+def build(derivation: ConvDerivation, zero_based: bool = False) -> tuple[Outline, Names]:
+    """The outline of `derivation` and the names to print it with; element sections only
+    when it has the element level."""
     spec = derivation.spec
     names = Names(spec, derivation.table, zero_based)
     sections = [configuration(spec, names), closed_forms(derivation, names)]
@@ -64,11 +65,12 @@ def build(derivation: Derivation, zero_based: bool = False) -> Outline:
     sections.append(efficiency(spec))
     if derivation.notes:
         sections.append(Section("Notes", tuple(Callout(prose(n)) for n in derivation.notes)))
-    return Outline(
+    outline = Outline(
         title="Backpropagation through one convolution layer",
         subtitle=spec.label,
         sections=tuple(sections),
     )
+    return outline, names
 
 
 def efficiency(spec: ConvSpec) -> Section:
@@ -172,7 +174,7 @@ def size_rules(spec: ConvSpec) -> tuple[SizeRule, ...]:
 
 
 # ----- 2. closed forms ----------------------------------------------------------------------
-def closed_forms(derivation: Derivation, names: Names) -> Section:
+def closed_forms(derivation: ConvDerivation, names: Names) -> Section:
     counting = "Index variables start at 0"
     if derivation.element_level:
         counting += (
@@ -193,7 +195,7 @@ def closed_forms(derivation: Derivation, names: Names) -> Section:
 
 
 # ----- 3. forward ---------------------------------------------------------------------------
-def forward_pass(derivation: Derivation, names: Names) -> Section:
+def forward_pass(derivation: ConvDerivation, names: Names) -> Section:
     spec = derivation.spec
     words = "Each output is the sum of the products of F with the window of X it covers"
     if spec.bias:
@@ -218,7 +220,7 @@ def equation_rows(exprs: np.ndarray, key: str, names: Names) -> tuple[Equation |
 
 
 # ----- 4. local gradients -------------------------------------------------------------------
-def local_gradient_section(derivation: Derivation, names: Names) -> Section:
+def local_gradient_section(derivation: ConvDerivation, names: Names) -> Section:
     outputs = list(np.ndindex(derivation.output.shape))
     first = next((i for i in outputs if derivation.output[i] != 0), None)
     if first is None:
@@ -259,12 +261,12 @@ def _listing(items: list[str], limit: int = 5) -> str:
 
 
 # ----- 5. chain rule ------------------------------------------------------------------------
-def variables_of(derivation: Derivation) -> tuple[str, ...]:
+def variables_of(derivation: ConvDerivation) -> tuple[str, ...]:
     """The notes find ∂L/∂F first, then ∂L/∂X; the bias closes."""
     return ("w", "x", "b") if derivation.spec.bias else ("w", "x")
 
 
-def chain_rule_section(derivation: Derivation, names: Names) -> Section:
+def chain_rule_section(derivation: ConvDerivation, names: Names) -> Section:
     blocks: list[Block] = [
         Paragraph(
             "∂L/∂O arrives from the next layer. By the chain rule, each variable collects "
@@ -278,7 +280,7 @@ def chain_rule_section(derivation: Derivation, names: Names) -> Section:
 
 
 def chain_rows(chain: np.ndarray, key: str, names: Names) -> tuple[Equation | More, ...]:
-    """∂L/∂v = Σ_k ∂L/∂O_k · ∂O_k/∂v, one row per element v, from `Derivation.chain`."""
+    """∂L/∂v = Σ_k ∂L/∂O_k · ∂O_k/∂v, one row per element v, from `ConvDerivation.chain`."""
     rows: list[Equation | More] = []
     for item in elide_rows(list(np.ndindex(chain.shape))):
         if isinstance(item, More):
@@ -301,7 +303,7 @@ GRADIENT_WORDS = {
 }
 
 
-def gradient_section(derivation: Derivation, names: Names) -> Section:
+def gradient_section(derivation: ConvDerivation, names: Names) -> Section:
     grads = {"w": derivation.grad_weight, "x": derivation.grad_input, "b": derivation.grad_bias}
     blocks: list[Block] = [Paragraph("Putting in the local gradients gives every entry.")]
     for key in variables_of(derivation):
@@ -311,7 +313,7 @@ def gradient_section(derivation: Derivation, names: Names) -> Section:
 
 
 # ----- 8. leftover --------------------------------------------------------------------------
-def leftover_section(derivation: Derivation, names: Names) -> Section:
+def leftover_section(derivation: ConvDerivation, names: Names) -> Section:
     spec = derivation.spec
     pattern = derivation.patterns.get("leftover")
     unreached = pattern.evidence["unreached"] if pattern else ((),) * spec.rank

@@ -18,8 +18,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from symconv.render import document as lecture
-from symconv.render import relations
+import symconv.render.relations as relations
 from symconv.render.elide import Dots, More
 from symconv.render.indexform import (
     Bound,
@@ -51,7 +50,6 @@ from symconv.render.outline import (
     Term,
     Verdict,
 )
-from symconv.symbolic import Derivation
 
 #: Rough width of a display line, in characters of the Unicode names (X11 = 3, a
 #: fraction ∂L/∂O11 = its wider part, 4): the sums break before they pass it.
@@ -72,13 +70,6 @@ PREAMBLE = r"""\documentclass[10pt]{article}
 \setlength{\parskip}{0.6ex}
 \setlength{\jot}{1.2ex}
 """
-
-
-def render(derivation: Derivation, document: bool = True, zero_based: bool = False) -> str:
-    """The derivation as a complete pdflatex document, or (document=False) a MathJax fragment."""
-    outline = lecture.build(derivation, zero_based)
-    names = Names(derivation.spec, derivation.table, zero_based)
-    return write(outline, names, document=document)
 
 
 def write(outline: Outline, names: Names, document: bool = True) -> str:

@@ -7,7 +7,6 @@ numbers, which read better than a bmatrix once a grid holds many fractions.
 
 from __future__ import annotations
 
-from symconv.render import document as lecture
 from symconv.render.elide import More
 from symconv.render.indexform import ClosedForm
 from symconv.render.latex import Display, LatexMath
@@ -29,13 +28,6 @@ from symconv.render.outline import (
     Table,
     Verdict,
 )
-from symconv.symbolic import Derivation
-
-
-def render(derivation: Derivation, zero_based: bool = False) -> str:
-    """The derivation as Markdown (1-based names unless `zero_based`)."""
-    outline = lecture.build(derivation, zero_based)
-    return write(outline, Names(derivation.spec, derivation.table, zero_based))
 
 
 def write(outline: Outline, names: Names) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from symconv.spec import ConvSpec
+from symconv.kinds import ConvSpec
 from symconv.symbolic.tensors import SymbolTable, format_index, shown_axes
 
 #: The lecture's letters: X ⊛ F = O.  Keys starting with "g" are gradients dL/d(letter).

@@ -9,15 +9,16 @@ evidence, never recomputed.
 
 from __future__ import annotations
 
-from symconv.render import matrices
+import symconv.render.matrices as matrices
+from symconv.formatting import fmt_shape
+from symconv.kinds import ConvSpec
 from symconv.render.names import DIMENSION_NAMES, Names, Ref
 from symconv.render.outline import Apply, Block, Paragraph, Section, Verdict, prose
-from symconv.spec import ConvSpec, fmt_shape
-from symconv.symbolic import Derivation
+from symconv.symbolic.convolution import ConvDerivation
 from symconv.symbolic.patterns import Pattern, pad_or_crop
 
 
-def build(derivation: Derivation, names: Names) -> Section:
+def build(derivation: ConvDerivation, names: Names) -> Section:
     blocks: list[Block] = [
         Paragraph(
             "The shortcuts the notes teach, each proved by comparing SymPy expressions "
@@ -30,7 +31,7 @@ def build(derivation: Derivation, names: Names) -> Section:
     return Section("Patterns", tuple(blocks))
 
 
-def pattern_blocks(pattern: Pattern, derivation: Derivation, names: Names) -> list[Block]:
+def pattern_blocks(pattern: Pattern, derivation: ConvDerivation, names: Names) -> list[Block]:
     """The matrices that show a pattern, as the notes draw them."""
     if pattern.name == "rotation":
         return rotation_blocks(pattern, derivation, names)
@@ -58,7 +59,7 @@ FLIPPED_FULL = (
 )
 
 
-def rotation_blocks(pattern: Pattern, derivation: Derivation, names: Names) -> list[Block]:
+def rotation_blocks(pattern: Pattern, derivation: ConvDerivation, names: Names) -> list[Block]:
     spec = derivation.spec
     rotated = pattern.evidence["rotated_filter"]
     dilation = derivation.patterns.get("dilation")
@@ -107,7 +108,7 @@ def _rotated_channels(spec: ConvSpec) -> matrices.Relabel:
     return relabel
 
 
-def grad_weight_blocks(pattern: Pattern, derivation: Derivation, names: Names) -> list[Block]:
+def grad_weight_blocks(pattern: Pattern, derivation: ConvDerivation, names: Names) -> list[Block]:
     spec = derivation.spec
     padded = any(lo or hi for lo, hi in spec.padding)
     x = pad_or_crop(derivation.symbols["x"], spec.padding) if padded else derivation.symbols["x"]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from symconv.pool_spec import PoolSpec
-from symconv.render import matrices, notes_slips
+import symconv.render.matrices as matrices
+import symconv.render.notes_slips as notes_slips
+from symconv.kinds import PoolSpec
 from symconv.render.document import LOCAL_PER_LINE, equation_rows
 from symconv.render.elide import More, elide_rows, elide_terms, head_tail
 from symconv.render.names import DIMENSION_NAMES, Names, Partial

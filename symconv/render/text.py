@@ -12,8 +12,7 @@ import textwrap
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from symconv.render import document as lecture
-from symconv.render import relations
+import symconv.render.relations as relations
 from symconv.render.elide import Dots, More
 from symconv.render.indexform import (
     Bound,
@@ -44,19 +43,12 @@ from symconv.render.outline import (
     Term,
     Verdict,
 )
-from symconv.symbolic import Derivation
 
 WIDTH = 100
 INDENT = "  "
 DOTS = {"h": "⋯", "v": "⋮", "d": "⋱"}
 #: Joins the two sides of a comparison: a line is never broken inside X12 ≥ X21.
 TIGHT = "\xa0"
-
-
-def render(derivation: Derivation, zero_based: bool = False) -> str:
-    """The derivation as plain text (1-based names unless `zero_based`)."""
-    outline = lecture.build(derivation, zero_based)
-    return write(outline, Names(derivation.spec, derivation.table, zero_based))
 
 
 def write(outline: Outline, names: Names) -> str:

@@ -19,16 +19,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from symconv.pool_spec import PoolSpec
-from symconv.spec import ConvSpec, fmt_shape
-from symconv.symbolic.derivation import Derivation, derive
+from symconv.formatting import fmt_shape
+from symconv.kinds import CONVOLUTION, POOLING, ConvSpec, PoolSpec, require
+from symconv.symbolic.base import Derivation
+from symconv.symbolic.convolution import ConvDerivation, derive_conv
 from symconv.symbolic.numbers import as_numbers, is_numeric, mapping, substitute, to_float
 from symconv.symbolic.pooling import PoolDerivation, derive_pool
 from symconv.symbolic.tensors import SymbolTable
 
 
 @dataclass
-class ChainDerivation:
+class ChainDerivation(Derivation):
     """Both derivations and the gradient through both layers.
 
     `pool_input` is C (the convolution's output with the given numbers put in);
@@ -37,7 +38,7 @@ class ChainDerivation:
     or stays the symbolic Piecewise of the pooling derivation.
     """
 
-    conv: Derivation
+    conv: ConvDerivation
     pool: PoolDerivation
     values: np.ndarray | None = None
     filter_values: np.ndarray | None = None
@@ -48,12 +49,6 @@ class ChainDerivation:
     grad_bias: np.ndarray | None = None
     routed: bool = False
     table: SymbolTable = field(default_factory=SymbolTable)
-    notes: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def spec(self) -> ConvSpec:
-        return self.conv.spec
 
     @property
     def pool_spec(self) -> PoolSpec:
@@ -88,36 +83,11 @@ class ChainDerivation:
             "grad_input": inner["grad_input"],
         }
 
-    # ----- output a person reads (the printers live in symconv.render) ------------------
-    def to_latex(self, document: bool = True, zero_based: bool = False) -> str:
-        from symconv.render import chain_document, latex
-
-        outline, names = chain_document.build(self, zero_based)
-        return latex.write(outline, names, document=document)
-
-    def to_markdown(self, zero_based: bool = False) -> str:
-        from symconv.render import chain_document, markdown
-
-        return markdown.write(*chain_document.build(self, zero_based))
-
-    def to_text(self, zero_based: bool = False) -> str:
-        from symconv.render import chain_document, text
-
-        return text.write(*chain_document.build(self, zero_based))
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def _repr_latex_(self) -> str:
-        return self.to_latex(document=False)
-
 
 def check_links(conv: ConvSpec, pool: PoolSpec) -> None:
     """The pooling layer must read exactly the convolution's output; say which field differs."""
-    if not isinstance(conv, ConvSpec):
-        raise ValueError(f"the first layer must be a ConvSpec, got {type(conv).__name__}")
-    if not isinstance(pool, PoolSpec):
-        raise ValueError(f"pool must be a PoolSpec, got {type(pool).__name__}")
+    require(conv, CONVOLUTION, "the first layer")
+    require(pool, POOLING, "pool")
     mismatches = [
         (
             f"pool batch={pool.batch}",
@@ -166,9 +136,11 @@ def derive_chain(
     """
     check_links(conv_spec, pool_spec)
     started = time.perf_counter()
-    conv = derive(conv_spec)
+    conv = derive_conv(conv_spec)
     pool = derive_pool(pool_spec, input_key="c")
-    chain = ChainDerivation(conv=conv, pool=pool, table=merged_table(conv.table, pool.table))
+    chain = ChainDerivation(
+        spec=conv_spec, conv=conv, pool=pool, table=merged_table(conv.table, pool.table)
+    )
     chain.notes = [*conv.notes, *pool.notes]
     if not (conv.element_level and pool.element_level):
         if values is not None or filter_values is not None:

@@ -21,8 +21,8 @@ from itertools import product
 import numpy as np
 import sympy as sp
 
-from symconv.spec import ConvSpec
-from symconv.symbolic.tensors import multiply, zeros_like
+from symconv.kinds import ConvSpec
+from symconv.symbolic.expressions import multiply, zeros_like
 
 Index = tuple[int, ...]
 
@@ -30,9 +30,9 @@ Index = tuple[int, ...]
 def tap_input_position(spec: ConvSpec, out_pos: Index, tap: Index) -> Index | None:
     """Unpadded input position read by kernel tap `tap` at output `out_pos` (None: padding)."""
     position = []
-    for d in range(spec.rank):
-        p = spec.stride[d] * out_pos[d] + spec.dilation[d] * tap[d] - spec.padding[d][0]
-        if not 0 <= p < spec.input_size[d]:
+    for axis, j, t in zip(spec.window_axes, out_pos, tap, strict=True):
+        p = axis.position(j, t)
+        if not 0 <= p < axis.size:
             return None
         position.append(p)
     return tuple(position)

@@ -1,25 +1,20 @@
-"""Index level: closed-form formulas for the forward pass and its transposes, at any size.
+"""Index level: closed-form formulas as plain data, valid at any size.
 
-Each formula is in *gather* form: one free index per element written, a sum over
-reduction indices, and explicit guards (bounds, divisibility) instead of Kronecker
-deltas.  The gradient rules were obtained by solving the forward index equation
+Each formula is in *gather* form: one free index per element written, a sum (or a
+max, an argmax) over reduction indices, and explicit guards (bounds, divisibility)
+instead of Kronecker deltas.  Every layer kind writes its formulas with these types
+(`symconv.kinds.convolution.formulas`, `symconv.kinds.pooling.formulas`); the printers
+render them and the lowering turns them into loop nests without re-deriving anything.
 
-    p = s·j + d·t − lo          (input position p, output j, tap t)
-
-for the unknown index, not by SymPy's `deltasummation`, which returns fractional
-indices for strided layers:
-
-* dL/dX gathers over taps t: j = (r + lo − d·t) / s must be an integer in [0, o).
-* dL/dF gathers over outputs j: p = s·j + d·t − lo must lie in [0, i).
-
-Each transpose rule is a small named function next to the forward rule it
-transposes, as in JAX's ``lax/convolution.py``.  The formulas are plain data
-(`Loop`, `Access`, guards) so the printers render them and the lowering turns them
-into loop nests without re-deriving anything.
+The gather rule of every strided sliding window is solved once, here
+(`solve_for_output`), from the window equation p = s·j + d·t − lo of
+`symconv.window.WindowAxis`, not by SymPy's `deltasummation`, which returns fractional
+indices for strided layers.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import product
@@ -27,9 +22,8 @@ from itertools import product
 import numpy as np
 import sympy as sp
 
-from symconv.spec import ConvSpec
+from symconv.symbolic.expressions import multiply, zeros_like
 from symconv.symbolic.index_printer import python_index
-from symconv.symbolic.tensors import multiply, zeros_like
 
 
 def index_symbol(name: str) -> sp.Symbol:
@@ -70,10 +64,20 @@ class Divisible:
 
 Guard = InRange | Divisible
 
+#: How a formula reduces over its reduction indices.
+REDUCTIONS: tuple[str, ...] = ("sum", "max", "argmax")
+
 
 @dataclass(frozen=True)
 class IndexFormula:
-    """target = addend + Σ_{reductions, guards hold} Π factors, for every free index."""
+    """target = addend + scale · reduce_{reductions, guards hold} Π factors, per free index.
+
+    `reduction` is "sum" (a convolution, average pooling), "max" (max pooling: one
+    factor, its largest value) or "argmax" (max pooling's gradient: the first tap whose
+    `select` value is the window's maximum receives the product of the factors, a
+    scatter into the target element at that tap).  `scale` multiplies the finished
+    reduction (1/|K| for a mean).
+    """
 
     name: str
     target: Access
@@ -82,13 +86,35 @@ class IndexFormula:
     guards: tuple[Guard, ...]
     factors: tuple[Access, ...]
     addend: Access | None = None
+    reduction: str = "sum"
+    scale: sp.Rational = sp.S.One
+    select: Access | None = None
+
+    def __post_init__(self) -> None:
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction={self.reduction!r} must be one of {REDUCTIONS}")
+        if (self.reduction == "argmax") != (self.select is not None):
+            raise ValueError("an argmax needs a select access, and only an argmax has one")
+        if self.reduction == "max" and len(self.factors) != 1:
+            raise ValueError("a max reduces exactly one factor")
+
+    @property
+    def scatters(self) -> bool:
+        """True when the element written depends on the reduction (an argmax scatter)."""
+        return self.reduction == "argmax"
 
     def evaluate(self, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
-        """Enumerate every index and add up the products (small layers: the check).
+        """Enumerate every index and reduce (small layers: the check).
 
-        Works on NumPy object arrays of SymPy symbols as well as on numbers, so the
-        same formula is compared with the element equations and with the reference.
+        A sum works on NumPy object arrays of SymPy symbols as well as on numbers, so
+        the same formula is compared with the element equations and with the
+        reference; a max of symbols is SymPy's Max; an argmax needs numbers.
         """
+        if self.reduction == "sum":
+            return self._sum(arrays, shape)
+        return self._select(arrays, shape)
+
+    def _sum(self, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
         variables = [loop.var for loop in self.loops + self.reductions]
         compile_index = index_compiler(variables)
         target_at = compile_index(self.target.index)
@@ -111,7 +137,53 @@ class IndexFormula:
                 terms.append(arrays[addend[0]][addend[1](outer + unused)])
             total = sum(terms) if numeric else sp.Add(*terms)
             result[target_at(outer + unused)] = total
+        if self.scale != 1:
+            result = result * (float(self.scale) if numeric else self.scale)
         return result
+
+    def _select(self, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+        """A max, or an argmax scatter: NaN wins as in PyTorch, else the first maximum."""
+        numeric = all(arrays[a.tensor].dtype != object for a in self.factors)
+        at = index_compiler([loop.var for loop in self.loops + self.reductions])
+        if self.reduction == "argmax" and not numeric:
+            raise TypeError("an argmax compares numbers; SymPy symbols have no order")
+        result = np.zeros(shape) if numeric else np.full(shape, sp.S.Zero, dtype=object)
+        reads = [(a.tensor, at(a.index)) for a in self.factors]
+        checks = [guard_check(g, at) for g in self.guards]
+        target = at(self.target.index)
+        select = (self.select.tensor, at(self.select.index)) if self.select else None
+        for outer in product(*(range(loop.extent) for loop in self.loops)):
+            valid = [
+                outer + inner
+                for inner in product(*(range(loop.extent) for loop in self.reductions))
+                if all(check(outer + inner) for check in checks)
+            ]
+            if self.reduction == "max":
+                name, read = reads[0]
+                values = [arrays[name][read(v)] for v in valid]
+                result[target(valid[0])] = (
+                    first_max(values)[1] if numeric else sp.Max(*values)
+                )
+                continue
+            chosen, _ = first_max([arrays[select[0]][select[1](v)] for v in valid])
+            winner = valid[chosen]
+            term = np.prod([arrays[name][read(winner)] for name, read in reads])
+            result[target(winner)] += term * float(self.scale)
+        return result
+
+
+def first_max(values: list[float]) -> tuple[int, float]:
+    """(position, value) of a window's maximum as PyTorch's CPU pooling finds it.
+
+    The scan starts at −∞ on the first entry and moves on ``value > best or value is
+    NaN``: ties keep the first maximum, and a NaN wins (the last NaN of the window),
+    so a NaN anywhere in the window propagates to the output and to its gradient.
+    """
+    chosen, best = 0, -math.inf
+    for position, value in enumerate(values):
+        if value > best or value != value:
+            chosen, best = position, value
+    return chosen, best
 
 
 def index_compiler(variables: list[sp.Symbol]) -> Callable:
@@ -137,7 +209,7 @@ def guard_check(guard: Guard, compile_index: Callable) -> Callable[[tuple[int, .
 # ----- the index names ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class Indices:
-    """Integer index symbols of one spec: batch n, group g, channels, and per-dimension j, t, r."""
+    """Integer index symbols of one layer: batch n, group g, channels, per-dimension j, t, r."""
 
     n: sp.Symbol
     g: sp.Symbol
@@ -161,79 +233,16 @@ def make_indices(rank: int) -> Indices:
     )
 
 
-def _group_loops(spec: ConvSpec, ix: Indices) -> tuple[tuple[Loop, ...], sp.Expr, sp.Expr]:
-    """The group loop (absent when groups=1) and the absolute channel offsets it gives."""
-    if spec.groups == 1:
-        return (), sp.S.Zero, sp.S.Zero
-    cin_base = ix.g * spec.in_channels_per_group
-    cout_base = ix.g * spec.out_channels_per_group
-    return (Loop(ix.g, spec.groups),), cin_base, cout_base
-
-
-def _stored_tap(spec: ConvSpec, ix: Indices) -> tuple[sp.Expr, ...]:
-    """Index of the stored weight that tap t applies (rotated in "convolution" mode)."""
-    if spec.flips_kernel:
-        return tuple(k - 1 - t for k, t in zip(spec.kernel_size, ix.tap))
-    return ix.tap
-
-
-def _input_position(spec: ConvSpec, ix: Indices, d: int) -> sp.Expr:
-    """p = s·j + d·t − lo: the forward index equation of dimension d."""
-    s, dil, lo = spec.stride[d], spec.dilation[d], spec.padding[d][0]
-    return s * ix.out[d] + dil * ix.tap[d] - lo
-
-
-def _position_guards(spec: ConvSpec, ix: Indices) -> tuple[Guard, ...]:
-    """Bounds on p that can fail; a guard that always holds is left out.
-
-    p ≥ 0 always when lo = 0.  The largest p is i + hi − a − 1, so p < i always
-    when hi ≤ a (the leftover a swallows the hi padding).
-    """
-    guards: list[Guard] = []
-    for d in range(spec.rank):
-        lo, hi = spec.padding[d]
-        if lo > 0 or hi > spec.leftover[d]:
-            guards.append(InRange(_input_position(spec, ix, d), spec.input_size[d]))
-    return tuple(guards)
-
-
-def _spatial_loops(symbols: tuple[sp.Symbol, ...], extents: tuple[int, ...]) -> tuple[Loop, ...]:
+def spatial_loops(symbols: tuple[sp.Symbol, ...], extents: tuple[int, ...]) -> tuple[Loop, ...]:
     return tuple(Loop(v, e) for v, e in zip(symbols, extents))
-
-
-# ----- forward and its transposes --------------------------------------------------------
-def forward_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
-    """y[n, m, j] = b[m] + Σ_{c, t} x[n, c, s·j + d·t − lo] · w[m, c, t]."""
-    group_loops, cin_base, cout_base = _group_loops(spec, ix)
-    out_channel = cout_base + ix.c_out
-    positions = tuple(_input_position(spec, ix, d) for d in range(spec.rank))
-    return IndexFormula(
-        name="forward",
-        target=Access("y", (ix.n, out_channel, *ix.out)),
-        loops=(
-            Loop(ix.n, spec.batch),
-            *group_loops,
-            Loop(ix.c_out, spec.out_channels_per_group),
-            *_spatial_loops(ix.out, spec.output_size),
-        ),
-        reductions=(
-            Loop(ix.c_in, spec.in_channels_per_group),
-            *_spatial_loops(ix.tap, spec.kernel_size),
-        ),
-        guards=_position_guards(spec, ix),
-        factors=(
-            Access("x", (ix.n, cin_base + ix.c_in, *positions)),
-            Access("w", (out_channel, ix.c_in, *_stored_tap(spec, ix))),
-        ),
-        addend=Access("b", (out_channel,)) if spec.bias else None,
-    )
 
 
 def solve_for_output(numerator: sp.Expr, stride: int, extent: int) -> tuple[sp.Expr, list[Guard]]:
     """Solve numerator = s·j for the window index j: integral and in [0, extent).
 
     The gather rule of every strided sliding window (convolution and pooling alike):
-    `numerator` is the input position shifted by the padding, less the tap's offset.
+    `numerator` is the input position shifted by the padding, less the tap's offset
+    (`WindowAxis.window_numerator`).
     """
     guards: list[Guard] = []
     if stride == 1:
@@ -245,105 +254,18 @@ def solve_for_output(numerator: sp.Expr, stride: int, extent: int) -> tuple[sp.E
     return solved, guards
 
 
-def _solved_output_index(spec: ConvSpec, ix: Indices, d: int) -> tuple[sp.Expr, list[Guard]]:
-    """Solve r = s·j + d·t − lo for j: j = (r + lo − d·t)/s, integral and in [0, o)."""
-    numerator = ix.inp[d] + spec.padding[d][0] - spec.dilation[d] * ix.tap[d]
-    return solve_for_output(numerator, spec.stride[d], spec.output_size[d])
-
-
-def grad_input_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
-    """Transpose of `forward_formula` in x.
-
-    gx[n, c, r] = Σ_{m, t} gy[n, m, j(r, t)] · w[m, c, t]
-    """
-    group_loops, cin_base, cout_base = _group_loops(spec, ix)
-    out_channel = cout_base + ix.c_out
-    solved, guards = [], []
-    for d in range(spec.rank):
-        j, g = _solved_output_index(spec, ix, d)
-        solved.append(j)
-        guards.extend(g)
-    return IndexFormula(
-        name="grad_input",
-        target=Access("gx", (ix.n, cin_base + ix.c_in, *ix.inp)),
-        loops=(
-            Loop(ix.n, spec.batch),
-            *group_loops,
-            Loop(ix.c_in, spec.in_channels_per_group),
-            *_spatial_loops(ix.inp, spec.input_size),
-        ),
-        reductions=(
-            Loop(ix.c_out, spec.out_channels_per_group),
-            *_spatial_loops(ix.tap, spec.kernel_size),
-        ),
-        guards=tuple(guards),
-        factors=(
-            Access("gy", (ix.n, out_channel, *solved)),
-            Access("w", (out_channel, ix.c_in, *_stored_tap(spec, ix))),
-        ),
-    )
-
-
-def grad_weight_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
-    """Transpose of `forward_formula` in w.
-
-    gw[m, c, t] = Σ_{n, j} gy[n, m, j] · x[n, c, s·j + d·t − lo]
-    """
-    group_loops, cin_base, cout_base = _group_loops(spec, ix)
-    out_channel = cout_base + ix.c_out
-    positions = tuple(_input_position(spec, ix, d) for d in range(spec.rank))
-    return IndexFormula(
-        name="grad_weight",
-        target=Access("gw", (out_channel, ix.c_in, *_stored_tap(spec, ix))),
-        loops=(
-            *group_loops,
-            Loop(ix.c_out, spec.out_channels_per_group),
-            Loop(ix.c_in, spec.in_channels_per_group),
-            *_spatial_loops(ix.tap, spec.kernel_size),
-        ),
-        reductions=(Loop(ix.n, spec.batch), *_spatial_loops(ix.out, spec.output_size)),
-        guards=_position_guards(spec, ix),
-        factors=(
-            Access("gy", (ix.n, out_channel, *ix.out)),
-            Access("x", (ix.n, cin_base + ix.c_in, *positions)),
-        ),
-    )
-
-
-def grad_bias_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
-    """Transpose of the bias term: gb[m] = Σ_{n, j} gy[n, m, j]."""
-    return IndexFormula(
-        name="grad_bias",
-        target=Access("gb", (ix.c_out,)),
-        loops=(Loop(ix.c_out, spec.out_channels),),
-        reductions=(Loop(ix.n, spec.batch), *_spatial_loops(ix.out, spec.output_size)),
-        guards=(),
-        factors=(Access("gy", (ix.n, ix.c_out, *ix.out)),),
-    )
-
-
 @dataclass(frozen=True)
 class IndexLevel:
-    """The four closed forms of one spec, and the index symbols they use."""
+    """The closed forms of one layer, by kernel name, and the index symbols they use."""
 
     indices: Indices
-    forward: IndexFormula
-    grad_input: IndexFormula
-    grad_weight: IndexFormula
-    grad_bias: IndexFormula | None
+    by_name: dict[str, IndexFormula]
 
     def formulas(self) -> tuple[IndexFormula, ...]:
-        found = (self.forward, self.grad_input, self.grad_weight, self.grad_bias)
-        return tuple(f for f in found if f is not None)
+        return tuple(self.by_name.values())
 
-
-def index_level(spec: ConvSpec) -> IndexLevel:
-    """Closed forms for any size: the cost does not grow with the layer."""
-    ix = make_indices(spec.rank)
-    return IndexLevel(
-        indices=ix,
-        forward=forward_formula(spec, ix),
-        grad_input=grad_input_formula(spec, ix),
-        grad_weight=grad_weight_formula(spec, ix),
-        grad_bias=grad_bias_formula(spec, ix) if spec.bias else None,
-    )
+    def __getattr__(self, name: str) -> IndexFormula:
+        by_name = self.__dict__.get("by_name", {})
+        if name in by_name:
+            return by_name[name]
+        raise AttributeError(f"this layer has no {name!r} formula")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from symconv.spec import fmt_shape
+from symconv.formatting import fmt_shape
 
 
 def exact(value: Any) -> sp.Expr:

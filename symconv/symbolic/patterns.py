@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from symconv.spec import ConvSpec
-from symconv.symbolic import elements
+import symconv.symbolic.elements as elements
+from symconv.kinds import ConvSpec
 from symconv.symbolic.tensors import zeros_like
 
 Where = dict[sp.Symbol, tuple[str, tuple[int, ...]]]

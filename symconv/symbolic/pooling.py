@@ -27,7 +27,8 @@ from itertools import product
 import numpy as np
 import sympy as sp
 
-from symconv.pool_spec import PoolSpec
+from symconv.kinds import PoolSpec
+from symconv.symbolic.base import Derivation
 from symconv.symbolic.elements import ChainTerm, local_gradients
 from symconv.symbolic.numbers import as_numbers, mapping, substitute, to_float
 from symconv.symbolic.tensors import SymbolTable, TensorInfo, format_index, multiply, shown_axes
@@ -67,7 +68,7 @@ class Check:
 
 
 @dataclass
-class PoolDerivation:
+class PoolDerivation(Derivation):
     """Everything symconv derived for one pooling layer.
 
     `symbols` holds "x" (the pooling input: X alone, C after a convolution) and "gy"
@@ -88,8 +89,6 @@ class PoolDerivation:
     sympy_derivative: dict[Index, sp.Expr] = field(default_factory=dict)
     values: np.ndarray | None = None
     table: SymbolTable = field(default_factory=SymbolTable)
-    notes: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -161,29 +160,6 @@ class PoolDerivation:
             "output": to_float(self.forward_values(x)),
             "grad_input": self.routed(x, gy),
         }
-
-    # ----- output a person reads (the printers live in symconv.render) ------------------
-    def to_latex(self, document: bool = True, zero_based: bool = False) -> str:
-        from symconv.render import latex, pooling_document
-
-        outline, names = pooling_document.build(self, zero_based)
-        return latex.write(outline, names, document=document)
-
-    def to_markdown(self, zero_based: bool = False) -> str:
-        from symconv.render import markdown, pooling_document
-
-        return markdown.write(*pooling_document.build(self, zero_based))
-
-    def to_text(self, zero_based: bool = False) -> str:
-        from symconv.render import pooling_document, text
-
-        return text.write(*pooling_document.build(self, zero_based))
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def _repr_latex_(self) -> str:
-        return self.to_latex(document=False)
 
 
 # ----- windows and symbols --------------------------------------------------------------------
@@ -281,8 +257,6 @@ def derive_pool(
     `values` are numbers for the input (any array-like, row-major); the printers then
     show the forward numbers, which position wins each window and the routed grid.
     """
-    if not isinstance(spec, PoolSpec):
-        raise ValueError(f"derive_pool needs a PoolSpec, got {type(spec).__name__}")
     if input_key not in KEYS:
         raise ValueError(f"input_key={input_key!r} must be one of {', '.join(KEYS)}")
     started = time.perf_counter()

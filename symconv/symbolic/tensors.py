@@ -15,7 +15,10 @@ from itertools import product
 import numpy as np
 import sympy as sp
 
-from symconv.spec import ConvSpec
+from symconv.kinds import ConvSpec
+from symconv.symbolic.expressions import multiply, zeros_like
+
+__all__ = ["SymbolTable", "make_symbols", "multiply", "zeros_like"]
 
 #: Letters the lecture uses: X ⊛ F = O, and dL/dO arrives from the next layer.
 TENSOR_LETTERS: dict[str, str] = {"x": "X", "w": "F", "b": "b", "gy": "O", "y": "O"}
@@ -86,25 +89,3 @@ def _symbol_array(
         table.where[symbol] = (key, index)
         array[index] = symbol
     return array
-
-
-def zeros_like(shape: tuple[int, ...]) -> np.ndarray:
-    """An object array of SymPy zeros (NumPy's zeros would hold Python floats)."""
-    array = np.empty(shape, dtype=object)
-    array.fill(sp.S.Zero)
-    return array
-
-
-def multiply(*factors: sp.Expr) -> sp.Expr:
-    """The product of `factors`, built without SymPy's general flattening when possible.
-
-    A product of distinct symbols is already canonical once its factors are sorted
-    the way `Mul` sorts them, and building it directly is about 15 times faster: the
-    difference between a LeNet layer in one second or in ten.
-    """
-    if len(factors) == 1:
-        return factors[0]
-    if len(factors) == 2 and all(f.is_Symbol for f in factors) and factors[0] != factors[1]:
-        a, b = factors
-        return sp.Mul._from_args((a, b) if sp.Basic.compare(a, b) <= 0 else (b, a), True)
-    return sp.Mul(*factors)

@@ -1,0 +1,175 @@
+"""The closed forms of a convolution: the forward rule and, next to it, each transpose rule.
+
+Every formula comes from the window equation of `symconv.window.WindowAxis`,
+
+    p = s·j + d·t − lo          (input position p, output j, tap t)
+
+solved for the unknown index of the gradient being gathered:
+
+* dL/dX gathers over taps t: j = (r + lo − d·t) / s must be an integer in [0, o).
+* dL/dF gathers over outputs j: p = s·j + d·t − lo must lie in [0, i).
+
+Each transpose rule is a small named function next to the forward rule it
+transposes, as in JAX's ``lax/convolution.py``.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from symconv.kinds.convolution.spec import ConvSpec
+from symconv.symbolic.indices import (
+    Access,
+    Guard,
+    IndexFormula,
+    IndexLevel,
+    Indices,
+    InRange,
+    Loop,
+    make_indices,
+    solve_for_output,
+    spatial_loops,
+)
+
+
+def _group_loops(spec: ConvSpec, ix: Indices) -> tuple[tuple[Loop, ...], sp.Expr, sp.Expr]:
+    """The group loop (absent when groups=1) and the absolute channel offsets it gives."""
+    if spec.groups == 1:
+        return (), sp.S.Zero, sp.S.Zero
+    cin_base = ix.g * spec.in_channels_per_group
+    cout_base = ix.g * spec.out_channels_per_group
+    return (Loop(ix.g, spec.groups),), cin_base, cout_base
+
+
+def _stored_tap(spec: ConvSpec, ix: Indices) -> tuple[sp.Expr, ...]:
+    """Index of the stored weight that tap t applies (rotated in "convolution" mode)."""
+    if spec.flips_kernel:
+        return tuple(k - 1 - t for k, t in zip(spec.kernel_size, ix.tap))
+    return ix.tap
+
+
+def _input_positions(spec: ConvSpec, ix: Indices) -> tuple[sp.Expr, ...]:
+    """p = s·j + d·t − lo in every dimension: the forward index equation."""
+    return tuple(
+        axis.position(j, t) for axis, j, t in zip(spec.window_axes, ix.out, ix.tap, strict=True)
+    )
+
+
+def _position_guards(spec: ConvSpec, ix: Indices) -> tuple[Guard, ...]:
+    """Bounds on p that can fail; a guard that always holds is left out.
+
+    p ≥ 0 always when lo = 0.  The largest p is i + hi − a − 1, so p < i always
+    when hi ≤ a (the leftover a swallows the hi padding).
+    """
+    return tuple(
+        InRange(axis.position(j, t), axis.size)
+        for axis, j, t in zip(spec.window_axes, ix.out, ix.tap, strict=True)
+        if axis.lo > 0 or axis.hi > axis.leftover
+    )
+
+
+# ----- forward and its transposes --------------------------------------------------------
+def forward_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
+    """y[n, m, j] = b[m] + Σ_{c, t} x[n, c, s·j + d·t − lo] · w[m, c, t]."""
+    group_loops, cin_base, cout_base = _group_loops(spec, ix)
+    out_channel = cout_base + ix.c_out
+    return IndexFormula(
+        name="forward",
+        target=Access("y", (ix.n, out_channel, *ix.out)),
+        loops=(
+            Loop(ix.n, spec.batch),
+            *group_loops,
+            Loop(ix.c_out, spec.out_channels_per_group),
+            *spatial_loops(ix.out, spec.output_size),
+        ),
+        reductions=(
+            Loop(ix.c_in, spec.in_channels_per_group),
+            *spatial_loops(ix.tap, spec.kernel_size),
+        ),
+        guards=_position_guards(spec, ix),
+        factors=(
+            Access("x", (ix.n, cin_base + ix.c_in, *_input_positions(spec, ix))),
+            Access("w", (out_channel, ix.c_in, *_stored_tap(spec, ix))),
+        ),
+        addend=Access("b", (out_channel,)) if spec.bias else None,
+    )
+
+
+def grad_input_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
+    """Transpose of `forward_formula` in x.
+
+    gx[n, c, r] = Σ_{m, t} gy[n, m, j(r, t)] · w[m, c, t],  s·j = r + lo − d·t
+    """
+    group_loops, cin_base, cout_base = _group_loops(spec, ix)
+    out_channel = cout_base + ix.c_out
+    solved, guards = [], []
+    for axis, r, t in zip(spec.window_axes, ix.inp, ix.tap, strict=True):
+        j, g = solve_for_output(axis.window_numerator(r, t), axis.stride, axis.outputs)
+        solved.append(j)
+        guards.extend(g)
+    return IndexFormula(
+        name="grad_input",
+        target=Access("gx", (ix.n, cin_base + ix.c_in, *ix.inp)),
+        loops=(
+            Loop(ix.n, spec.batch),
+            *group_loops,
+            Loop(ix.c_in, spec.in_channels_per_group),
+            *spatial_loops(ix.inp, spec.input_size),
+        ),
+        reductions=(
+            Loop(ix.c_out, spec.out_channels_per_group),
+            *spatial_loops(ix.tap, spec.kernel_size),
+        ),
+        guards=tuple(guards),
+        factors=(
+            Access("gy", (ix.n, out_channel, *solved)),
+            Access("w", (out_channel, ix.c_in, *_stored_tap(spec, ix))),
+        ),
+    )
+
+
+def grad_weight_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
+    """Transpose of `forward_formula` in w.
+
+    gw[m, c, t] = Σ_{n, j} gy[n, m, j] · x[n, c, s·j + d·t − lo]
+    """
+    group_loops, cin_base, cout_base = _group_loops(spec, ix)
+    out_channel = cout_base + ix.c_out
+    return IndexFormula(
+        name="grad_weight",
+        target=Access("gw", (out_channel, ix.c_in, *_stored_tap(spec, ix))),
+        loops=(
+            *group_loops,
+            Loop(ix.c_out, spec.out_channels_per_group),
+            Loop(ix.c_in, spec.in_channels_per_group),
+            *spatial_loops(ix.tap, spec.kernel_size),
+        ),
+        reductions=(Loop(ix.n, spec.batch), *spatial_loops(ix.out, spec.output_size)),
+        guards=_position_guards(spec, ix),
+        factors=(
+            Access("gy", (ix.n, out_channel, *ix.out)),
+            Access("x", (ix.n, cin_base + ix.c_in, *_input_positions(spec, ix))),
+        ),
+    )
+
+
+def grad_bias_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
+    """Transpose of the bias term: gb[m] = Σ_{n, j} gy[n, m, j]."""
+    return IndexFormula(
+        name="grad_bias",
+        target=Access("gb", (ix.c_out,)),
+        loops=(Loop(ix.c_out, spec.out_channels),),
+        reductions=(Loop(ix.n, spec.batch), *spatial_loops(ix.out, spec.output_size)),
+        guards=(),
+        factors=(Access("gy", (ix.n, ix.c_out, *ix.out)),),
+    )
+
+
+def index_level(spec: ConvSpec) -> IndexLevel:
+    """Closed forms for any size: the cost does not grow with the layer."""
+    ix = make_indices(spec.rank)
+    rules = [forward_formula, grad_input_formula, grad_weight_formula]
+    if spec.bias:
+        rules.append(grad_bias_formula)
+    formulas = [rule(spec, ix) for rule in rules]
+    return IndexLevel(ix, {f.name: f for f in formulas})

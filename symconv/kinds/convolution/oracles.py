@@ -1,0 +1,218 @@
+"""The convolution's oracles: NumPy from the definition, and PyTorch's own functions.
+
+The NumPy functions follow PyTorch's ``conv1d/2d/3d`` exactly, with per-dimension
+asymmetric zero padding ``(lo, hi)``, stride, dilation and groups.  In
+"cross-correlation" mode
+
+    y[n, co, j] = b[co] + sum_{ci, t} xpad[n, g*Cin_g + ci, s*j + d*t] * w[co, ci, t]
+
+with ``g = co // Cout_g`` and multi-indices ``j`` (output) and ``t`` (kernel tap); in
+"convolution" mode ``w`` is first rotated by 180 degrees along every spatial axis.
+Padding is zeros that multiply like any other element: a NaN or an infinite weight
+meets them as PyTorch's padded input does (0·inf is NaN).
+
+They are written plainly from that definition rather than for speed, but vectorized
+enough (strided window views contracted by ``np.einsum``) to serve as an oracle for
+layers such as 8x64x56x56.  `grad_input` deliberately uses a different algorithm from
+`forward` (a scatter-add over kernel taps) so the two do not share a bug.  Everything
+is accumulated in float64 and returned in the result type of the floating inputs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from symconv.kinds.convolution.spec import ConvSpec
+
+# einsum subscripts: n batch, g group, c input channel in group, o output channel in
+# group; output positions and kernel taps get one letter per spatial dimension.
+_OUT_LETTERS = "pqr"
+_TAP_LETTERS = "uvw"
+
+
+# ----- argument checks ---------------------------------------------------------------
+def _as_array(name: str, value: object, expected: tuple[int, ...], what: str) -> np.ndarray:
+    """Check the shape up front, so a mismatch is named instead of failing inside einsum."""
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} has complex dtype {arr.dtype}; convolution here is real")
+    if arr.shape != expected:
+        raise ValueError(f"{name} has shape {arr.shape}, expected {what} {expected}")
+    return arr
+
+
+def _result_dtype(*arrays: np.ndarray) -> np.dtype:
+    """Result type of the floating inputs; integer/bool inputs are cast and don't widen it."""
+    floats = [a.dtype for a in arrays if np.issubdtype(a.dtype, np.floating)]
+    return np.result_type(*floats) if floats else np.dtype(np.float64)
+
+
+# ----- building blocks ---------------------------------------------------------------
+def _oriented_weight(spec: ConvSpec, w: np.ndarray) -> np.ndarray:
+    """The kernel actually slid over the input: rotated 180 degrees in convolution mode."""
+    if not spec.flips_kernel:
+        return w
+    spatial = tuple(range(2, 2 + spec.rank))
+    return np.flip(w, axis=spatial)
+
+
+def _grouped_weight(spec: ConvSpec, w: np.ndarray) -> np.ndarray:
+    """(C_out, Cin_g, *k) -> (G, Cout_g, Cin_g, *k): output channels are split by group."""
+    return w.reshape(spec.groups, spec.out_channels_per_group, *w.shape[1:])
+
+
+def _grouped_channels(spec: ConvSpec, a: np.ndarray, per_group: int) -> np.ndarray:
+    """(N, C, *rest) -> (N, G, C/G, *rest): channel axis split into group and member."""
+    return a.reshape(a.shape[0], spec.groups, per_group, *a.shape[2:])
+
+
+def _pad(spec: ConvSpec, x: np.ndarray) -> np.ndarray:
+    """Zero-pad the spatial axes by (lo, hi) each; batch and channel axes untouched."""
+    return np.pad(x, ((0, 0), (0, 0), *spec.padding))
+
+
+def _windows(spec: ConvSpec, xpad: np.ndarray) -> np.ndarray:
+    """View (N, C, *out, *kernel) with [..., j, t] = xpad[..., s*j + d*t].
+
+    Windows of the dilated extent are taken at every position; slicing positions by the
+    stride and window entries by the dilation leaves exactly out and kernel entries
+    (rows past the last full window, the leftover, are never touched).
+    """
+    spatial = tuple(range(2, 2 + spec.rank))
+    view = sliding_window_view(xpad, spec.effective_kernel, axis=spatial)
+    positions = tuple(slice(None, None, s) for s in spec.stride)
+    taps = tuple(slice(None, None, d) for d in spec.dilation)
+    view = view[(slice(None), slice(None), *positions, *taps)]
+    assert view.shape[2:] == (*spec.output_size, *spec.kernel_size)
+    return view
+
+
+def _subscripts(spec: ConvSpec) -> tuple[str, str]:
+    """einsum letters for the output positions and the kernel taps of this rank."""
+    return _OUT_LETTERS[: spec.rank], _TAP_LETTERS[: spec.rank]
+
+
+# ----- public functions --------------------------------------------------------------
+def forward(
+    spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None
+) -> np.ndarray:
+    """Output y of shape spec.output_shape: windows of padded x contracted with w per group.
+
+    `b` is optional: None means no bias term is added (whatever ``spec.bias`` says).
+    """
+    x = _as_array("x", x, spec.input_shape, "spec.input_shape")
+    w = _as_array("w", w, spec.weight_shape, "spec.weight_shape")
+    arrays = [x, w]
+    if b is not None:
+        b = _as_array("b", b, spec.bias_shape, "spec.bias_shape")
+        arrays.append(b)
+    out_dtype = _result_dtype(*arrays)
+
+    xwin = _windows(spec, _pad(spec, x.astype(np.float64)))
+    xwin = _grouped_channels(spec, xwin, spec.in_channels_per_group)
+    wg = _grouped_weight(spec, _oriented_weight(spec, w.astype(np.float64)))
+    j, t = _subscripts(spec)
+    y = np.einsum(f"ngc{j}{t},goc{t}->ngo{j}", xwin, wg, optimize=True)
+    y = y.reshape(spec.output_shape)
+    if b is not None:
+        y = y + b.astype(np.float64).reshape(-1, *(1,) * spec.rank)
+    return y.astype(out_dtype, copy=False)
+
+
+def grad_input(spec: ConvSpec, gy: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """dL/dx from gy = dL/dy: every tap scatters gy*w back to the inputs it read.
+
+    For tap t the outputs j read xpad[s*j + d*t], a strided slice of the padded input,
+    so the tap's contribution is added to that slice; the padding is cropped at the end.
+    The leftover rows after the last window receive no contribution and stay zero.
+    """
+    gy = _as_array("gy", gy, spec.output_shape, "spec.output_shape")
+    w = _as_array("w", w, spec.weight_shape, "spec.weight_shape")
+    out_dtype = _result_dtype(gy, w)
+
+    gyg = _grouped_channels(spec, gy.astype(np.float64), spec.out_channels_per_group)
+    wg = _grouped_weight(spec, _oriented_weight(spec, w.astype(np.float64)))
+    gx_pad = np.zeros(
+        (spec.batch, spec.groups, spec.in_channels_per_group, *spec.padded_size), np.float64
+    )
+    j, _ = _subscripts(spec)
+    for tap in itertools.product(*(range(k) for k in spec.kernel_size)):
+        reads = tuple(
+            slice(d * t, d * t + s * (o - 1) + 1, s)
+            for t, d, s, o in zip(tap, spec.dilation, spec.stride, spec.output_size, strict=True)
+        )
+        gx_pad[(Ellipsis, *reads)] += np.einsum(
+            f"ngo{j},goc->ngc{j}", gyg, wg[(Ellipsis, *tap)], optimize=True
+        )
+    crop = tuple(
+        slice(lo, lo + i) for (lo, _), i in zip(spec.padding, spec.input_size, strict=True)
+    )
+    gx = gx_pad[(Ellipsis, *crop)].reshape(spec.input_shape)
+    return gx.astype(out_dtype, copy=False)
+
+
+def grad_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """dL/dw: windows of padded x contracted with gy over batch and output positions.
+
+    In convolution mode the gradient is taken with respect to the rotated kernel and
+    rotated back, because w enters the sum only through its 180-degree rotation.
+    """
+    x = _as_array("x", x, spec.input_shape, "spec.input_shape")
+    gy = _as_array("gy", gy, spec.output_shape, "spec.output_shape")
+    out_dtype = _result_dtype(x, gy)
+
+    xwin = _windows(spec, _pad(spec, x.astype(np.float64)))
+    xwin = _grouped_channels(spec, xwin, spec.in_channels_per_group)
+    gyg = _grouped_channels(spec, gy.astype(np.float64), spec.out_channels_per_group)
+    j, t = _subscripts(spec)
+    gw = np.einsum(f"ngc{j}{t},ngo{j}->goc{t}", xwin, gyg, optimize=True)
+    gw = _oriented_weight(spec, gw.reshape(spec.weight_shape))
+    return np.ascontiguousarray(gw, dtype=out_dtype)
+
+
+def grad_bias(spec: ConvSpec, gy: np.ndarray) -> np.ndarray:
+    """dL/db: each bias entry is added to every output of its channel, so sum gy there."""
+    gy = _as_array("gy", gy, spec.output_shape, "spec.output_shape")
+    out_dtype = _result_dtype(gy)
+    axes = (0, *range(2, 2 + spec.rank))
+    return gy.astype(np.float64).sum(axis=axes).astype(out_dtype, copy=False)
+
+
+# ----- PyTorch -----------------------------------------------------------------------
+def torch_results(spec: ConvSpec, a: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every kernel's result from ``torch.nn.functional.conv{1,2,3}d`` and autograd.
+
+    The (lo, hi) padding is explicit (``F.pad``), so asymmetric padding is covered; in
+    convolution mode torch is given the flipped kernel.
+    """
+    torch = importlib.import_module("torch")
+    functional = torch.nn.functional
+    conv = getattr(functional, f"conv{spec.rank}d")
+    x = torch.tensor(a["x"], requires_grad=True)
+    w = torch.tensor(a["w"], requires_grad=True)
+    b = torch.tensor(a["b"], requires_grad=True) if spec.bias else None
+    spatial = tuple(range(2, 2 + spec.rank))
+    kernel = torch.flip(w, spatial) if spec.flips_kernel else w
+    pads = [amount for pair in reversed(spec.padding) for amount in pair]  # last axis first
+    y = conv(
+        functional.pad(x, pads),
+        kernel,
+        b,
+        stride=spec.stride,
+        dilation=spec.dilation,
+        groups=spec.groups,
+    )
+    y.backward(torch.tensor(a["gy"]))
+    results = {
+        "forward": y.detach().numpy(),
+        "grad_input": x.grad.numpy(),
+        "grad_weight": w.grad.numpy(),
+    }
+    if b is not None:
+        results["grad_bias"] = b.grad.numpy()
+    return results

@@ -1,0 +1,50 @@
+"""The algorithms a kernel can be lowered with, in the order the default choice tries them.
+
+Adding an algorithm is one file in this folder and one line in `ALGORITHMS`: a
+subclass of `Algorithm` saying when it applies, whether the default should pick it,
+how it builds its nest and which passes rewrite it.  `generate(spec,
+schedules={"forward": "direct"})` forces one by name.
+"""
+
+from __future__ import annotations
+
+from symconv.lower.algorithms.base import Algorithm
+from symconv.lower.algorithms.blocked import BLOCKED
+from symconv.lower.algorithms.direct import DIRECT
+from symconv.lower.algorithms.rows import ROWS
+from symconv.lower.passes import LoweringContext
+
+#: Most specialised first; `direct` applies to everything and closes the list.
+ALGORITHMS: tuple[Algorithm, ...] = (ROWS, BLOCKED, DIRECT)
+
+
+def by_name(name: str) -> Algorithm:
+    for algorithm in ALGORITHMS:
+        if algorithm.name == name:
+            return algorithm
+    known = ", ".join(a.name for a in ALGORITHMS)
+    raise ValueError(f"schedule={name!r} is not an algorithm symconv has; choose from {known}")
+
+
+def applicable(context: LoweringContext) -> tuple[Algorithm, ...]:
+    """The algorithms that can lower the context's formula, `direct` first."""
+    found = [a for a in ALGORITHMS if a.applies(context)]
+    return tuple(sorted(found, key=lambda a: a is not DIRECT))
+
+
+def default(context: LoweringContext) -> Algorithm:
+    """The first algorithm in `ALGORITHMS` that applies and prefers itself."""
+    return next(a for a in ALGORITHMS if a.applies(context) and a.preferred(context))
+
+
+def choose(context: LoweringContext, name: str | None) -> Algorithm:
+    """The algorithm named `name` (it must apply), or the default choice."""
+    if name is None:
+        return default(context)
+    algorithm = by_name(name)
+    if not algorithm.applies(context):
+        names = ", ".join(a.name for a in applicable(context))
+        raise ValueError(
+            f"schedule={name!r} cannot lower {context.formula.name}: choose from {names}"
+        )
+    return algorithm

@@ -1,0 +1,35 @@
+"""What a target is: a machine to tune for, a way to render a module, a way to call it.
+
+A target is one folder under `symconv.targets` (its view of the IR, its runtime
+wrapper) plus its templates under ``templates/<name>/``; the pipeline asks it to
+render the loop nests of a layer and to wrap the loaded module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from symconv.codegen.templates import template_digest
+from symconv.machine import Machine
+
+
+@dataclass(frozen=True)
+class Target:
+    """A code generator and runtime for one kind of hardware."""
+
+    name: str
+    machine: Machine
+    #: (spec, nests by kernel name) -> the source text of the module.
+    render: Callable[[Any, dict], str]
+    #: (spec, loaded module, its path) -> the checked kernels.
+    wrap: Callable[[Any, ModuleType, Path], Any]
+    #: Folder of the templates under templates/.
+    templates: str
+
+    def digest(self) -> str:
+        """Fingerprint of the templates: part of every module file's name."""
+        return template_digest(self.templates)

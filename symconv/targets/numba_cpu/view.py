@@ -1,0 +1,258 @@
+"""The CPU target's view of the IR: every statement as strings for its Jinja2 templates.
+
+This is the only place that turns loop nests into text for ``templates/numba_cpu``.
+Loops marked parallel become ``numba.prange`` in a kernel compiled with threads, a
+`Gemm` becomes ``np.dot`` on contiguous 2-D views (Numba hands it to SciPy's BLAS),
+constants become exact quotients in the layer's float type.  The view holds strings
+only, checked by `symconv.codegen.check.check_view` before rendering.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sympy as sp
+
+from symconv.codegen.check import check_view
+from symconv.codegen.printer import print_index, print_slices
+from symconv.codegen.templates import MODULE_TEMPLATE, environment
+from symconv.kinds import kind_of
+from symconv.lower.ir import (
+    IDENTITIES,
+    Accumulate,
+    AddBias,
+    Const,
+    For,
+    Gemm,
+    If,
+    Init,
+    Let,
+    LoopNest,
+    Matrix,
+    Maximize,
+    Operand,
+    Read,
+    ScatterAdd,
+    Staged,
+    Stmt,
+    Store,
+)
+from symconv.version import __version__
+
+#: The folder under templates/ that holds this target's templates.
+TEMPLATES = "numba_cpu"
+#: The command in each module header that writes it again (the spec is its only input).
+REGENERATE = "python -m symconv.pipeline '{spec_json}'"
+
+
+def render_module(spec: Any, nests: dict[str, LoopNest]) -> str:
+    """Python source of the module: forward, grad_input (, grad_weight, grad_bias)."""
+    view = module_view(spec, nests)
+    return environment(TEMPLATES).get_template(MODULE_TEMPLATE).render(**view)
+
+
+def module_view(spec: Any, nests: dict[str, LoopNest]) -> dict[str, Any]:
+    """Everything the module template shows, as checked strings."""
+    kind = kind_of(spec)
+    names = ", ".join(nests)
+    roles = kind.role_shapes(spec)
+    summaries = {s.name: s.summary for s in kind.signatures(spec)}
+    view = {
+        "version": __version__,
+        "template": f"{TEMPLATES}/{MODULE_TEMPLATE}",
+        "label": spec.label,
+        "description": spec.describe(),
+        "spec_json": spec.to_json(),
+        "command": REGENERATE.format(spec_json=spec.to_json()),
+        "docstring": f"Numba kernels of {spec.label}: {names}.",
+        "key": spec.key,
+        "dtype": spec.dtype,
+        "constants": [{"name": f"{role}_SHAPE", "value": repr(v)} for role, v in roles.items()],
+        "types": [
+            {"name": role, "dims": ", ".join([":"] * (len(shape) - 1) + ["::1"])}
+            for role, shape in roles.items()
+            if shape is not None
+        ],
+        "kernels": [
+            kernel_view(nest, spec.dtype, summaries[name], kind.roles)
+            for name, nest in nests.items()
+        ],
+    }
+    check_view(view)
+    return view
+
+
+def kernel_view(
+    nest: LoopNest, dtype: str, summary: str, roles: dict[str, str]
+) -> dict[str, Any]:
+    notes = [f"{s.name}: {describe_staged(s)}" for s in nest.staged] + list(nest.notes)
+    printer = StatementView(nest.parallel, dtype)
+    return {
+        "name": nest.name,
+        "summary": summary,
+        "notes": notes,
+        "params": [p.name for p in nest.params],
+        "param_types": [roles[p.name] for p in nest.params],
+        "result_type": roles[nest.result.name],
+        "parallel": str(nest.parallel),
+        "fastmath": str(not nest.strict_float),
+        "staged": [_staged_view(s) for s in nest.staged],
+        "scratch": [_buffer_view(s) for s in nest.scratch],
+        "result": {**_buffer_view(nest.result), "zeroed": nest.zeroed},
+        "body": [printer.view(s) for s in nest.body],
+    }
+
+
+def describe_staged(staged: Staged) -> str:
+    """One line on how a staged copy is laid out: (before, after) zeros per spatial axis."""
+    spatial = staged.axes[2:]
+    pads = ", ".join(f"({b}, {a})" for b, a in staged.pads[2:])
+    text = f"{staged.source.name}"
+    if any(a.step > 1 for a in spatial):
+        text += f" dilated by {', '.join(str(a.step) for a in spatial)},"
+    text += f" padded {pads}"
+    if any(min(p) < 0 for p in staged.pads[2:]):
+        text += " (negative: rows never read are cropped)"
+    if staged.fill:
+        text += f" with {_literal(staged.fill, None)}"
+    return text
+
+
+def _literal(value: float, dtype: str | None) -> str:
+    """A float constant as source: -np.inf, or np.<dtype>(value) when typed."""
+    if math.isinf(value):
+        text = "-np.inf" if value < 0 else "np.inf"
+    else:
+        text = repr(float(value))
+    return text if dtype is None else f"np.{dtype}({text})"
+
+
+def _staged_view(staged: Staged) -> dict[str, Any]:
+    landing, kept = staged.copy_slices()
+    source = staged.source
+    kept_text = print_slices(kept, source.shape)
+    full = all(part == ":" for part in kept_text.split(", "))
+    return {
+        "name": staged.name,
+        "shape": repr(staged.shape),
+        "fill": _literal(staged.fill, None) if staged.fill else "",
+        "copy": not staged.empty,
+        "landing": print_slices(landing, staged.shape),
+        "source": source.name if full else f"{source.name}[{kept_text}]",
+    }
+
+
+def _buffer_view(operand: Operand) -> dict[str, str]:
+    return {"name": operand.name, "shape": repr(operand.shape)}
+
+
+class StatementView:
+    """One dict per IR statement for the loops template, dispatched on the statement's class."""
+
+    def __init__(self, parallel: bool, dtype: str) -> None:
+        self.parallel = parallel
+        self.dtype = dtype
+
+    def view(self, stmt: Stmt) -> dict[str, Any]:
+        method = getattr(self, f"_view_{type(stmt).__name__}", None)
+        if method is None:
+            raise TypeError(f"no template branch for {type(stmt).__name__}")
+        return method(stmt)
+
+    def factor(self, factor: Read | Const) -> str:
+        if isinstance(factor, Const):
+            value = sp.Rational(factor.value)
+            if value.q == 1:
+                return f"np.{self.dtype}({value.p})"
+            return f"(np.{self.dtype}({value.p}) / np.{self.dtype}({value.q}))"
+        return print_index(factor)
+
+    def product(self, factors: tuple) -> str:
+        return " * ".join(self.factor(f) for f in factors)
+
+    def matrix(self, matrix: Matrix) -> str:
+        """buffer[prefix].reshape(height, cols)[rows].T as source."""
+        prefix = ", ".join(print_index(e) for e in matrix.prefix)
+        text = f"{matrix.buffer}[{prefix}]" if prefix else matrix.buffer
+        text += f".reshape({matrix.height}, {matrix.cols})"
+        if matrix.rows is not None and matrix.rows != matrix.height:
+            first = print_index(matrix.first_row)
+            text += f"[{first}:{first} + {matrix.rows}]"
+        return text + (".T" if matrix.transposed else "")
+
+    def _view_For(self, stmt: For) -> dict[str, Any]:
+        return {
+            "kind": "for",
+            "var": stmt.var.name,
+            "iterator": "numba.prange" if stmt.parallel and self.parallel else "range",
+            "extent": str(stmt.extent),
+            "body": [self.view(s) for s in stmt.body],
+        }
+
+    def _view_If(self, stmt: If) -> dict[str, Any]:
+        return {
+            "kind": "if",
+            "condition": " and ".join(print_index(g) for g in stmt.guards),
+            "body": [self.view(s) for s in stmt.body],
+        }
+
+    def _view_Let(self, stmt: Let) -> dict[str, Any]:
+        return {"kind": "let", "var": stmt.var.name, "expr": print_index(stmt.expr)}
+
+    def _view_Init(self, stmt: Init) -> dict[str, Any]:
+        start = _literal(IDENTITIES[stmt.reduction], self.dtype)
+        value = print_index(stmt.value) if stmt.value is not None else start
+        return {"kind": "init", "acc": stmt.acc, "value": value}
+
+    def _view_Accumulate(self, stmt: Accumulate) -> dict[str, Any]:
+        return {"kind": "accumulate", "acc": stmt.acc, "product": self.product(stmt.factors)}
+
+    def _view_Maximize(self, stmt: Maximize) -> dict[str, Any]:
+        return {
+            "kind": "maximize",
+            "acc": stmt.acc,
+            "value": print_index(stmt.value),
+            "track": [{"var": v.name, "expr": print_index(e)} for v, e in stmt.track],
+        }
+
+    def _view_ScatterAdd(self, stmt: ScatterAdd) -> dict[str, Any]:
+        return {
+            "kind": "scatter",
+            "target": print_index(stmt.target),
+            "product": self.product(stmt.factors),
+        }
+
+    def _view_Store(self, stmt: Store) -> dict[str, Any]:
+        return {"kind": "store", "target": print_index(stmt.target), "value": self.scaled(stmt)}
+
+    def _view_Gemm(self, stmt: Gemm) -> dict[str, Any]:
+        return {
+            "kind": "gemm",
+            "out": self.matrix(stmt.out),
+            "a": self.matrix(stmt.a),
+            "b": self.matrix(stmt.b),
+            "accumulate": stmt.accumulate,
+        }
+
+    def _view_AddBias(self, stmt: AddBias) -> dict[str, Any]:
+        rows = stmt.target.height if stmt.target.rows is None else stmt.target.rows
+        first = print_index(stmt.target.first_row)
+        return {
+            "kind": "add_bias",
+            "target": self.matrix(stmt.target),
+            "bias": stmt.bias,
+            "rows": str(rows),
+            "first": first,
+            "cols": str(stmt.target.cols),
+        }
+
+    def scaled(self, store: Store) -> str:
+        """acc, acc / np.<dtype>(q) for a scale 1/q, else acc * np.<dtype>(p) / np.<dtype>(q)."""
+        scale = sp.Rational(store.scale)
+        if scale == 1:
+            return store.acc
+        p, q = int(scale.p), int(scale.q)
+        if p == 1:
+            return f"{store.acc} / np.{self.dtype}({q})"
+        return f"{store.acc} * np.{self.dtype}({p}) / np.{self.dtype}({q})"

@@ -1,0 +1,92 @@
+"""The lecture's patterns: proved over random layers, and able to fail when wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from hypothesis import given, settings
+
+from symconv import ConvSpec, derive
+from symconv.symbolic import patterns
+from tests.strategies import conv_specs
+
+
+@settings(max_examples=40, deadline=None)
+@given(spec=conv_specs(max_batch=2, groups=(1, 2), max_channels_per_group=2))
+def test_every_pattern_holds_on_random_layers(spec):
+    d = derive(spec)
+    failed = [name for name, p in d.patterns.items() if not p.holds]
+    assert not failed, f"{failed} fail for {spec}"
+
+
+def test_stride_two_dilates_the_upstream_gradient_like_the_recitation():
+    """Seed 003: for stride 2, dL/dO gets one zero between neighbours before the full conv."""
+    d = derive(ConvSpec((5, 5), 3, stride=2))
+    dilated = d.patterns["dilation"].evidence["dilated"][0, 0]
+    names = [[str(e) for e in row] for row in dilated]
+    assert names == [["dL/dO11", "0", "dL/dO12"], ["0", "0", "0"], ["dL/dO21", "0", "dL/dO22"]]
+    # k_eff - 1 - lo = 2 zeros before, k_eff - 1 - hi + a = 2 after: a 7x7 grid
+    assert d.patterns["padding"].evidence["amounts"] == ((2, 2), (2, 2))
+    assert d.patterns["rotation"].evidence["grid"].shape == (1, 1, 7, 7)
+
+
+def test_lecture_rotated_filter():
+    d = derive(ConvSpec((3, 3), 2))
+    rotated = d.patterns["rotation"].evidence["rotated_filter"][0, 0]
+    assert [[str(e) for e in row] for row in rotated] == [["F22", "F21"], ["F12", "F11"]]
+
+
+def test_rotation_check_fails_without_the_rotation():
+    """The proof is not vacuous: the unrotated filter does not give dL/dX."""
+    spec = ConvSpec((3, 3), 2)
+    d = derive(spec)
+    grid = d.patterns["rotation"].evidence["grid"]
+    unrotated = d.symbols["w"]
+    wrong = patterns.correlate(grid, unrotated, stride=(1, 1), dilation=(1, 1), groups=1)
+    assert not patterns.same_expressions(wrong, d.grad_input)
+
+
+def test_same_expressions_expands_before_deciding():
+    a, b, c = sp.symbols("a b c")
+    left = np.array([a * (b + c)], dtype=object)
+    assert patterns.same_expressions(left, np.array([a * b + a * c], dtype=object))
+    assert not patterns.same_expressions(left, np.array([a * b], dtype=object))
+
+
+def test_unreached_rows_get_zero_gradient():
+    # i=8, k=3, s=3, hi=0: windows start at 0 and 3 and read rows 0..5; rows 6 and 7 are left
+    spec = ConvSpec((8,), 3, stride=3)
+    assert spec.leftover == (2,)
+    assert patterns.unreached_positions(spec) == ((6, 7),)
+    d = derive(spec)
+    assert d.grad_input[0, 0, 6] == 0 and d.grad_input[0, 0, 7] == 0
+    assert d.grad_input[0, 0, 5] != 0
+    assert d.patterns["leftover"].holds
+
+
+def test_dilation_holes_are_unreached_too():
+    # k=2, d=2, s=2 over 6 inputs: taps read rows 0,2 and 2,4 -> rows 1, 3, 5 unread
+    spec = ConvSpec((6,), 2, stride=2, dilation=2)
+    assert patterns.unreached_positions(spec) == ((1, 3, 5),)
+
+
+def test_padding_swallowing_the_leftover_leaves_no_unreached_row():
+    spec = ConvSpec((8,), 3, stride=3, padding=((0, 1),))
+    assert spec.leftover == (0,) and spec.output_size == (3,)  # the third window reads 6, 7, pad
+    assert patterns.unreached_positions(spec) == ((),)
+
+
+def test_large_padding_crops_the_full_correlation_grid():
+    # lo = 3 > k_eff - 1 = 1: the full correlation crops one row instead of padding
+    spec = ConvSpec((4,), 2, padding=3)
+    d = derive(spec)
+    assert d.patterns["padding"].evidence["amounts"] == ((-2, -2),)
+    assert d.patterns["rotation"].holds and d.patterns["padding"].holds
+
+
+def test_grad_weight_pattern_trades_stride_and_dilation():
+    spec = ConvSpec((9,), 3, stride=2, dilation=3)
+    d = derive(spec)
+    assert d.patterns["grad_weight"].holds
+    kernel = d.patterns["grad_weight"].evidence["kernel"][0, 0]
+    assert [str(e) for e in kernel] == ["dL/dO1", "0", "dL/dO2"]

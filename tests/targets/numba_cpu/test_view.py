@@ -1,0 +1,116 @@
+"""Tests for the CPU target's view of the IR: rendered modules, their flags, and their meaning.
+
+Rendered modules are checked without compiling: executed with a stand-in `numba`
+whose `njit` returns the plain Python function, they must compute what
+`symconv.reference` computes.  That proves the view and the templates for many specs
+in a fraction of a second each; tests/test_pipeline.py compiles the real thing.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import types
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from symconv.kinds import ConvSpec
+from symconv.pipeline import render
+from tests.strategies import conv_specs, random_arrays
+
+LECTURE = ConvSpec((3, 3), 2)
+
+
+def test_rendered_module_header_names_spec_and_regeneration_command():
+    source = render(LECTURE)
+    lines = source.splitlines()
+    assert lines[2] == f"# Spec: {LECTURE.to_json()}"
+    assert lines[3] == f"# Regenerate: python -m symconv.pipeline '{LECTURE.to_json()}'"
+    assert f'SPEC_KEY = "{LECTURE.key}"' in source
+
+
+def test_rendered_module_declares_c_contiguous_signatures_and_flags():
+    source = render(ConvSpec((5, 5, 5), 2, bias=True, dtype="float64"))
+    assert "INPUT = numba.float64[:, :, :, :, ::1]" in source
+    assert "BIAS = numba.float64[::1]" in source
+    assert "OUTPUT(INPUT, WEIGHT, BIAS)," in source
+    for flag in ("fastmath=True", "boundscheck=False", "cache=True", "parallel=False"):
+        assert source.count(flag) == 4
+    tree = ast.parse(source)
+    functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert functions == ["forward", "grad_input", "grad_weight", "grad_bias"]
+
+
+def test_grad_bias_only_when_the_layer_has_a_bias():
+    assert "def grad_bias(" not in render(LECTURE)
+    assert "def grad_bias(" in render(ConvSpec((3, 3), 2, bias=True))
+
+
+# ----- rendered modules compute the reference (pure Python, no compile) -------------------
+class _AnyType:
+    """Stands for numba.float32[:, ::1] and for signatures built from it."""
+
+    def __getitem__(self, item):
+        return self
+
+    def __call__(self, *args):
+        return self
+
+
+def fake_numba() -> types.ModuleType:
+    module = types.ModuleType("numba")
+    module.njit = lambda *args, **kwargs: lambda function: function
+    module.prange = range
+    module.float32 = module.float64 = _AnyType()
+    return module
+
+
+def execute(source: str, monkeypatch: pytest.MonkeyPatch) -> dict:
+    monkeypatch.setitem(sys.modules, "numba", fake_numba())
+    namespace: dict = {}
+    exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=conv_specs(max_batch=2))
+def test_rendered_module_computes_the_reference_in_pure_python(spec):
+    from symconv import reference
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        module = execute(render(spec), monkeypatch)
+    x, w, b, gy = random_arrays(spec, np.random.default_rng(0))
+    tol = {"float32": 1e-4, "float64": 1e-10}[spec.dtype]
+    got = {
+        "forward": module["forward"](x, w, *([b] if spec.bias else [])),
+        "grad_input": module["grad_input"](gy, w),
+        "grad_weight": module["grad_weight"](x, gy),
+    }
+    want = {
+        "forward": reference.forward(spec, x, w, b),
+        "grad_input": reference.grad_input(spec, gy, w),
+        "grad_weight": reference.grad_weight(spec, x, gy),
+    }
+    if spec.bias:
+        got["grad_bias"] = module["grad_bias"](gy)
+        want["grad_bias"] = reference.grad_bias(spec, gy)
+    for name, value in got.items():
+        assert value.dtype == np.dtype(spec.dtype) and value.shape == want[name].shape, name
+        scale = max(float(np.max(np.abs(want[name]), initial=0.0)), 1.0)
+        np.testing.assert_allclose(value, want[name], rtol=0, atol=tol * scale, err_msg=name)
+
+
+def test_parallel_module_runs_in_pure_python(monkeypatch):
+    """Fused prange loop, Lets and per-chunk partial sums, checked without compiling."""
+    from symconv import reference
+
+    spec = ConvSpec((10, 10), 3, in_channels=4, out_channels=4, batch=8)
+    source = render(spec)
+    assert "numba.prange(" in source and "partial = np.empty((4, 4, 4, 3, 3)" in source
+    module = execute(source, monkeypatch)
+    x, w, _, gy = random_arrays(spec, np.random.default_rng(1))
+    np.testing.assert_allclose(
+        module["grad_weight"](x, gy), reference.grad_weight(spec, x, gy), rtol=1e-4, atol=1e-4
+    )
