@@ -115,3 +115,22 @@ def random_arrays(
     b = rng.standard_normal(spec.bias_shape).astype(dtype) if spec.bias else None
     gy = rng.standard_normal(spec.output_shape).astype(dtype)
     return x, w, b, gy
+
+
+@st.composite
+def pointwise_specs(draw: st.DrawFn, max_rank: int = 3, max_size: int = 5) -> ConvSpec:
+    """1×1 layers with stride 1 and no padding (any dilation: it spans nothing), of any rank."""
+    rank = draw(st.integers(1, max_rank))
+    groups = draw(st.sampled_from((1, 2, 3)))
+    return ConvSpec(
+        input_size=tuple(draw(st.integers(1, max_size)) for _ in range(rank)),
+        kernel_size=1,
+        dilation=draw(st.integers(1, 3)),
+        in_channels=groups * draw(st.integers(1, 3)),
+        out_channels=groups * draw(st.integers(1, 3)),
+        groups=groups,
+        batch=draw(st.integers(1, 3)),
+        bias=draw(st.booleans()),
+        dtype=draw(st.sampled_from(DTYPES)),
+        mode=draw(st.sampled_from(MODES)),
+    )

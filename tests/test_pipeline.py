@@ -25,7 +25,7 @@ from symconv.manifest import load_manifest
 from symconv.pipeline import generate, generate_many, module_file, render, write, write_many
 from symconv.verify import TOLERANCES
 from tests.paths import ROOT
-from tests.strategies import conv_specs, random_arrays
+from tests.strategies import conv_specs, pointwise_specs, random_arrays
 
 LECTURE = ConvSpec((3, 3), 2)
 
@@ -165,6 +165,20 @@ DIRECT = {"forward": "direct", "grad_input": "direct", "grad_weight": "direct"}
 def test_every_schedule_compiles_to_the_reference(spec, schedules, seed):
     """Forced schedules on random layers (both dtypes, every awkward case of conv_specs)."""
     assert_kernels_match_reference(spec, seed, schedules)
+
+
+GEMM = {"forward": "gemm", "grad_input": "gemm", "grad_weight": "gemm"}
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(spec=pointwise_specs(), seed=st.integers(0, 2**16))
+def test_gemm_kernels_compile_to_the_reference(spec, seed):
+    """One BLAS product per image and group, every rank, groups, bias, both dtypes and modes."""
+    assert_kernels_match_reference(spec, seed, GEMM)
 
 
 def test_forced_schedules_get_their_own_module_file():

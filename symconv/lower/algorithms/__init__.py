@@ -11,11 +11,12 @@ from __future__ import annotations
 from symconv.lower.algorithms.base import Algorithm
 from symconv.lower.algorithms.blocked import BLOCKED
 from symconv.lower.algorithms.direct import DIRECT
+from symconv.lower.algorithms.gemm import GEMM
 from symconv.lower.algorithms.rows import ROWS
 from symconv.lower.passes import LoweringContext
 
 #: Most specialised first; `direct` applies to everything and closes the list.
-ALGORITHMS: tuple[Algorithm, ...] = (ROWS, BLOCKED, DIRECT)
+ALGORITHMS: tuple[Algorithm, ...] = (GEMM, ROWS, BLOCKED, DIRECT)
 
 
 def by_name(name: str) -> Algorithm:

@@ -237,14 +237,11 @@ class StatementView:
 
     def _view_AddBias(self, stmt: AddBias) -> dict[str, Any]:
         rows = stmt.target.height if stmt.target.rows is None else stmt.target.rows
-        first = print_index(stmt.target.first_row)
         return {
             "kind": "add_bias",
             "target": self.matrix(stmt.target),
             "bias": stmt.bias,
             "rows": str(rows),
-            "first": first,
-            "cols": str(stmt.target.cols),
         }
 
     def scaled(self, store: Store) -> str:
