@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="symconv.torch needs PyTorch (pip install torch)")
-import torch.nn.functional as F  # noqa: E402
 
 import symconv.torch as st  # noqa: E402
 from symconv import ConvSpec  # noqa: E402
+from symconv.kinds import CONVOLUTION  # noqa: E402
 from symconv.pipeline import generate  # noqa: E402
 
 SPECS = {
@@ -62,12 +62,8 @@ def random_args(spec: ConvSpec, seed: int = 0, requires_grad: bool = True) -> li
 
 
 def torch_conv(spec: ConvSpec, x, w, b=None):
-    """The same layer with torch.nn.functional: explicit F.pad handles asymmetric padding."""
-    pads = [amount for lo_hi in reversed(spec.padding) for amount in lo_hi]
-    if spec.flips_kernel:
-        w = torch.flip(w, dims=tuple(range(2, 2 + spec.rank)))
-    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[spec.rank]
-    return conv(F.pad(x, pads), w, b, spec.stride, 0, spec.dilation, spec.groups)
+    """The same layer as PyTorch computes it (the convolution kind's PyTorch oracle)."""
+    return CONVOLUTION.torch_function(spec)(x, w, b)
 
 
 @pytest.fixture(scope="module")

@@ -52,9 +52,7 @@ def kind_of(spec: object) -> LayerKind:
 def require(spec: object, kind: LayerKind, what: str = "spec") -> None:
     """Refuse a spec of another kind with one line naming both."""
     if kind_of(spec) is not kind:
-        raise TypeError(
-            f"{what} must be a {kind.spec_class.__name__}, not {type(spec).__name__}"
-        )
+        raise TypeError(f"{what} must be a {kind.spec_class.__name__}, not {type(spec).__name__}")
 
 
 def spec_class(data: dict[str, Any]) -> type[ConvSpec] | type[PoolSpec]:

@@ -102,9 +102,7 @@ class LayerKind:
         """Every kernel's result from the NumPy oracle (float64 accumulation)."""
         raise NotImplementedError
 
-    def torch_reference(
-        self, spec: Any, arrays: Mapping[str, np.ndarray]
-    ) -> dict[str, np.ndarray]:
+    def torch_reference(self, spec: Any, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Every kernel's result from PyTorch's own functions and autograd."""
         raise NotImplementedError
 

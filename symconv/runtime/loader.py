@@ -4,6 +4,12 @@ Each file gets its own module name (derived from the file's name and folder), so
 layers never shadow each other in `sys.modules`.  A module already imported in this
 process is reused while its file is unchanged: importing compiles (or loads from
 Numba's cache) every kernel, which is the expensive part.
+
+Numba keeps its compiled kernels in ``__pycache__`` beside the module (``*.nbi`` index
+and ``*.nbc`` data files).  A damaged entry (a truncated or overwritten file, a crash
+while it was written) would break that layer for good; the loader recognises the
+failure as Numba's cache's, discards the module's cache files, says so in one line on
+stderr and compiles afresh.
 """
 
 from __future__ import annotations
@@ -12,17 +18,63 @@ import hashlib
 import importlib.util
 import sys
 import threading
+import traceback
 from pathlib import Path
 from types import ModuleType
 
 _LOADED: dict[Path, tuple[tuple[int, int], ModuleType]] = {}
 _LOCK = threading.Lock()
+#: The Numba module that reads its on-disk cache: a failure raised inside it is the cache's.
+NUMBA_CACHING = ("numba", "core", "caching.py")
 
 
 def module_name(path: Path) -> str:
     """A unique, importable name for the module in `path`."""
     folder = hashlib.sha256(str(path.parent.resolve()).encode()).hexdigest()[:8]
     return f"symconv_generated_{path.stem}_{folder}"
+
+
+def cache_files(path: Path) -> list[Path]:
+    """Numba's cache files of the module in `path` (index and data of every kernel)."""
+    folder = path.parent / "__pycache__"
+    return sorted(p for p in folder.glob(f"{path.stem}.*") if p.suffix in (".nbi", ".nbc"))
+
+
+def _raised_by_the_cache(error: BaseException) -> bool:
+    frames = traceback.extract_tb(error.__traceback__)
+    return any(Path(frame.filename).parts[-3:] == NUMBA_CACHING for frame in frames)
+
+
+def _execute(path: Path) -> ModuleType:
+    name = module_name(path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _execute_recovering(path: Path) -> ModuleType:
+    """Import `path`; if Numba's cache of it is damaged, discard the cache and import again."""
+    try:
+        return _execute(path)
+    except Exception as error:
+        damaged = cache_files(path)
+        if not damaged or not _raised_by_the_cache(error):
+            raise
+        for file in damaged:
+            file.unlink(missing_ok=True)
+        sys.stderr.write(
+            f"symconv: Numba's cache of {path.name} was damaged ({type(error).__name__}: "
+            f"{error}); discarded its {len(damaged)} files, compiling again\n"
+        )
+        return _execute(path)
 
 
 def load_module(path: str | Path) -> ModuleType:
@@ -34,16 +86,6 @@ def load_module(path: str | Path) -> ModuleType:
         cached = _LOADED.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        name = module_name(path)
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot import {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
+        module = _execute_recovering(path)
         _LOADED[path] = (stamp, module)
         return module

@@ -214,6 +214,6 @@ def test_gathers_of_one_plane_run_positions_in_parallel():
 def test_notes_explain_fastmath_and_the_tie_rule():
     spec = PoolSpec("max", (4, 4), 2)
     nest = lower(pool_level(spec).grad_input, spec)
-    assert any("no fastmath" in note for note in nest.notes)
+    assert any("no fast-math flags" in note for note in nest.notes)
     assert any("ties keep the first maximum" in note for note in nest.notes)
     assert nest.notes[0].startswith("16 window reads < ")  # 2×2 windows × 4 taps

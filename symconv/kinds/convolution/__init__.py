@@ -110,5 +110,9 @@ class Convolution(LayerKind):
     def torch_reference(self, spec: ConvSpec, a: Mapping[str, np.ndarray]) -> dict:
         return oracles.torch_results(spec, a)
 
+    def torch_function(self, spec: ConvSpec):
+        """The layer as a differentiable PyTorch function ``(x, w, b=None) -> y``."""
+        return oracles.torch_function(spec)
+
 
 CONVOLUTION = Convolution()

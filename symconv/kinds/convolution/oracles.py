@@ -184,29 +184,36 @@ def grad_bias(spec: ConvSpec, gy: np.ndarray) -> np.ndarray:
 
 
 # ----- PyTorch -----------------------------------------------------------------------
-def torch_results(spec: ConvSpec, a: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every kernel's result from ``torch.nn.functional.conv{1,2,3}d`` and autograd.
+def torch_function(spec: ConvSpec):
+    """The layer as PyTorch computes it: a differentiable ``(x, w, b=None) -> y`` on tensors.
 
-    The (lo, hi) padding is explicit (``F.pad``), so asymmetric padding is covered; in
-    convolution mode torch is given the flipped kernel.
+    ``torch.nn.functional.conv{1,2,3}d`` on an explicitly (lo, hi)-padded input (so
+    asymmetric padding is covered); in convolution mode torch is given the flipped
+    kernel, so autograd's dL/dw is with respect to the stored one.
     """
     torch = importlib.import_module("torch")
     functional = torch.nn.functional
     conv = getattr(functional, f"conv{spec.rank}d")
+    spatial = tuple(range(2, 2 + spec.rank))
+    pads = [amount for pair in reversed(spec.padding) for amount in pair]  # last axis first
+
+    def layer(x, w, b=None):
+        kernel = torch.flip(w, spatial) if spec.flips_kernel else w
+        padded = functional.pad(x, pads)
+        return conv(
+            padded, kernel, b, stride=spec.stride, dilation=spec.dilation, groups=spec.groups
+        )
+
+    return layer
+
+
+def torch_results(spec: ConvSpec, a: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every kernel's result from `torch_function` and autograd, for dL/dy = a["gy"]."""
+    torch = importlib.import_module("torch")
     x = torch.tensor(a["x"], requires_grad=True)
     w = torch.tensor(a["w"], requires_grad=True)
     b = torch.tensor(a["b"], requires_grad=True) if spec.bias else None
-    spatial = tuple(range(2, 2 + spec.rank))
-    kernel = torch.flip(w, spatial) if spec.flips_kernel else w
-    pads = [amount for pair in reversed(spec.padding) for amount in pair]  # last axis first
-    y = conv(
-        functional.pad(x, pads),
-        kernel,
-        b,
-        stride=spec.stride,
-        dilation=spec.dilation,
-        groups=spec.groups,
-    )
+    y = torch_function(spec)(x, w, b)
     y.backward(torch.tensor(a["gy"]))
     results = {
         "forward": y.detach().numpy(),

@@ -132,9 +132,12 @@ def kernel_notes(
     unit = context.kind.work_unit
     notes = [f"{work(formula)} {unit} {relation} {machine.parallel_min_work}: {threads}"]
     if formula.reduction != "sum":
-        notes.append("the max starts at -inf: no fastmath, which assumes finite values")
+        notes.append("the max starts at -inf and a NaN wins: no fast-math flags at all")
     if formula.reduction == "argmax":
-        notes.append("ties keep the first maximum (strict >); threads own whole (n, c) planes")
+        notes.append(
+            "ties keep the first maximum (strict >), a NaN takes over (the last NaN, as PyTorch);"
+            " threads own whole (n, c) planes"
+        )
     if unrolled:
         notes.append(f"{taps} taps per channel, unrolled")
     elif taps > machine.max_unrolled_taps:

@@ -31,8 +31,6 @@ def check_array(name: str, value: object, shape: tuple[int, ...], dtype: str) ->
         )
     if not value.flags.aligned:
         raise ValueError(f"{name} is not aligned, expected an aligned array: pass {name}.copy()")
-    if not value.flags.writeable:
-        raise ValueError(f"{name} is read-only, expected a writeable array: pass {name}.copy()")
     return value
 
 

@@ -70,7 +70,11 @@ def module_view(spec: Any, nests: dict[str, LoopNest]) -> dict[str, Any]:
         "dtype": spec.dtype,
         "constants": [{"name": f"{role}_SHAPE", "value": repr(v)} for role, v in roles.items()],
         "types": [
-            {"name": role, "dims": ", ".join([":"] * (len(shape) - 1) + ["::1"])}
+            {
+                "name": role,
+                "dims": ", ".join([":"] * (len(shape) - 1) + ["::1"]),
+                "ndim": str(len(shape)),
+            }
             for role, shape in roles.items()
             if shape is not None
         ],
@@ -93,10 +97,10 @@ def kernel_view(
         "summary": summary,
         "notes": notes,
         "params": [p.name for p in nest.params],
-        "param_types": [roles[p.name] for p in nest.params],
+        "param_types": [f"{roles[p.name]}_ARG" for p in nest.params],
         "result_type": roles[nest.result.name],
         "parallel": str(nest.parallel),
-        "fastmath": str(not nest.strict_float),
+        "fastmath": "False" if nest.strict_float else "FASTMATH",
         "staged": [_staged_view(s) for s in nest.staged],
         "scratch": [_buffer_view(s) for s in nest.scratch],
         "result": {**_buffer_view(nest.result), "zeroed": nest.zeroed},

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symconv import reference
-from symconv.kinds import ConvSpec
+from symconv.kinds import CONVOLUTION, ConvSpec
 from tests.strategies import conv_specs, random_arrays
 
 SEEDS = st.integers(0, 2**32 - 1)
@@ -342,56 +342,31 @@ def test_adjoint_identities(spec, seed):
 
 
 # ----- PyTorch ------------------------------------------------------------------------
-def _torch_conv(torch, spec: ConvSpec, x, w, b):
-    """PyTorch's conv{1,2,3}d on an explicitly (lo, hi)-padded input; w rotated if needed."""
-    functional = torch.nn.functional
-    conv = {1: functional.conv1d, 2: functional.conv2d, 3: functional.conv3d}[spec.rank]
-    pads = [amount for lo_hi in reversed(spec.padding) for amount in lo_hi]  # last dim first
-    if spec.mode == "convolution":
-        w = torch.flip(w, dims=tuple(range(2, 2 + spec.rank)))
-    return conv(functional.pad(x, pads), w, b, stride=spec.stride, dilation=spec.dilation,
-                groups=spec.groups)
-
-
 @settings(deadline=None, max_examples=40)
 @given(spec=conv_specs(max_batch=3, max_channels_per_group=3, max_output=4, dtype="float64"),
        seed=SEEDS)
 def test_matches_pytorch(spec, seed):
-    torch = pytest.importorskip("torch", reason=TORCH_SKIP_REASON)
+    pytest.importorskip("torch", reason=TORCH_SKIP_REASON)
     x, w, b, gy = random_arrays(spec, np.random.default_rng(seed))
-    tx = torch.tensor(x, requires_grad=True)
-    tw = torch.tensor(w, requires_grad=True)
-    tb = torch.tensor(b, requires_grad=True) if b is not None else None
-    ty = _torch_conv(torch, spec, tx, tw, tb)
-    ty.backward(torch.tensor(gy))
-    np.testing.assert_allclose(reference.forward(spec, x, w, b), ty.detach().numpy(),
-                               rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(reference.grad_input(spec, gy, w), tx.grad.numpy(),
-                               rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(reference.grad_weight(spec, x, gy), tw.grad.numpy(),
-                               rtol=1e-10, atol=1e-12)
-    if tb is not None:
-        np.testing.assert_allclose(reference.grad_bias(spec, gy), tb.grad.numpy(),
-                                   rtol=1e-10, atol=1e-12)
+    arrays = {"x": x, "w": w, "gy": gy, **({"b": b} if b is not None else {})}
+    theirs = CONVOLUTION.torch_reference(spec, arrays)
+    ours = CONVOLUTION.reference(spec, arrays)
+    assert set(ours) == set(theirs)
+    for name, value in ours.items():
+        np.testing.assert_allclose(value, theirs[name], rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 def test_matches_pytorch_on_a_realistic_layer():
     """One mid-sized strided, dilated, grouped 2-D layer: the oracle must scale past toys."""
-    torch = pytest.importorskip("torch", reason=TORCH_SKIP_REASON)
+    pytest.importorskip("torch", reason=TORCH_SKIP_REASON)
     spec = ConvSpec(input_size=(23, 20), kernel_size=(3, 2), in_channels=8, out_channels=12,
                     batch=4, stride=(2, 3), padding=((1, 2), (0, 1)), dilation=(2, 1), groups=4,
                     bias=True, dtype="float64", mode="convolution")
     x, w, b, gy = random_arrays(spec, np.random.default_rng(1234))
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    ty = _torch_conv(torch, spec, tx, tw, tb)
-    ty.backward(torch.tensor(gy))
-    np.testing.assert_allclose(reference.forward(spec, x, w, b), ty.detach().numpy(), rtol=1e-10,
-                               atol=1e-12)
-    np.testing.assert_allclose(reference.grad_input(spec, gy, w), tx.grad.numpy(), rtol=1e-10,
-                               atol=1e-12)
-    np.testing.assert_allclose(reference.grad_weight(spec, x, gy), tw.grad.numpy(), rtol=1e-10,
-                               atol=1e-12)
-    np.testing.assert_allclose(reference.grad_bias(spec, gy), tb.grad.numpy(), rtol=1e-10)
+    arrays = {"x": x, "w": w, "b": b, "gy": gy}
+    theirs = CONVOLUTION.torch_reference(spec, arrays)
+    for name, value in CONVOLUTION.reference(spec, arrays).items():
+        np.testing.assert_allclose(value, theirs[name], rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 # ----- the strategy itself ------------------------------------------------------------

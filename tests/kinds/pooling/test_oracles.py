@@ -18,7 +18,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from symconv import reference
-from symconv.kinds import ConvSpec, PoolSpec
+from symconv.kinds import POOLING, ConvSpec, PoolSpec
 from tests.pool_strategies import pool_arrays, pool_specs
 
 SEEDS = st.integers(0, 2**32 - 1)
@@ -191,30 +191,11 @@ def test_a_conv_spec_is_refused():
 # ----- PyTorch ------------------------------------------------------------------------------
 
 
-def _pads_explicitly(spec: PoolSpec) -> bool:
-    """avg_pool3d refuses an input smaller than the kernel, however much padding there is."""
-    small = any(i < k for i, k in zip(spec.input_size, spec.kernel_size))
-    return spec.kind == "avg" and spec.rank == 3 and small
-
 
 def _torch_pool(torch, spec: PoolSpec, x: np.ndarray, gy: np.ndarray):
-    """y and dL/dx from PyTorch.
-
-    avg_pool3d refuses an input smaller than the kernel even when the padding makes
-    room (1d and 2d, and max_pool3d, accept it); the zeros are then padded
-    explicitly, which count_include_pad=True makes the same computation.
-    """
-    functional = torch.nn.functional
-    pool = getattr(functional, f"{spec.kind}_pool{spec.rank}d")
-    options = {"count_include_pad": True} if spec.kind == "avg" else {}
-    tx = torch.tensor(x, requires_grad=True)
-    source, padding = tx, spec.padding
-    if _pads_explicitly(spec):
-        source = functional.pad(tx, [p for p in reversed(spec.padding) for _ in range(2)])
-        padding = 0
-    ty = pool(source, spec.kernel_size, spec.stride, padding, **options)
-    ty.backward(torch.tensor(gy))
-    return ty.detach().numpy(), tx.grad.numpy()
+    """y and dL/dx from PyTorch: the pooling kind's own PyTorch oracle."""
+    results = POOLING.torch_reference(spec, {"x": x, "gy": gy})
+    return results["forward"], results["grad_input"]
 
 
 @pytest.mark.parametrize("rank", [1, 2, 3])
@@ -255,6 +236,20 @@ def test_matches_pytorch_with_minus_infinity_inputs():
     rng = np.random.default_rng(5)
     x = rng.integers(-1, 2, spec.input_shape).astype(np.float64)
     x[rng.random(spec.input_shape) < 0.6] = -INF
+    gy = rng.standard_normal(spec.output_shape)
+    want_y, want_gx = _torch_pool(torch, spec, x, gy)
+    np.testing.assert_array_equal(reference.pool_forward(spec, x), want_y)
+    np.testing.assert_allclose(reference.pool_grad_input(spec, gy, x), want_gx, atol=1e-12)
+
+
+def test_matches_pytorch_with_nan_inputs():
+    """A NaN wins its window: it is the output, and the window's last NaN gets the gradient."""
+    torch = pytest.importorskip("torch", reason=TORCH_SKIP)
+    spec = PoolSpec("max", (6, 7), 3, stride=(1, 2), padding=1, channels=2, dtype="float64")
+    rng = np.random.default_rng(6)
+    x = rng.integers(-2, 3, spec.input_shape).astype(np.float64)
+    x[rng.random(spec.input_shape) < 0.2] = np.nan
+    x[rng.random(spec.input_shape) < 0.1] = -INF
     gy = rng.standard_normal(spec.output_shape)
     want_y, want_gx = _torch_pool(torch, spec, x, gy)
     np.testing.assert_array_equal(reference.pool_forward(spec, x), want_y)

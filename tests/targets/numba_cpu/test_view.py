@@ -35,8 +35,9 @@ def test_rendered_module_declares_c_contiguous_signatures_and_flags():
     source = render(ConvSpec((5, 5, 5), 2, bias=True, dtype="float64"))
     assert "INPUT = numba.float64[:, :, :, :, ::1]" in source
     assert "BIAS = numba.float64[::1]" in source
-    assert "OUTPUT(INPUT, WEIGHT, BIAS)," in source
-    for flag in ("fastmath=True", "boundscheck=False", "cache=True", "parallel=False"):
+    assert "OUTPUT(INPUT_ARG, WEIGHT_ARG, BIAS_ARG)," in source
+    assert 'FASTMATH = {"contract", "reassoc"}' in source
+    for flag in ("fastmath=FASTMATH", "boundscheck=False", "cache=True", "parallel=False"):
         assert source.count(flag) == 4
     tree = ast.parse(source)
     functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
@@ -55,7 +56,7 @@ class _AnyType:
     def __getitem__(self, item):
         return self
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         return self
 
 
@@ -64,6 +65,7 @@ def fake_numba() -> types.ModuleType:
     module.njit = lambda *args, **kwargs: lambda function: function
     module.prange = range
     module.float32 = module.float64 = _AnyType()
+    module.types = types.SimpleNamespace(Array=_AnyType())
     return module
 
 

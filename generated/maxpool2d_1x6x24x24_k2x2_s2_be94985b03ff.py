@@ -15,13 +15,21 @@ DTYPE = "float32"
 INPUT_SHAPE = (1, 6, 24, 24)
 OUTPUT_SHAPE = (1, 6, 12, 12)
 
-# Argument and result types: float32, C-contiguous.
+# Argument and result types: float32, C-contiguous.  Arguments are only read, so
+# they are typed read-only: memmaps and read-only views are accepted as they are.
 INPUT = numba.float32[:, :, :, ::1]
+INPUT_ARG = numba.types.Array(numba.float32, 4, "C", readonly=True)
 OUTPUT = numba.float32[:, :, :, ::1]
+OUTPUT_ARG = numba.types.Array(numba.float32, 4, "C", readonly=True)
+
+# Fast-math flags that keep IEEE 754 values: reassociation (vectorized sums) and
+# contraction (fused multiply-add), not nnan/ninf, so NaN and inf come out as in the
+# NumPy reference; kernels that compare with -inf (max pooling) use none.
+FASTMATH = {"contract", "reassoc"}
 
 
 @numba.njit(
-    OUTPUT(INPUT),
+    OUTPUT(INPUT_ARG),
     fastmath=False,
     boundscheck=False,
     cache=True,
@@ -31,7 +39,7 @@ def forward(x):
     """y = the largest x of each window; padding is -inf and never wins.
 
     3456 window reads < 32768: one thread
-    the max starts at -inf: no fastmath, which assumes finite values
+    the max starts at -inf and a NaN wins: no fast-math flags at all
     4 taps per channel, unrolled
     """
     y = np.empty((1, 6, 12, 12), dtype=np.float32)
@@ -39,20 +47,24 @@ def forward(x):
         for jh in range(12):
             for jw in range(12):
                 acc = np.float32(-np.inf)
-                if x[0, c, 2 * jh, 2 * jw] > acc:
-                    acc = x[0, c, 2 * jh, 2 * jw]
-                if x[0, c, 2 * jh, 2 * jw + 1] > acc:
-                    acc = x[0, c, 2 * jh, 2 * jw + 1]
-                if x[0, c, 2 * jh + 1, 2 * jw] > acc:
-                    acc = x[0, c, 2 * jh + 1, 2 * jw]
-                if x[0, c, 2 * jh + 1, 2 * jw + 1] > acc:
-                    acc = x[0, c, 2 * jh + 1, 2 * jw + 1]
+                candidate = x[0, c, 2 * jh, 2 * jw]
+                if candidate > acc or candidate != candidate:
+                    acc = candidate
+                candidate = x[0, c, 2 * jh, 2 * jw + 1]
+                if candidate > acc or candidate != candidate:
+                    acc = candidate
+                candidate = x[0, c, 2 * jh + 1, 2 * jw]
+                if candidate > acc or candidate != candidate:
+                    acc = candidate
+                candidate = x[0, c, 2 * jh + 1, 2 * jw + 1]
+                if candidate > acc or candidate != candidate:
+                    acc = candidate
                 y[0, c, jh, jw] = acc
     return y
 
 
 @numba.njit(
-    INPUT(OUTPUT, INPUT),
+    INPUT(OUTPUT_ARG, INPUT_ARG),
     fastmath=False,
     boundscheck=False,
     cache=True,
@@ -62,8 +74,8 @@ def grad_input(gy, x):
     """dL/dx: each window adds dL/dy at its first maximum (row-major), overlaps add up.
 
     3456 window reads < 32768: one thread
-    the max starts at -inf: no fastmath, which assumes finite values
-    ties keep the first maximum (strict >); threads own whole (n, c) planes
+    the max starts at -inf and a NaN wins: no fast-math flags at all
+    ties keep the first maximum (strict >), a NaN takes over (the last NaN, as PyTorch); threads own whole (n, c) planes
     4 taps per channel, unrolled
     """
     gx = np.zeros((1, 6, 24, 24), dtype=np.float32)
@@ -73,20 +85,24 @@ def grad_input(gy, x):
                 acc = np.float32(-np.inf)
                 th_best = 0
                 tw_best = 0
-                if x[0, c, 2 * jh, 2 * jw] > acc:
-                    acc = x[0, c, 2 * jh, 2 * jw]
+                candidate = x[0, c, 2 * jh, 2 * jw]
+                if candidate > acc or candidate != candidate:
+                    acc = candidate
                     th_best = 0
                     tw_best = 0
-                if x[0, c, 2 * jh, 2 * jw + 1] > acc:
-                    acc = x[0, c, 2 * jh, 2 * jw + 1]
+                candidate = x[0, c, 2 * jh, 2 * jw + 1]
+                if candidate > acc or candidate != candidate:
+                    acc = candidate
                     th_best = 0
                     tw_best = 1
-                if x[0, c, 2 * jh + 1, 2 * jw] > acc:
-                    acc = x[0, c, 2 * jh + 1, 2 * jw]
+                candidate = x[0, c, 2 * jh + 1, 2 * jw]
+                if candidate > acc or candidate != candidate:
+                    acc = candidate
                     th_best = 1
                     tw_best = 0
-                if x[0, c, 2 * jh + 1, 2 * jw + 1] > acc:
-                    acc = x[0, c, 2 * jh + 1, 2 * jw + 1]
+                candidate = x[0, c, 2 * jh + 1, 2 * jw + 1]
+                if candidate > acc or candidate != candidate:
+                    acc = candidate
                     th_best = 1
                     tw_best = 1
                 gx[0, c, 2 * jh + th_best, 2 * jw + tw_best] += gy[0, c, jh, jw]

@@ -17,15 +17,24 @@ WEIGHT_SHAPE = (1, 1, 2, 2)
 OUTPUT_SHAPE = (1, 1, 2, 2)
 BIAS_SHAPE = None
 
-# Argument and result types: float32, C-contiguous.
+# Argument and result types: float32, C-contiguous.  Arguments are only read, so
+# they are typed read-only: memmaps and read-only views are accepted as they are.
 INPUT = numba.float32[:, :, :, ::1]
+INPUT_ARG = numba.types.Array(numba.float32, 4, "C", readonly=True)
 WEIGHT = numba.float32[:, :, :, ::1]
+WEIGHT_ARG = numba.types.Array(numba.float32, 4, "C", readonly=True)
 OUTPUT = numba.float32[:, :, :, ::1]
+OUTPUT_ARG = numba.types.Array(numba.float32, 4, "C", readonly=True)
+
+# Fast-math flags that keep IEEE 754 values: reassociation (vectorized sums) and
+# contraction (fused multiply-add), not nnan/ninf, so NaN and inf come out as in the
+# NumPy reference; kernels that compare with -inf (max pooling) use none.
+FASTMATH = {"contract", "reassoc"}
 
 
 @numba.njit(
-    OUTPUT(INPUT, WEIGHT),
-    fastmath=True,
+    OUTPUT(INPUT_ARG, WEIGHT_ARG),
+    fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
     parallel=False,
@@ -49,8 +58,8 @@ def forward(x, w):
 
 
 @numba.njit(
-    INPUT(OUTPUT, WEIGHT),
-    fastmath=True,
+    INPUT(OUTPUT_ARG, WEIGHT_ARG),
+    fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
     parallel=False,
@@ -77,8 +86,8 @@ def grad_input(gy, w):
 
 
 @numba.njit(
-    WEIGHT(INPUT, OUTPUT),
-    fastmath=True,
+    WEIGHT(INPUT_ARG, OUTPUT_ARG),
+    fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
     parallel=False,
