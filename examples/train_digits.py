@@ -4,7 +4,7 @@
 
 The network, data split and training step live in `digits_cnn.py` next to this file
 (its docstring explains the fixed batch of 32 and the zero-padded evaluation batch);
-this script adds the command line, a one-line progress bar per epoch on stderr, the
+this script adds the command line, a progress bar per epoch on a terminal (tqdm), the
 PyTorch check of the first step's gradients (when PyTorch is installed) and a
 loss/accuracy plot (when matplotlib is installed).  Training: Adam with a cosine
 learning-rate decay over the epochs, images shifted by up to one pixel.  Seeds are
@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 # The helper module sits next to this script; examples/ is not a package.
 HERE = str(Path(__file__).resolve().parent)
@@ -33,7 +34,6 @@ if HERE not in sys.path:
 import digits_cnn as dc  # noqa: E402
 
 DEFAULT_EPOCHS = 30
-BAR_WIDTH = 24
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -60,20 +60,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def progress_bar(epoch: int, epochs: int) -> dc.BatchHook:
-    """A one-line bar on stderr, redrawn after every batch (\\r, no tqdm needed)."""
+def progress_bar(epoch: int, epochs: int) -> tuple[dc.BatchHook, tqdm]:
+    """A bar over the epoch's batches on stderr, drawn only on a terminal (tqdm decides).
 
-    def draw(done: int, total: int, loss: float, seconds: float) -> None:
-        filled = BAR_WIDTH * done // total
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        end = "\n" if done == total else ""
-        sys.stderr.write(
-            f"\repoch {epoch:>2}/{epochs} [{bar}] {done:>3}/{total} "
-            f"loss {loss:.4f} {seconds:5.1f}s{end}"
-        )
-        sys.stderr.flush()
+    In a log file nothing is drawn: the one line per epoch printed after it says it all.
+    """
+    bar = tqdm(desc=f"epoch {epoch:>2}/{epochs}", unit="batch", disable=None, leave=False)
 
-    return draw
+    def update(done: int, total: int, loss: float, seconds: float) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        bar.refresh()
+
+    return update, bar
 
 
 def torch_check(net: dc.Net, params: dc.Params, split: dc.Split) -> bool:
@@ -144,8 +144,9 @@ def train(args: argparse.Namespace) -> float | None:
     history = []
     for epoch in range(args.epochs):
         optimizer.lr = dc.cosine_lr(dc.LEARNING_RATE, epoch, args.epochs)
-        bar = progress_bar(epoch + 1, args.epochs)
-        result = dc.train_epoch(net, params, optimizer, split, rng, bar)
+        update, bar = progress_bar(epoch + 1, args.epochs)
+        result = dc.train_epoch(net, params, optimizer, split, rng, update)
+        bar.close()
         history.append(result)
         print(
             f"epoch {epoch + 1:>2}: loss {result.loss:.4f}  train acc {result.train_accuracy:.4f}"

@@ -39,10 +39,23 @@ _LAYER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 def load_manifest(path: str | os.PathLike) -> dict[str, LayerSpec]:
     """Read a manifest file: layer name -> validated spec, in file order."""
     path = Path(path)
+    raw = path.read_bytes()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path}: not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start}); "
+            "a manifest is a UTF-8 TOML file"
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"{path}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise ValueError(
+            f"{path}: nested too deeply to read (a manifest is one [layers.NAME] table per "
+            "layer of plain fields)"
+        ) from None
     return parse_manifest(data, source=str(path))
 
 

@@ -31,6 +31,12 @@ import numpy as np
 
 from symconv.kinds import TOLERANCES, LayerSpec, kind_of, relative_error
 from symconv.pipeline import generate
+from symconv.runtime.memory import check_fits
+
+#: Float64 copies of a layer's tensors a verification holds at its peak: the inputs,
+#: the kernels' results, the NumPy oracle's padded and windowed intermediates and
+#: PyTorch's copies.
+MEMORY_COPIES = 8
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,7 @@ def verify(
     if use_torch and not _torch_available():
         raise ImportError("verify(torch=True) needs PyTorch, which is not installed")
     kind = kind_of(spec)
+    check_fits(spec, "verify", MEMORY_COPIES)
     kernels = generate(spec, out, progress)
     arrays = random_inputs(spec, seed)
     got = kind.run(spec, kernels, arrays)

@@ -31,6 +31,8 @@ from symconv.benchmark.contenders import (
 )
 from symconv.benchmark.timing import Timing, time_call
 from symconv.kinds import ConvSpec
+from symconv.runtime.memory import check_fits
+from symconv.verify import MEMORY_COPIES
 
 Progress = Callable[[str], None]
 CONTENDERS = ("symconv", "torch", "numpy")
@@ -162,8 +164,13 @@ def run_suite(
     budget: float = 1.0,
     min_runs: int = 5,
     progress: Progress | None = None,
+    advance: Callable[[], None] | None = None,
 ) -> BenchResult:
-    """Time every layer's forward, grad_input and grad_weight for each contender and dtype."""
+    """Time every layer's forward, grad_input and grad_weight for each contender and dtype.
+
+    `progress` hears what is being done; `advance` is called once per finished cell
+    (layer × dtype × operation), for a progress bar.
+    """
     from symconv.pipeline import generate
 
     say = progress or (lambda message: None)
@@ -175,6 +182,7 @@ def run_suite(
     say("gemm ceiling: " + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in ceilings.items()))
     result = BenchResult(machine_info(), threads, ceilings, {})
     for name, base in layers.items():
+        check_fits(base, "the benchmark", MEMORY_COPIES)
         result.layers[name] = {"spec": base.to_dict(), "label": base.label, "flops": flops(base)}
         for dtype in dtypes:
             spec = dataclasses.replace(base, dtype=dtype)
@@ -203,6 +211,8 @@ def run_suite(
                         _measurement(name, operation, dtype, contender, timing, spec)
                     )
                 say(f"{name} {dtype} {operation}: " + _summary(result, name, operation, dtype))
+                if advance is not None:
+                    advance()
     return result
 
 

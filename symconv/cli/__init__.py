@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -46,9 +47,31 @@ def describe(error: Exception) -> str:
     return str(error)
 
 
+def attach_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--input -3x3`` -> ``--input=-3x3``, so the value reaches its check.
+
+    argparse takes a token starting with ``-`` for an option (unless it is a plain
+    number) and would say "expected one argument"; joined, the flag's own check says
+    what is wrong with the value.
+    """
+    out: list[str] = []
+    tokens = list(argv)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        follows = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if token.startswith("--") and "=" not in token and re.match(r"-[0-9.]", follows):
+            out.append(f"{token}={follows}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else argv))
     try:
         if args.command is None:
             return main_job.run()

@@ -11,13 +11,16 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
+from tqdm import tqdm
+
+from symconv.benchmark.contenders import OPERATIONS
 from symconv.benchmark.report import markdown_table, write_report
 from symconv.benchmark.run import run_suite
 from symconv.benchmark.suite import SUITE, quick_suite
-from symconv.cli.layers import add_layer_flags
-from symconv.cli.spec_args import add_spec_flags, spec_from_args
+from symconv.cli.layers import add_layer_flags, manifest_given
+from symconv.cli.spec_args import given_spec_flags, spec_from_args
+from symconv.files import output_folder
 from symconv.kinds import CONVOLUTION, ConvSpec, kind_of
 from symconv.manifest import load_manifest
 
@@ -25,20 +28,6 @@ DTYPES = {"float32": ("float32",), "float64": ("float64",), "both": ("float32", 
 DEFAULT_OUT = "bench-results"
 FULL_BUDGET, QUICK_BUDGET = 1.0, 0.2
 FULL_MIN_RUNS, QUICK_MIN_RUNS = 5, 3
-
-
-def _spec_defaults() -> dict[str, object]:
-    """The spec flags' defaults (bench's own --dtype replaces the spec's)."""
-    probe = argparse.ArgumentParser(add_help=False)
-    add_spec_flags(probe)
-    defaults = vars(probe.parse_args([]))
-    defaults.pop("dtype")
-    return defaults
-
-
-#: A spec flag left out parses as None (bench's own default), so ``--input 3x3`` (the
-#: default's value, given on purpose) still selects one layer instead of the suite.
-SPEC_DEFAULTS = _spec_defaults()
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -53,7 +42,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         conflict_handler="resolve",  # bench's --dtype (with "both") replaces the spec flag
     )
     add_layer_flags(parser)
-    parser.set_defaults(**dict.fromkeys(SPEC_DEFAULTS))
     parser.add_argument(
         "--dtype",
         default=None,
@@ -93,14 +81,19 @@ def run(args: argparse.Namespace) -> int:
     dtypes = parse_dtypes(args.dtype, args.quick)
     budget = parse_budget(args.budget, args.quick)
     layers = layers_to_time(args, progress)
-    Path(args.out).mkdir(parents=True, exist_ok=True)  # an unusable -o fails before the run
-    result = run_suite(
-        layers,
-        dtypes=dtypes,
-        budget=budget,
-        min_runs=QUICK_MIN_RUNS if args.quick else FULL_MIN_RUNS,
-        progress=progress,
-    )
+    folder, created = output_folder(args.out)  # an unusable -o fails before the run
+    if created:
+        progress(f"created the folder {folder}")
+    cells = len(layers) * len(dtypes) * len(OPERATIONS)
+    with tqdm(total=cells, unit="cell", file=sys.stderr, disable=None, leave=False) as bar:
+        result = run_suite(
+            layers,
+            dtypes=dtypes,
+            budget=budget,
+            min_runs=QUICK_MIN_RUNS if args.quick else FULL_MIN_RUNS,
+            progress=progress if bar.disable else bar.set_postfix_str,
+            advance=bar.update,
+        )
     written = write_report(
         result, args.out, warn=lambda m: print(f"symconv: warning: {m}", file=sys.stderr)
     )
@@ -130,11 +123,8 @@ def layers_to_time(
     args: argparse.Namespace, say: Callable[[str], None] = progress
 ) -> dict[str, ConvSpec]:
     """The suite, the quick suite, a manifest's convolutions or the flags' layer; --layers picks."""
-    given = [dest for dest in SPEC_DEFAULTS if getattr(args, dest, None) is not None]
-    if args.manifest and given:
-        flags = ", ".join("--" + dest.replace("_", "-") for dest in given)
-        raise ValueError(f"--manifest cannot be combined with the layer flags ({flags})")
-    if args.manifest:
+    given = [flag for flag in given_spec_flags(args) if flag != "--dtype"]
+    if manifest_given(args, ignored=("--dtype",)):
         layers: dict[str, ConvSpec] = {}
         for name, spec in load_manifest(args.manifest).items():
             if kind_of(spec) is CONVOLUTION:
@@ -147,8 +137,7 @@ def layers_to_time(
                 "(pooling layers are skipped)"
             )
     elif given:
-        flags = {**SPEC_DEFAULTS, **{dest: getattr(args, dest) for dest in given}}
-        spec = spec_from_args(argparse.Namespace(**flags, dtype="float32"))
+        spec = spec_from_args(argparse.Namespace(**{**vars(args), "dtype": "float32"}))
         layers = {spec.label: spec}
     else:
         layers = quick_suite() if args.quick and args.layers is None else dict(SUITE)

@@ -13,7 +13,7 @@ from symconv.cli.spec_args import (
     pool_from_args,
     spec_from_args,
 )
-from symconv.files import write_text_atomic
+from symconv.files import resolve_output, write_text_atomic
 from symconv.render import FORMATS
 from symconv.render import render as render_derivation
 from symconv.render.pdf import INSTALL_HINT, compile_pdf, pdflatex_available
@@ -47,6 +47,11 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--zero-based", action="store_true", help="show indices from 0, not 1")
 
 
+def pdf_target(args: argparse.Namespace) -> Path:
+    """Where --pdf writes: FILE.pdf beside -o FILE, else derivation.pdf here."""
+    return Path(args.output).with_suffix(".pdf") if args.output else Path("derivation.pdf")
+
+
 def derivation_from_args(args: argparse.Namespace):
     """The derivation the flags ask for: one convolution, pooling alone, or both in a chain.
 
@@ -70,17 +75,20 @@ def derivation_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     make = derivation_from_args(args)
+    if args.output is not None:
+        resolve_output(args.output)  # an unusable -o fails before any work
     if args.pdf and not pdflatex_available():
         raise ValueError(f"--pdf needs pdflatex, which is not installed ({INSTALL_HINT})")
+    if args.pdf:
+        resolve_output(pdf_target(args))
     derivation = make()
     text = render_derivation(derivation, args.format, zero_based=args.zero_based)
-    if args.output:
+    if args.output is not None:
         path = write_text_atomic(args.output, text)
         print(f"wrote {path}", file=sys.stderr)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.pdf:
-        target = Path(args.output).with_suffix(".pdf") if args.output else Path("derivation.pdf")
         latex = render_derivation(derivation, "latex", zero_based=args.zero_based)
-        print(f"wrote {compile_pdf(latex, target)}", file=sys.stderr)
+        print(f"wrote {compile_pdf(latex, pdf_target(args))}", file=sys.stderr)
     return 0 if derivation.all_patterns_hold else 1

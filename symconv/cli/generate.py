@@ -6,7 +6,10 @@ import argparse
 import sys
 import time
 
+from tqdm import tqdm
+
 from symconv.cli.layers import add_layer_flags, layers_from_args
+from symconv.files import output_folder
 from symconv.pipeline import generate, write
 
 
@@ -19,7 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     add_layer_flags(parser)
     parser.add_argument(
-        "-o", "--out", metavar="DIR", help="folder for the modules (default: the cache folder)"
+        "-o",
+        "--out",
+        metavar="DIR",
+        help="folder for the modules (default: the cache folder); only its last part is created",
     )
     parser.add_argument(
         "--no-compile", action="store_true", help="only write the modules; Numba compiles on import"
@@ -31,16 +37,31 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def prepare_out(out: str | None, say=progress) -> None:
+    """Refuse an unusable -o before any work; create its last folder, and say so."""
+    if out is None:
+        return
+    folder, created = output_folder(out)
+    if created:
+        say(f"created the folder {folder}")
+
+
 def run(args: argparse.Namespace) -> int:
     layers = layers_from_args(args)
+    prepare_out(args.out)
+    bar = tqdm(total=len(layers), unit="layer", file=sys.stderr, disable=None, leave=False)
     for number, (name, spec) in enumerate(layers.items(), 1):
         started = time.perf_counter()
-        say = _prefixed(progress, f"{number}/{len(layers)} {name}")
+        bar.set_description(f"{name}")
+        say = progress if bar.disable else bar.set_postfix_str
+        say_layer = _prefixed(say, f"{number}/{len(layers)} {name}")
         if args.no_compile:
-            path = write(spec, args.out, say)
+            path = write(spec, args.out, say_layer)
         else:
-            path = generate(spec, args.out, say).path
-        print(f"{name}: {path} ({time.perf_counter() - started:.1f} s)")
+            path = generate(spec, args.out, say_layer).path
+        bar.update()
+        tqdm.write(f"{name}: {path} ({time.perf_counter() - started:.1f} s)", file=sys.stdout)
+    bar.close()
     return 0
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from symconv.cli.spec_args import add_spec_flags, spec_from_args
-from symconv.kinds import ConvSpec
+from symconv.cli.spec_args import add_spec_flags, given_spec_flags, spec_from_args
+from symconv.kinds import LayerSpec
 from symconv.manifest import load_manifest
 
 
@@ -17,9 +17,24 @@ def add_layer_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def layers_from_args(args: argparse.Namespace) -> dict[str, ConvSpec]:
+def manifest_given(args: argparse.Namespace, ignored: tuple[str, ...] = ()) -> bool:
+    """True when --manifest names a file; refuses an empty one and layer flags beside it."""
+    if args.manifest is None:
+        return False
+    if args.manifest == "":
+        raise ValueError("--manifest is empty; name a TOML file")
+    given = [flag for flag in given_spec_flags(args) if flag not in ignored]
+    if given:
+        raise ValueError(
+            f"--manifest cannot be combined with the layer flags ({', '.join(given)}): "
+            "the manifest names every layer"
+        )
+    return True
+
+
+def layers_from_args(args: argparse.Namespace) -> dict[str, LayerSpec]:
     """Named, validated layers; the flags make one layer named after its label."""
-    if args.manifest:
+    if manifest_given(args):
         return load_manifest(args.manifest)
     spec = spec_from_args(args)
     return {spec.label: spec}

@@ -1,13 +1,17 @@
 """Command-line flags that name one layer, with PyTorch's parameter names.
 
 The flags are parsed into plain ints and strings here and handed to `ConvSpec`,
-which does all validation; a malformed flag raises `ValueError` naming the flag, the
-value and the expected form, so the CLI can print one line and exit with status 2.
+which does all validation of the layer itself.  What is wrong with the text of a flag
+is said here, quoting the flag as it was typed: sizes are ASCII digits, dimensions
+are joined by ``x`` (either case) or commas, a per-dimension flag holds one value
+(broadcast) or one per spatial dimension, and padding may also be ``lo:hi`` pairs,
+``same`` or ``valid``.  Every error is one `ValueError` line.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import re
 
 from symconv.kinds import ConvSpec, PoolSpec
@@ -17,120 +21,11 @@ from symconv.kinds.pooling import POOL_KINDS
 LECTURE_INPUT = "3x3"
 LECTURE_KERNEL = "2"
 
-
-def add_spec_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags of `symconv derive`, shared by every command that takes one layer."""
-    group = parser.add_argument_group(
-        "layer (defaults: the lecture example, 3×3 input, 2×2 kernel)"
-    )
-    group.add_argument(
-        "--input",
-        default=LECTURE_INPUT,
-        metavar="SHAPE",
-        help="W, HxW, CxHxW or NxCxHxW (with --dims 3: DxHxW, CxDxHxW, NxCxDxHxW)",
-    )
-    group.add_argument(
-        "--kernel",
-        default=LECTURE_KERNEL,
-        metavar="K",
-        help="3 (every dimension), 3x3 or 3x3x3; default 2",
-    )
-    group.add_argument(
-        "--dims",
-        type=int,
-        choices=(1, 2, 3),
-        default=None,
-        help="spatial dimensions (default: from --kernel, else 1 for W, 2 otherwise)",
-    )
-    group.add_argument("--out-channels", default="1", metavar="C_OUT")
-    group.add_argument("--stride", default="1", metavar="S", help="2 or 2,1 (per dimension)")
-    group.add_argument(
-        "--padding",
-        default="0",
-        metavar="P",
-        help="1, 1,2, 0:1,1:0 (lo:hi per dimension), same or valid",
-    )
-    group.add_argument("--dilation", default="1", metavar="D", help="2 or 2,1")
-    group.add_argument("--groups", default="1", metavar="G")
-    group.add_argument("--bias", action="store_true", help="add a bias per output channel")
-    group.add_argument("--mode", default="cross-correlation", choices=MODES)
-    group.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-
-
-def _int(flag: str, text: str) -> int:
-    if not re.fullmatch(r"[+-]?\d+", text.strip()):
-        raise ValueError(f"{flag}={text!r} must be an integer")
-    return int(text)
-
-
-def _int_list(flag: str, text: str) -> tuple[int, ...]:
-    """'3', '3x3', '3,3' -> ints; a single value stays a 1-tuple for the caller to broadcast."""
-    parts = re.split(r"[x×,]", text.strip())
-    if not all(parts):
-        raise ValueError(f"{flag}={text!r} must look like 3 or 3x3 or 2,1")
-    return tuple(_int(flag, p) for p in parts)
-
-
-def _per_dim_or_int(flag: str, text: str) -> int | tuple[int, ...]:
-    values = _int_list(flag, text)
-    return values[0] if len(values) == 1 else values
-
-
-def parse_padding(text: str) -> object:
-    """'same', 'valid', '1', '1,2', '0:1,1:0' -> what ConvSpec accepts."""
-    text = text.strip()
-    if text in ("same", "valid"):
-        return text
-    if ":" not in text:
-        return _per_dim_or_int("--padding", text)
-    pairs = []
-    for item in text.split(","):
-        lo_hi = item.split(":")
-        if len(lo_hi) != 2:
-            raise ValueError(f"--padding={text!r}: {item!r} must be lo:hi, e.g. 0:1")
-        pairs.append((_int("--padding", lo_hi[0]), _int("--padding", lo_hi[1])))
-    return tuple(pairs)
-
-
-def spec_from_args(args: argparse.Namespace) -> ConvSpec:
-    """Build the validated ConvSpec that the flags describe."""
-    kernel = _int_list("--kernel", args.kernel)
-    shape = _int_list("--input", args.input)
-    rank = args.dims or (len(kernel) if len(kernel) > 1 else min(len(shape), 2))
-    if len(shape) < rank:
-        raise ValueError(
-            f"--input={args.input!r} has {len(shape)} entries, fewer than the {rank} spatial "
-            "dimensions of the layer (from --kernel or --dims)"
-        )
-    if len(shape) > rank + 2:
-        raise ValueError(
-            f"--input={args.input!r} has {len(shape)} entries; with {rank} spatial "
-            f"dimension(s) it takes at most {rank + 2} (N x C x spatial)"
-        )
-    leading = shape[: len(shape) - rank]
-    batch = leading[0] if len(leading) == 2 else 1
-    in_channels = leading[-1] if leading else 1
-    return ConvSpec(
-        input_size=shape[len(shape) - rank :],
-        kernel_size=kernel[0] if len(kernel) == 1 else kernel,
-        in_channels=in_channels,
-        out_channels=_int("--out-channels", args.out_channels),
-        batch=batch,
-        stride=_per_dim_or_int("--stride", args.stride),
-        padding=parse_padding(args.padding),
-        dilation=_per_dim_or_int("--dilation", args.dilation),
-        groups=_int("--groups", args.groups),
-        bias=args.bias,
-        dtype=args.dtype,
-        mode=args.mode,
-    )
-
-
-# ----- pooling and the user's numbers (symconv derive) ------------------------------------------
-#: Convolution flags and their defaults: --pool-only derives no convolution, so a changed one
-#: would be silently ignored; it is refused instead.
-CONV_ONLY_FLAGS = {
+#: Every spec flag (dest) and the value it takes when not given: the lecture example.
+SPEC_DEFAULTS: dict[str, object] = {
+    "input": LECTURE_INPUT,
     "kernel": LECTURE_KERNEL,
+    "dims": None,
     "out_channels": "1",
     "stride": "1",
     "padding": "0",
@@ -138,14 +33,171 @@ CONV_ONLY_FLAGS = {
     "groups": "1",
     "bias": False,
     "mode": "cross-correlation",
+    "dtype": "float32",
 }
+PADDING_WORDS = ("same", "valid")
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_SEPARATORS = re.compile(r"[xX×,]")
+
+
+def add_spec_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of `symconv derive`, shared by every command that takes one layer.
+
+    They default to None ("not given"); `spec_from_args` fills in the lecture example,
+    and `given_spec_flags` tells which were typed.
+    """
+    group = parser.add_argument_group(
+        "layer (defaults: the lecture example, 3×3 input, 2×2 kernel)"
+    )
+    group.add_argument(
+        "--input",
+        metavar="SHAPE",
+        help="W, HxW, CxHxW or NxCxHxW (with --dims 3: DxHxW, CxDxHxW, NxCxDxHxW)",
+    )
+    group.add_argument("--kernel", metavar="K", help="3 (every dimension), 3x3 or 3x3x3; default 2")
+    group.add_argument(
+        "--dims",
+        type=int,
+        choices=(1, 2, 3),
+        help="spatial dimensions (default: from --kernel, else 1 for W, 2 otherwise)",
+    )
+    group.add_argument("--out-channels", metavar="C_OUT")
+    group.add_argument("--stride", metavar="S", help="2 or 2,1 (per dimension)")
+    group.add_argument(
+        "--padding", metavar="P", help="1, 1,2, 0:1 or 0:1,1:0 (lo:hi per dimension), same or valid"
+    )
+    group.add_argument("--dilation", metavar="D", help="2 or 2,1")
+    group.add_argument("--groups", metavar="G")
+    group.add_argument(
+        "--bias", action="store_true", default=None, help="add a bias per output channel"
+    )
+    group.add_argument("--mode", choices=MODES)
+    group.add_argument("--dtype", choices=("float32", "float64"))
+
+
+def given_spec_flags(args: argparse.Namespace) -> list[str]:
+    """The spec flags the user typed, as ``--name``."""
+    return [
+        "--" + dest.replace("_", "-")
+        for dest in SPEC_DEFAULTS
+        if getattr(args, dest, None) is not None
+    ]
+
+
+def _value(args: argparse.Namespace, dest: str) -> object:
+    given = getattr(args, dest, None)
+    return SPEC_DEFAULTS[dest] if given is None else given
+
+
+# ----- the text of one flag ---------------------------------------------------------------
+def _int(flag: str, whole: str, part: str | None = None, minimum: int | None = None) -> int:
+    """One ASCII integer of `flag`; errors quote the whole value as typed."""
+    text = whole if part is None else part
+    if not _INTEGER.fullmatch(text.strip()):
+        raise ValueError(f"{flag}={whole!r} must be an integer (ASCII digits)")
+    value = int(text)
+    if minimum is not None and value < minimum:
+        word = "positive" if minimum == 1 else f"at least {minimum}"
+        raise ValueError(f"{flag}={whole!r}: every value must be {word}, not {value}")
+    return value
+
+
+def _ints(flag: str, text: str, minimum: int | None = None) -> tuple[int, ...]:
+    """'3', '3x3', '3X3', '3,3' -> ints (a single value stays a 1-tuple to broadcast)."""
+    parts = _SEPARATORS.split(text.strip())
+    if not all(p.strip() for p in parts):
+        raise ValueError(f"{flag}={text!r} must look like 3, 3x3 or 2,1")
+    return tuple(_int(flag, text, p, minimum) for p in parts)
+
+
+def _per_dim(flag: str, text: str, rank: int, minimum: int = 1) -> tuple[int, ...]:
+    """One value (broadcast) or one per spatial dimension."""
+    values = _ints(flag, text, minimum)
+    if len(values) not in (1, rank):
+        raise ValueError(
+            f"{flag}={text!r} has {len(values)} values; give 1 (every dimension) or {rank} "
+            f"(one per spatial dimension)"
+        )
+    return values * rank if len(values) == 1 else values
+
+
+def parse_padding(text: str, rank: int) -> object:
+    """'same', 'valid', '1', '1,2', '0:1' (broadcast), '0:1,1:0' -> what ConvSpec accepts."""
+    stripped = text.strip()
+    if stripped in PADDING_WORDS:
+        return stripped
+    forms = "an int, one per dimension (1,2), lo:hi pairs (0:1 or 0:1,1:0), same or valid"
+    if re.fullmatch(r"[A-Za-z]+", stripped):
+        raise ValueError(f"--padding={text!r} must be {forms}")
+    if ":" not in stripped:
+        return _per_dim("--padding", text, rank, minimum=0)
+    pairs = []
+    for item in stripped.split(","):
+        lo_hi = item.split(":")
+        if len(lo_hi) != 2:
+            raise ValueError(f"--padding={text!r}: {item.strip()!r} must be lo:hi, e.g. 0:1")
+        pairs.append(tuple(_int("--padding", text, part, minimum=0) for part in lo_hi))
+    if len(pairs) not in (1, rank):
+        raise ValueError(
+            f"--padding={text!r} has {len(pairs)} lo:hi pairs; give 1 (every dimension) "
+            f"or {rank} (one per spatial dimension)"
+        )
+    return tuple(pairs) * rank if len(pairs) == 1 else tuple(pairs)
+
+
+def _layout(flag: str, text: str, shape: tuple[int, ...], rank: int) -> tuple[int, int]:
+    """(batch, channels) from the leading entries of --input (N x C x spatial)."""
+    if len(shape) < rank:
+        raise ValueError(
+            f"{flag}={text!r} has {len(shape)} entries, fewer than the {rank} spatial "
+            "dimensions of the layer (from --kernel or --dims)"
+        )
+    if len(shape) > rank + 2:
+        raise ValueError(
+            f"{flag}={text!r} has {len(shape)} entries; with {rank} spatial "
+            f"dimension(s) it takes at most {rank + 2} (N x C x spatial)"
+        )
+    leading = shape[: len(shape) - rank]
+    return (leading[0] if len(leading) == 2 else 1), (leading[-1] if leading else 1)
+
+
+def spec_from_args(args: argparse.Namespace) -> ConvSpec:
+    """Build the validated ConvSpec that the flags describe (unset flags: the lecture's)."""
+    input_text, kernel_text = str(_value(args, "input")), str(_value(args, "kernel"))
+    kernel = _ints("--kernel", kernel_text, minimum=1)
+    shape = _ints("--input", input_text, minimum=1)
+    dims = _value(args, "dims")
+    rank = dims or (len(kernel) if len(kernel) > 1 else min(len(shape), 2))
+    batch, in_channels = _layout("--input", input_text, shape, rank)
+    if len(kernel) not in (1, rank):
+        raise ValueError(
+            f"--kernel={kernel_text!r} has {len(kernel)} sizes for {rank} spatial dimension(s)"
+        )
+    return ConvSpec(
+        input_size=shape[len(shape) - rank :],
+        kernel_size=kernel * rank if len(kernel) == 1 else kernel,
+        in_channels=in_channels,
+        out_channels=_int("--out-channels", str(_value(args, "out_channels"))),
+        batch=batch,
+        stride=_per_dim("--stride", str(_value(args, "stride")), rank, minimum=-(2**63)),
+        padding=parse_padding(str(_value(args, "padding")), rank),
+        dilation=_per_dim("--dilation", str(_value(args, "dilation")), rank, minimum=-(2**63)),
+        groups=_int("--groups", str(_value(args, "groups"))),
+        bias=bool(_value(args, "bias")),
+        dtype=str(_value(args, "dtype")),
+        mode=str(_value(args, "mode")),
+    )
+
+
+# ----- pooling and the user's numbers (symconv derive) ------------------------------------------
+#: Convolution flags: --pool-only derives no convolution, so a given one would be silently
+#: ignored; it is refused instead.
+CONV_ONLY_FLAGS = ("kernel", "out_channels", "stride", "padding", "dilation", "groups", "bias")
 
 
 def add_pool_flags(parser: argparse.ArgumentParser) -> None:
-    """--pool, --pool-only, --values, --filter-values (seed 001: conv, then max pooling)."""
-    group = parser.add_argument_group(
-        "pooling and numbers (seed 001: a convolution, then max pooling)"
-    )
+    """--pool, --pool-only, --values, --filter-values (a convolution, then max pooling)."""
+    group = parser.add_argument_group("pooling and numbers (a convolution, then pooling)")
     group.add_argument(
         "--pool",
         metavar="KIND:K[:S[:P]]",
@@ -163,9 +215,8 @@ def add_pool_flags(parser: argparse.ArgumentParser) -> None:
         "--values",
         metavar="V",
         help="numbers for the first layer's input, comma-separated, row-major: X of the "
-        "convolution with --pool (seed 001's A: 36 numbers for --input 6x6), the pooling "
-        "input with --pool-only; they show which entry wins each window and the routed "
-        "gradient grid",
+        "convolution with --pool (36 numbers for --input 6x6), the pooling input with "
+        "--pool-only; they show which entry wins each window and the routed gradient grid",
     )
     group.add_argument(
         "--filter-values",
@@ -180,19 +231,19 @@ def parse_values(flag: str, text: str, shape: tuple[int, ...]) -> list[int | flo
     items = [item for item in re.split(r"[,\s]+", text.strip()) if item]
     numbers: list[int | float] = []
     for item in items:
-        if re.fullmatch(r"[+-]?\d+", item):
+        if _INTEGER.fullmatch(item):
             numbers.append(int(item))
             continue
+        if not re.fullmatch(r"[0-9eE.+-]+", item, re.ASCII):
+            raise ValueError(f"{flag}: {item!r} is not a number")
         try:
             value = float(item)
         except ValueError:
             raise ValueError(f"{flag}: {item!r} is not a number") from None
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise ValueError(f"{flag}: {item!r} is not a finite number")
         numbers.append(value)
-    expected = 1
-    for n in shape:
-        expected *= n
+    expected = math.prod(shape)
     if len(numbers) != expected:
         dims = "×".join(map(str, shape))
         raise ValueError(
@@ -211,9 +262,14 @@ def parse_pool(text: str) -> tuple[str, object, object, object]:
         raise ValueError(
             f"--pool={text!r}: kind {parts[0]!r} must be one of {', '.join(POOL_KINDS)}"
         )
-    kernel = _per_dim_or_int("--pool window", parts[1])
-    stride = _per_dim_or_int("--pool stride", parts[2]) if len(parts) > 2 else None
-    padding = _per_dim_or_int("--pool padding", parts[3]) if len(parts) > 3 else 0
+
+    def values(part: str, minimum: int) -> int | tuple[int, ...]:
+        found = _ints("--pool", part, minimum)
+        return found[0] if len(found) == 1 else found
+
+    kernel = values(parts[1], 1)
+    stride = values(parts[2], 1) if len(parts) > 2 else None
+    padding = values(parts[3], 0) if len(parts) > 3 else 0
     return kind, kernel, stride, padding
 
 
@@ -238,6 +294,7 @@ def pool_from_args(args: argparse.Namespace, conv: ConvSpec | None) -> PoolSpec 
 
 def _pool_spec(args: argparse.Namespace, conv: ConvSpec | None) -> PoolSpec:
     kind, kernel, stride, padding = parse_pool(args.pool)
+    dtype = str(_value(args, "dtype"))
     if conv is not None:
         return PoolSpec(
             kind,
@@ -247,12 +304,12 @@ def _pool_spec(args: argparse.Namespace, conv: ConvSpec | None) -> PoolSpec:
             batch=conv.batch,
             stride=stride,
             padding=padding,
-            dtype=conv.dtype,
+            dtype=dtype,
         )
     changed = [
         "--" + name.replace("_", "-")
-        for name, default in CONV_ONLY_FLAGS.items()
-        if getattr(args, name) != default
+        for name in (*CONV_ONLY_FLAGS, "mode")
+        if getattr(args, name, None) is not None
     ]
     if changed:
         raise ValueError(
@@ -261,21 +318,17 @@ def _pool_spec(args: argparse.Namespace, conv: ConvSpec | None) -> PoolSpec:
     if args.filter_values:
         raise ValueError("--filter-values needs a convolution: drop --pool-only")
     rank_hint = len(kernel) if isinstance(kernel, tuple) else 1
-    shape = _int_list("--input", args.input)
-    rank = args.dims or (rank_hint if rank_hint > 1 else min(len(shape), 2))
-    if not rank <= len(shape) <= rank + 2:
-        raise ValueError(
-            f"--input={args.input!r} has {len(shape)} entries; with {rank} spatial "
-            f"dimension(s) it takes {rank} to {rank + 2} (N x C x spatial)"
-        )
-    leading = shape[: len(shape) - rank]
+    input_text = str(_value(args, "input"))
+    shape = _ints("--input", input_text, minimum=1)
+    rank = _value(args, "dims") or (rank_hint if rank_hint > 1 else min(len(shape), 2))
+    batch, channels = _layout("--input", input_text, shape, rank)
     return PoolSpec(
         kind,
         shape[len(shape) - rank :],
         kernel,
-        channels=leading[-1] if leading else 1,
-        batch=leading[0] if len(leading) == 2 else 1,
+        channels=channels,
+        batch=batch,
         stride=stride,
         padding=padding,
-        dtype=args.dtype,
+        dtype=dtype,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from symconv.cli.generate import progress
+from symconv.cli.generate import prepare_out, progress
 from symconv.cli.layers import add_layer_flags, layers_from_args
 from symconv.verify import verify
 
@@ -28,7 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     all_ok = True
-    for name, spec in layers_from_args(args).items():
+    layers = layers_from_args(args)
+    prepare_out(args.out)
+    for name, spec in layers.items():
         report = verify(
             spec,
             seed=args.seed,

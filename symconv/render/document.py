@@ -94,8 +94,8 @@ def _count(value: int) -> str:
     exact = f"{value:,}"
     if value < 10**7:
         return exact
-    exponent = len(str(value)) - 1
-    return f"{exact} (≈ {value / 10**exponent:.1f}e{exponent})"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{exact} (≈ {mantissa}e{int(exponent)})"
 
 
 # ----- 1. configuration ---------------------------------------------------------------------

@@ -7,6 +7,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from symconv.files import write_bytes_atomic
+
 INSTALL_HINT = "apt-get install -y texlive-latex-base texlive-latex-recommended"
 
 
@@ -46,8 +48,5 @@ def compile_pdf(latex_source: str, target: Path) -> Path:
         built = source.with_suffix(".pdf")
         if result.returncode != 0 or not built.exists():
             raise RuntimeError(f"pdflatex failed: {first_error(result)}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staged = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(built, staged)
-        staged.replace(target)
+        write_bytes_atomic(target, built.read_bytes())
     return target

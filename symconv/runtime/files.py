@@ -14,8 +14,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from symconv.files import write_text_atomic
-from symconv.runtime.cache import lock_path
+from symconv.files import output_folder, write_text_atomic
+from symconv.runtime.cache import cache_dir, lock_path
 
 
 def _same_text(path: Path, text: str) -> bool:
@@ -29,6 +29,10 @@ def write_if_changed(path: Path, text: str) -> bool:
     """Make `path` hold `text`; True if the file was (re)written, False if already equal."""
     if _same_text(path, text):
         return False
+    if path.parent.resolve() == cache_dir().resolve():
+        path.parent.mkdir(parents=True, exist_ok=True)  # symconv's own folder: made whole
+    else:
+        output_folder(path.parent)  # a folder the user named: only its last part is made
     lock = lock_path(path)
     lock.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(lock):
