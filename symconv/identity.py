@@ -57,6 +57,15 @@ class CanonicalSpec:
     def from_json(cls, text: str) -> Self:
         return cls.from_dict(json.loads(text))
 
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """(what, value) pairs a person reads: shapes first, then the hyperparameters."""
+        raise NotImplementedError
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the label and a table of shapes and hyperparameters."""
+        rows = "\n".join(f"| {what} | {value} |" for what, value in self.summary_rows())
+        return f"**`{self.label}`**\n\n| | |\n| :-- | :-- |\n{rows}"
+
     @property
     def key(self) -> str:
         """Stable 16-hex-digit hash of the canonical JSON (same in every process)."""

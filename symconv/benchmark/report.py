@@ -18,7 +18,7 @@ from pathlib import Path
 from symconv.benchmark.contenders import OPERATIONS
 from symconv.benchmark.run import BenchResult, Measurement
 from symconv.files import write_bytes_atomic, write_text_atomic
-from symconv.formatting import fmt_shape, fmt_tuple
+from symconv.formatting import fmt_padding, fmt_shape, fmt_tuple
 from symconv.kinds import ConvSpec
 
 MISSING = "–"
@@ -58,10 +58,7 @@ def describe_layer(spec_dict: dict[str, object]) -> str:
         spec = ConvSpec.from_dict(spec_dict)
     except (TypeError, ValueError):
         return ""
-    if all(lo == hi for lo, hi in spec.padding):
-        padding = fmt_tuple([lo for lo, _ in spec.padding])
-    else:
-        padding = "×".join(f"{lo}:{hi}" for lo, hi in spec.padding)
+    padding = fmt_padding(spec.padding)
     parts = [
         f"{fmt_shape(spec.input_shape)} → {spec.out_channels}",
         f"k{fmt_tuple(spec.kernel_size)}",

@@ -14,6 +14,7 @@ import argparse
 import math
 import re
 
+from symconv.formatting import plural
 from symconv.kinds import ConvSpec, PoolSpec
 from symconv.kinds.convolution import MODES
 from symconv.kinds.pooling import POOL_KINDS
@@ -154,8 +155,8 @@ def _layout(flag: str, text: str, shape: tuple[int, ...], rank: int) -> tuple[in
         )
     if len(shape) > rank + 2:
         raise ValueError(
-            f"{flag}={text!r} has {len(shape)} entries; with {rank} spatial "
-            f"dimension(s) it takes at most {rank + 2} (N x C x spatial)"
+            f"{flag}={text!r} has {len(shape)} entries; with "
+            f"{plural(rank, 'spatial dimension')} it takes at most {rank + 2} (N x C x spatial)"
         )
     leading = shape[: len(shape) - rank]
     return (leading[0] if len(leading) == 2 else 1), (leading[-1] if leading else 1)
@@ -171,7 +172,8 @@ def spec_from_args(args: argparse.Namespace) -> ConvSpec:
     batch, in_channels = _layout("--input", input_text, shape, rank)
     if len(kernel) not in (1, rank):
         raise ValueError(
-            f"--kernel={kernel_text!r} has {len(kernel)} sizes for {rank} spatial dimension(s)"
+            f"--kernel={kernel_text!r} has {len(kernel)} sizes for "
+            f"{plural(rank, 'spatial dimension')}"
         )
     return ConvSpec(
         input_size=shape[len(shape) - rank :],

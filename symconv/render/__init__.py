@@ -47,7 +47,8 @@ def render(
     """`derivation` as ``text``, ``markdown`` or ``latex``.
 
     `zero_based` counts indices from 0; `document=False` gives the LaTeX body without
-    the preamble; `notebook` is Markdown for Jupyter's MathJax.
+    the preamble (to ``\\input`` into a document of your own); `notebook` is Markdown for
+    Jupyter (plain block quotes instead of GitHub's alerts).
     """
     if fmt not in FORMATS:
         raise ValueError(f"format={fmt!r} must be one of {', '.join(FORMATS)}")
@@ -55,7 +56,7 @@ def render(
     if fmt == "text":
         return text.write(built, names)
     if fmt == "markdown":
-        return markdown.write(built, names)
+        return markdown.write(built, names, notebook=notebook)
     return latex.write(built, names, document=document)
 
 

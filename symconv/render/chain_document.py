@@ -14,15 +14,15 @@ from collections import defaultdict
 import numpy as np
 import sympy as sp
 
+import symconv.render.corrections as corrections
 import symconv.render.document as lecture
 import symconv.render.matrices as matrices
-import symconv.render.notes_slips as notes_slips
+import symconv.render.pattern_section as pattern_section
 import symconv.render.pooling_document as pooling_document
 from symconv.kinds import ConvSpec
 from symconv.render.elide import More
-from symconv.render.names import Names, Ref
+from symconv.render.names import Names
 from symconv.render.outline import (
-    Apply,
     Block,
     Callout,
     ChainRule,
@@ -33,7 +33,6 @@ from symconv.render.outline import (
     Paragraph,
     Section,
     SizeRules,
-    prose,
 )
 from symconv.symbolic.chain import ChainDerivation, filter_for_routing
 from symconv.symbolic.numbers import is_numeric
@@ -74,7 +73,7 @@ def build(chain: ChainDerivation, zero_based: bool = False) -> tuple[Outline, Na
         sections.append(filter_gradient(chain, names))
     sections.append(lecture.efficiency(chain.spec))
     if chain.notes:
-        sections.append(Section("Notes", tuple(Callout(prose(n)) for n in chain.notes)))
+        sections.append(Section("Notes", tuple(Callout(n) for n in chain.notes)))
     kind = "max" if pool.kind == "max" else "average"
     outline = Outline(
         title=f"Backpropagation through a convolution and {kind} pooling",
@@ -90,8 +89,7 @@ def configuration(chain: ChainDerivation, names: Names) -> Section:
     blocks: list[Block] = [
         Paragraph(
             f"Two layers: X ⊛ F = C, then P = {pool.kind}pool(C); the loss L sees F only "
-            "through C and P. Seed 001 calls the input A and the loss E; symconv keeps X and "
-            "L, as for one convolution layer."
+            "through C and P."
         ),
         Paragraph(f"The convolution: {spec.describe()}."),
         Paragraph(lecture.mode_sentence(spec)),
@@ -152,7 +150,7 @@ def pooling_forward(chain: ChainDerivation, names: Names) -> Section:
 def _pool_locals(chain: ChainDerivation, names: Names) -> list[Block]:
     blocks = pooling_document.local_gradient_blocks(chain.pool, names)
     if chain.pool.kind == "max" and not (chain.routed and is_numeric(chain.pool_input.flat)):
-        blocks.append(notes_slips.MAX_DERIVATIVE)
+        blocks.append(corrections.MAX_DERIVATIVE)
     return blocks
 
 
@@ -191,7 +189,7 @@ def routing(chain: ChainDerivation, names: Names) -> Section:
         )
         blocks += [
             matrices.stack(chain.grad_pool_input, caption, ("n", "m"), names),
-            notes_slips.GRID_ENTRIES,
+            corrections.GRID_ENTRIES,
         ]
     else:
         caption = f"∂L/∂C: each entry gets 1/{pool.spec.window_size} of every window it lies in"
@@ -210,21 +208,21 @@ def filter_gradient(chain: ChainDerivation, names: Names) -> Section:
             "two factors are ∂L/∂C above, so ∂L/∂F is the convolution's own gradient with "
             "∂L/∂C in place of ∂L/∂O."
         ),
-        notes_slips.CHAIN_FACTOR,
+        corrections.CHAIN_FACTOR,
         ChainRule("w", of="y"),
         Equations(_grad_weight_rows(chain, names)),
     ]
     if _notes_f01_applies(spec):
-        blocks.append(notes_slips.GRAD_F01)
-    blocks.append(_convolution_picture(chain, names))
+        blocks.append(corrections.GRAD_F01)
+    blocks += _convolution_picture(chain, names)
     blocks.append(
         Paragraph(
-            "Seed 001 writes this as ∂E/∂F = Convolution(A, ∂E/∂C): ∂L/∂C slides over X as the "
-            "kernel, without flipping, so it is a cross-correlation."
+            "Lectures write this as ∂L/∂F = Convolution(X, ∂L/∂C): ∂L/∂C slides over X as "
+            "the kernel, without flipping, so it is a cross-correlation."
         )
     )
     if chain.pool.kind == "max" and not chain.routed:
-        blocks.append(notes_slips.GRID_ENTRIES)  # the notes draw their ∂E/∂C grid here
+        blocks.append(corrections.GRID_ENTRIES)  # where the lecture draws its ∂L/∂C grid
     if chain.routed:
         blocks += [
             Paragraph("Putting in the routed ∂L/∂C gives ∂L/∂F in terms of ∂L/∂P:"),
@@ -253,23 +251,22 @@ def _grad_weight_rows(chain: ChainDerivation, names: Names) -> tuple[Equation | 
     return lecture.equation_rows(with_numbers, "gw", names)
 
 
-def _convolution_picture(chain: ChainDerivation, names: Names) -> Apply:
-    """∂L/∂F = cross-correlation(X, ∂L/∂C), the matrices as seed 001 draws them."""
+def _convolution_picture(chain: ChainDerivation, names: Names) -> list[Block]:
+    """∂L/∂F as the convolution's own identity, with ∂L/∂C (routed, when known) for ∂L/∂O."""
     conv = chain.conv
-    x = chain.values if chain.values is not None else conv.symbols["x"]
-    x_caption = "X, the numbers given" if chain.values is not None else "X"
-    if chain.routed:
-        upstream, caption = chain.grad_pool_input, "∂L/∂C, routed"
-    else:
-        upstream, caption = conv.symbols["gy"], "∂L/∂C"
-    return Apply(
-        Ref("gw"),
-        "cross-correlation",
-        (
-            matrices.stack(x, x_caption, ("n", "c"), names),
-            matrices.stack(upstream, caption, ("n", "m"), names),
-        ),
-    )
+    identity = conv.patterns["grad_weight"].identity
+    routed = chain.routed
+    symbols = {
+        **conv.symbols,
+        "x": chain.values if chain.values is not None else conv.symbols["x"],
+        "gy": chain.grad_pool_input if routed else conv.symbols["gy"],
+    }
+    tensors = {
+        **pattern_section.TENSORS,
+        "x": ("X, the numbers given" if chain.values is not None else "X", ("n", "c")),
+        "gy": ("∂L/∂C, routed" if routed else "∂L/∂C", ("n", "m")),
+    }
+    return pattern_section.identity_blocks(identity, chain.spec, symbols, names, tensors)
 
 
 def _notes_f01_applies(spec: ConvSpec) -> bool:
@@ -306,19 +303,19 @@ def _notes_routing_blocks(chain: ChainDerivation, names: Names) -> list[Block]:
     """Can any filter give the notes' picture (maxima at C01, C03, C20, C32) with these X?"""
     if not _seed_layout(chain) or chain.values is None or chain.filter_values is not None:
         return []
-    winners = {(0, 0, *window): (0, 0, *at) for window, at in notes_slips.NOTES_ROUTING.items()}
+    winners = {(0, 0, *window): (0, 0, *at) for window, at in corrections.LECTURE_ROUTING.items()}
     found = filter_for_routing(chain, winners)
     picked = ", ".join(names.plain(names.element("y", at)) for at in winners.values())
     if found is None:
         return [
             Correction(
-                wrote="∂E/∂C with ∂E/∂P routed to C01, C03, C20 and C32 (0-based)",
+                wrote="∂L/∂C with ∂L/∂P routed to C01, C03, C20 and C32 (0-based)",
                 right=(
                     f"no filter F puts the maxima there with these numbers of X: the "
                     f"first-maximum conditions for {picked} contradict each other"
                 ),
                 why=(
-                    "Seed 001's A repeats with period 3, so C does too: C03 = C00, C23 = C20, "
+                    "This X repeats with period 3, so C does too: C03 = C00, C23 = C20, "
                     "C31 = C01, C32 = C02 for every F. The picks need C01 > C00 (first window), "
                     "C03 > C02 (second), C32 > C23 (fourth) and C20 ≥ C31 (third), that is "
                     "C01 > C00 > C02 > C20 ≥ C01, a cycle. SymPy's simplex method confirms that "
@@ -331,7 +328,7 @@ def _notes_routing_blocks(chain: ChainDerivation, names: Names) -> list[Block]:
     listed = ", ".join(sp.sstr(v) for v in found.flat)
     return [
         Paragraph(
-            f"The notes' picture, maxima at {picked}, is what the filter F = ({listed}) "
+            f"The lecture's picture, maxima at {picked}, is what the filter F = ({listed}) "
             "(row-major) gives with these numbers of X."
         )
     ]

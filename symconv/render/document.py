@@ -1,11 +1,11 @@
 """What the lecture on one layer says, in which order: the outline every format prints.
 
-The order follows the lecture notes: the configuration and its size arithmetic, the
-closed forms (which exist at every size), then for small layers the forward
-equations, the local gradients of the first output, the chain-rule sums, the
-gradients, the patterns with their matrices, the rows left without gradient, and
-the derivation's own notes.  Formats differ only in how blocks look, so all the
-decisions (term order, elision, wording) are made here, once.
+The order follows the lecture notes symconv grew from: the configuration and its size
+arithmetic, the closed forms (which exist at every size), then for small layers the
+forward equations, the local gradients of the first output, the chain-rule sums, the
+gradients, the patterns with their matrices, the rows left without gradient, and the
+derivation's own notes.  Formats differ only in how blocks look, so all the decisions
+(term order, elision, wording) are made here, once.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from symconv.render.outline import (
     SizeRules,
     Table,
     Term,
-    prose,
 )
 from symconv.symbolic.convolution import ConvDerivation
 from symconv.symbolic.elements import local_gradients
@@ -43,7 +42,7 @@ CLOSED_FORM_TITLES = {
     "grad_weight": "Gradient for the filter, ∂L/∂F",
     "grad_bias": "Gradient for the bias, ∂L/∂b",
 }
-#: Local gradients set side by side on one line, as the notes set them.
+#: Local gradients set side by side on one line, as a lecture sets them.
 LOCAL_PER_LINE = 4
 
 
@@ -64,7 +63,7 @@ def build(derivation: ConvDerivation, zero_based: bool = False) -> tuple[Outline
         ]
     sections.append(efficiency(spec))
     if derivation.notes:
-        sections.append(Section("Notes", tuple(Callout(prose(n)) for n in derivation.notes)))
+        sections.append(Section("Notes", tuple(Callout(n) for n in derivation.notes)))
     outline = Outline(
         title="Backpropagation through one convolution layer",
         subtitle=spec.label,
@@ -116,7 +115,7 @@ def configuration(spec: ConvSpec, names: Names) -> Section:
 
 
 def mode_sentence(spec: ConvSpec) -> str:
-    """Why 'convolution' in the notes is a cross-correlation, or what convolution mode flips."""
+    """Why a deep-learning "convolution" is a cross-correlation, or what convolution mode flips."""
     if spec.flips_kernel:
         return (
             "Mode “convolution”: O = X ⊛ F applies F rotated by 180°, a true convolution, "
@@ -124,8 +123,9 @@ def mode_sentence(spec: ConvSpec) -> str:
         )
     return (
         "The forward pass O = X ⊛ F slides F over X and adds up the products without "
-        "flipping F: the notes call it “Convolution”, but it is a cross-correlation "
-        "(what deep-learning libraries compute under that name)."
+        "flipping F. Lectures and libraries call this a convolution, but it is a "
+        "cross-correlation (Goodfellow, Bengio and Courville, Deep Learning, ch. 9.1); "
+        "mode “convolution” gives the flipped one."
     )
 
 
@@ -262,7 +262,7 @@ def _listing(items: list[str], limit: int = 5) -> str:
 
 # ----- 5. chain rule ------------------------------------------------------------------------
 def variables_of(derivation: ConvDerivation) -> tuple[str, ...]:
-    """The notes find ∂L/∂F first, then ∂L/∂X; the bias closes."""
+    """The lecture finds ∂L/∂F first, then ∂L/∂X; the bias closes."""
     return ("w", "x", "b") if derivation.spec.bias else ("w", "x")
 
 

@@ -1,11 +1,11 @@
-"""LaTeX: a pdflatex document of the derivation, or a fragment for Jupyter (MathJax).
+"""LaTeX: a pdflatex document of the derivation, or its body for a document of your own.
 
-`DerivationLatexPrinter` is SymPy's `LatexPrinter` with the lecture's names and
-order: symbols print from the `SymbolTable` (``X_{11}``, ``\\frac{\\partial L}{\\partial
-O_{11}}``), products as dL/dO, X, F, and sums by the indices of their factors.
-`LatexMath` turns outline blocks into display-math lines; the Markdown printer reuses
-it for its ``$$`` blocks.  The document uses amsmath/amssymb only, so it compiles
-with texlive-latex-base and texlive-latex-recommended.
+Expressions print with the lecture-aware printer (`symconv.render.printer`): symbols
+named from the `SymbolTable` (``X_{11}``, ``\\frac{\\partial L}{\\partial O_{11}}``),
+products as dL/dO, X, F, sums by the indices of their factors.  `LatexMath` turns
+outline blocks into display-math lines; the Markdown printer reuses it for its ``$$``
+blocks.  The document uses amsmath/amssymb only, so it compiles with
+texlive-latex-base and texlive-latex-recommended.
 """
 
 from __future__ import annotations
@@ -15,31 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
-from sympy.printing.precedence import PRECEDENCE
 
-import symconv.render.relations as relations
 from symconv.render.elide import Dots, More
-from symconv.render.indexform import (
-    Bound,
-    ClosedForm,
-    Divides,
-    IndexedAccess,
-    IndexPart,
-    Quotient,
-    Range,
-)
-from symconv.render.names import LETTERS, Names, Partial, Ref, is_gradient
-from symconv.render.ordering import involves_tensors, ordered_factors, ordered_terms
+from symconv.render.indexform import Bound, ClosedForm, Divides, Range
+from symconv.render.names import Names, Partial, Ref
 from symconv.render.outline import (
     Apply,
-    Block,
     Callout,
     ChainRule,
     Correction,
     Equation,
     Equations,
-    Factor,
     MatrixStack,
     MaxRule,
     Outline,
@@ -50,6 +36,8 @@ from symconv.render.outline import (
     Term,
     Verdict,
 )
+from symconv.render.printer import LatexLecturePrinter, join_terms
+from symconv.render.writer import Writer
 
 #: Rough width of a display line, in characters of the Unicode names (X11 = 3, a
 #: fraction ∂L/∂O11 = its wider part, 4): the sums break before they pass it.
@@ -73,145 +61,14 @@ PREAMBLE = r"""\documentclass[10pt]{article}
 
 
 def write(outline: Outline, names: Names, document: bool = True) -> str:
-    """Any outline (one layer, pooling, a chain of layers) as a document or a fragment."""
-    math = LatexMath(names, pdflatex=document)
-    writer = DocumentWriter(math) if document else FragmentWriter(math)
-    return writer.write(outline)
-
-
-# ----- the SymPy printer --------------------------------------------------------------------
-def index_variable(name: str) -> str:
-    """``jh`` -> ``j_{h}``: index variables carry their dimension as a subscript."""
-    return f"{name[0]}_{{{name[1:]}}}" if len(name) > 1 else name
-
-
-class DerivationLatexPrinter(LatexPrinter):
-    """SymPy's LaTeX printer with the lecture's symbol names and factor/term order."""
-
-    def __init__(self, names: Names) -> None:
-        super().__init__()
-        self.names = names
-
-    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
-        ref = self.names.ref(expr)
-        return index_variable(expr.name) if ref is None else self.ref(ref)
-
-    def _print_Mul(self, expr: sp.Mul) -> str:
-        where = self.names.table.where
-        if not involves_tensors(expr, where):
-            return super()._print_Mul(expr)
-        factors = ordered_factors(expr, where)
-        sign = ""
-        if factors[0] == -1:
-            sign, factors = "-", factors[1:]
-        return sign + " ".join(
-            self._print(f) if f.is_Rational else self.parenthesize(f, PRECEDENCE["Mul"])
-            for f in factors
-        )
-
-    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
-        where = self.names.table.where
-        if not involves_tensors(expr, where):
-            return super()._print_Add(expr, order)
-        return join_terms([self._print(t) for t in ordered_terms(expr, where)])
-
-    def _print_Float(self, expr: sp.Float) -> str:
-        """The user's numbers as they typed them: 2.5, not 2.50000000000000."""
-        return repr(float(expr))
-
-    def _print_Max(self, expr: sp.Max, exp: str | None = None) -> str:
-        args = ", ".join(self._print(a) for a in relations.max_arguments(expr, self.names))
-        return rf"\max\left({args}\right)"
-
-    def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
-        return rf"\theta\left({self._print(expr.args[0])}\right)"
-
-    def _print_Relational(self, expr: sp.Basic) -> str:
-        big, op, small = relations.relation(expr)
-        return f"{self._print(big)} {RELATIONS[op]} {self._print(small)}"
-
-    def _print_And(self, expr: sp.And) -> str:
-        return r" \wedge ".join(self.condition(expr))
-
-    def condition(self, expr: sp.Basic) -> list[str]:
-        """An indicator's comparisons, row-major; many as x > max(...) ∧ x ≥ max(...)."""
-        parts = relations.split(expr, self.names)
-        if parts is None:
-            return [self._print(expr)]
-        subject, strict, loose = parts
-        groups = ((">", strict), (">=", loose))
-        if len(strict) + len(loose) <= relations.SPELLED_OUT:
-            return [
-                f"{self._print(subject)} {RELATIONS[op]} {self._print(other)}"
-                for op, group in groups
-                for other in group
-            ]
-        out = []
-        for op, group in groups:
-            if group:
-                listed = ", ".join(self._print(o) for o in group)
-                other = self._print(group[0]) if len(group) == 1 else rf"\max({listed})"
-                out.append(f"{self._print(subject)} {RELATIONS[op]} {other}")
-        return out
-
-    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        """An indicator Piecewise((1, cond), (0, True)) in Iverson's bracket: [cond]."""
-        value, condition = relations.indicator(expr)
-        if condition is None:
-            return super()._print_Piecewise(expr)
-        bracket = r"\left[" + r" \wedge ".join(self.condition(condition)) + r"\right]"
-        return bracket if value == 1 else f"{self._print(value)} {bracket}"
-
-    # ----- the outline's own atoms ----------------------------------------------------------
-    def ref(self, ref: Ref, fraction: str = "frac") -> str:
-        """X_{11}, F_{12}, b, \\frac{\\partial L}{\\partial O_{11}} (\\dfrac in a matrix cell)."""
-        label = self.names.label(ref.index) if ref.index else ""
-        letter = self.names.letter(ref.key)
-        name = f"{letter}_{{{label}}}" if label else letter
-        return rf"\{fraction}{{\partial L}}{{\partial {name}}}" if is_gradient(ref.key) else name
-
-    def partial(self, partial: Partial) -> str:
-        """\\frac{\\partial O_{11}}{\\partial F_{11}}: one output by one variable."""
-        return rf"\frac{{\partial {self.ref(partial.of)}}}{{\partial {self.ref(partial.by)}}}"
-
-    def factor(self, factor: Factor) -> str:
-        if isinstance(factor, Ref):
-            return self.ref(factor)
-        if isinstance(factor, Partial):
-            return self.partial(factor)
-        return (
-            self.parenthesize(factor, PRECEDENCE["Mul"]) if factor.is_Add else self._print(factor)
-        )
-
-    def term(self, term: Term) -> str:
-        """Factors side by side; a · where a local gradient ∂O/∂v follows dL/dO, as in the notes."""
-        separator = r" \cdot " if any(isinstance(f, Partial) for f in term) else " "
-        return separator.join(self.factor(f) for f in term)
-
-    def index_part(self, part: IndexPart) -> str:
-        if isinstance(part, Quotient):
-            return f"({self.doprint(part.numerator)})/{part.divisor}"
-        return self.doprint(part)
-
-    def access(self, access: IndexedAccess) -> str:
-        """An element with index expressions: X_{j_h + t_h,\\, j_w + t_w}."""
-        letter = LETTERS[access.key]
-        parts = r",\, ".join(self.index_part(p) for p in access.parts)
-        name = f"{letter}_{{{parts}}}" if parts else letter
-        return rf"\frac{{\partial L}}{{\partial {name}}}" if is_gradient(access.key) else name
+    """Any outline as a complete pdflatex document, or (document=False) its body alone."""
+    return DocumentWriter(LatexMath(names), document=document).write(outline)
 
 
 RELATIONS = {">": ">", ">=": r"\geq"}
-
-
-def join_terms(terms: list[str]) -> str:
-    """t1 + t2 - t3: a term printed with a leading minus joins with a minus."""
-    if not terms:
-        return "0"
-    out = terms[0]
-    for t in terms[1:]:
-        out += f" - {t[1:]}" if t.startswith("-") else f" + {t}"
-    return out
+#: Rows of a matrix past which its cells shrink (\tfrac, tighter rows): a padded 8×8 grid
+#: of mostly zeros should not take half a page.
+COMPACT_ROWS = 4
 
 
 # ----- blocks as display math ---------------------------------------------------------------
@@ -235,7 +92,7 @@ class LatexMath:
 
     def __init__(self, names: Names, pdflatex: bool = True) -> None:
         self.names = names
-        self.printer = DerivationLatexPrinter(names)
+        self.printer = LatexLecturePrinter(names)
         #: pdflatex needs taller array struts for fractions; MathJax sizes rows itself.
         self.pdflatex = pdflatex
 
@@ -286,7 +143,7 @@ class LatexMath:
                 used = 0
             lines[-1].append(text)
             used += width + 3
-        return [join_terms(line) for line in lines]
+        return [join_terms(line, " - ") for line in lines]
 
     def width(self, term: Term) -> int:
         """How wide a term looks: a fraction counts as its wider line."""
@@ -346,7 +203,7 @@ class LatexMath:
         return Display(tuple(lines))
 
     def sum_subscript(self, form: ClosedForm) -> str:
-        variables = ", ".join(index_variable(r.var.name) for r in form.summed)
+        variables = ", ".join(self.printer.index_variable(r.var.name) for r in form.summed)
         conditions = [self.condition(c) for c in form.conditions]
         rows = [variables] + [
             r",\ ".join(conditions[i : i + 2]) for i in range(0, len(conditions), 2)
@@ -366,7 +223,9 @@ class LatexMath:
         """
 
         def listed(ranges: tuple[Range, ...]) -> str:
-            return r",\ ".join(rf"0 \le {index_variable(r.var.name)} < {r.extent}" for r in ranges)
+            return r",\ ".join(
+                rf"0 \le {self.printer.index_variable(r.var.name)} < {r.extent}" for r in ranges
+            )
 
         parts = []
         if form.free:
@@ -407,21 +266,26 @@ class LatexMath:
         """A bmatrix; rows of full-size fractions get taller struts so they do not touch.
 
         (``\\\\[1ex]`` would not help: it only deepens a row past its strut, and a
-        fraction's denominator is already deeper.)
+        fraction's denominator is already deeper.)  A matrix of more than `COMPACT_ROWS`
+        rows (a padded, dilated ∂L/∂O) sets its fractions small, on ordinary rows.
         """
-        rows = [" & ".join(self.cell(c) for c in row) for row in grid.rows]
+        compact = len(grid.rows) > COMPACT_ROWS
+        rows = [" & ".join(self.cell(c, compact) for c in row) for row in grid.rows]
         body = r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
         if self.pdflatex and any(r"\dfrac" in row for row in rows):
             return rf"{{\renewcommand{{\arraystretch}}{{2.2}}{body}}}"
+        if self.pdflatex and compact:
+            return rf"{{\renewcommand{{\arraystretch}}{{1.3}}{body}}}"
         return body
 
-    def cell(self, cell: sp.Expr | Dots) -> str:
-        """One matrix entry: a gradient as a full-size \\dfrac, as the notes draw their grids."""
+    def cell(self, cell: sp.Expr | Dots, compact: bool = False) -> str:
+        """One matrix entry: a gradient as a full-size fraction, or a small one when compact."""
         if isinstance(cell, Dots):
             return {"h": r"\cdots", "v": r"\vdots", "d": r"\ddots"}[cell.direction]
         ref = self.names.ref(cell) if cell.is_Symbol else None
         if ref is not None:
-            return self.printer.ref(ref, fraction="dfrac")
+            shown = self.printer.ref(ref, matrix_cell=not compact)
+            return shown.replace(r"\frac", r"\tfrac") if compact else shown
         return self.printer.doprint(cell)
 
     def stack(self, block: MatrixStack) -> Display:
@@ -443,10 +307,16 @@ class LatexMath:
         return sum(len(s.rows[0]) for s in singles) <= INLINE_COLUMNS
 
     def apply(self, block: Apply, operands: list[str], text: Callable[[str], str]) -> str:
-        """lhs = \\text{operation}(A, B), with the operands as given (matrices or names)."""
+        """lhs = wrapper(\\text{operation}(A, B; parameters)), operands as given."""
         lhs = self.printer.ref(block.lhs)
         listed = r",\ ".join(operands)
-        return rf"{lhs} = \text{{{text(block.operation)}}}\left( {listed} \right)"
+        parameters = "".join(
+            rf";\ \text{{{text(name)} }}{values}" for name, values in block.parameters
+        )
+        call = rf"\text{{{text(block.operation)}}}\left( {listed}{parameters} \right)"
+        if block.wrapper:
+            call = rf"\text{{{text(block.wrapper)}}}\left( {call} \right)"
+        return f"{lhs} = {call}"
 
 
 # ----- documents ----------------------------------------------------------------------------
@@ -543,47 +413,69 @@ def _escape_plain(text: str) -> str:
     return "".join(chars)
 
 
-class DocumentWriter:
-    """A complete article: sections, prose escaped for pdflatex, align*/gather* displays."""
+class DocumentWriter(Writer):
+    """An article (sections, prose escaped for pdflatex, align*/gather* displays), or with
+    `document` False its body alone, to \\input into a document of your own."""
 
-    def __init__(self, math: LatexMath) -> None:
+    def __init__(self, math: LatexMath, document: bool = True) -> None:
         self.math = math
+        self.document = document
 
-    def write(self, outline: Outline) -> str:
-        parts = [
+    def opening(self, outline: Outline) -> list[str]:
+        if not self.document:
+            return []
+        return [
             PREAMBLE,
             rf"\title{{{escape(outline.title)}\\ \large\texttt{{{escape(outline.subtitle)}}}}}",
             r"\date{}",
             r"\begin{document}",
             r"\maketitle",
         ]
-        for section in outline.sections:
-            parts.append(rf"\section{{{self.text(section.title)}}}")
-            parts.extend(self.block(b) for b in section.blocks)
-        parts.append(r"\end{document}")
-        return "\n\n".join(parts) + "\n"
 
-    def text(self, text: str) -> str:
-        return escape(text)
+    def heading(self, number: int, title: str) -> str:
+        return rf"\section{{{escape(title)}}}"
+
+    def closing(self) -> list[str]:
+        return [r"\end{document}"] if self.document else []
 
     def display(self, display: Display) -> str:
         environment = ENVIRONMENTS[display.aligned]
         body = " \\\\\n".join(display.lines)
         return f"\\begin{{{environment}}}\n{body}\n\\end{{{environment}}}"
 
-    def block(self, block: Block) -> str:
-        """Dispatch on the block's class, as SymPy's printers do: ``_print_<Class>``."""
-        printer = getattr(self, f"_print_{type(block).__name__}", None)
-        if printer is None:
-            raise TypeError(f"no LaTeX for {type(block).__name__}")
-        return printer(block)
+    def boxed(self, text: str) -> str:
+        return (
+            "\\begin{center}\\fbox{\\begin{minipage}{0.94\\linewidth}\n"
+            f"{text}\n"
+            "\\end{minipage}}\\end{center}"
+        )
+
+    # ----- blocks -------------------------------------------------------------------------
+    def _print_Paragraph(self, block: Paragraph) -> str:
+        return escape(block.text)
+
+    def _print_Callout(self, block: Callout) -> str:
+        return self.boxed(f"\\textbf{{Note.}} {escape(block.text)}")
+
+    def _print_Correction(self, block: Correction) -> str:
+        return self.boxed(
+            f"\\textbf{{{escape(Correction.TITLE)}.}} {escape(Correction.WROTE)} "
+            f"{escape(block.wrote)}\\\\\n"
+            f"\\textbf{{Right:}} {escape(block.right)}\\\\\n"
+            f"{escape(block.why)}"
+        )
+
+    def _print_Verdict(self, block: Verdict) -> str:
+        mark = "✓ proved" if block.holds else "✗ does not hold"
+        title = escape(f"{mark}: {block.title}.")
+        return rf"\medskip\textbf{{{title}}} {escape(capitalized(block.statement))}"
 
     def _print_Table(self, block: Table) -> str:
-        spec = "l" + "r" * (len(block.header) - 1)
-        header = " & ".join(self.text(cell) for cell in block.header) + r" \\ \hline"
-        body = [" & ".join(self.text(cell) for cell in row) + r" \\" for row in block.rows]
+        columns = "l" + "r" * (len(block.header) - 1)
+        header = " & ".join(escape(cell) for cell in block.header) + r" \\ \hline"
+        body = [" & ".join(escape(cell) for cell in row) + r" \\" for row in block.rows]
         lines = [
-            rf"\begin{{tabular}}{{{spec}}}",
+            rf"\begin{{tabular}}{{{columns}}}",
             r"\hline",
             header,
             *body,
@@ -592,20 +484,12 @@ class DocumentWriter:
         ]
         return "\\begin{center}\n" + "\n".join(lines) + "\n\\end{center}"
 
-    def _print_Paragraph(self, block: Paragraph) -> str:
-        return self.text(block.text)
-
-    def _print_Callout(self, block: Callout) -> str:
-        return self.callout(block.text)
-
-    def _print_Verdict(self, block: Verdict) -> str:
-        return self.verdict(block)
-
     def _print_SizeRules(self, block: SizeRules) -> str:
         return self.display(self.math.size_rules(block))
 
     def _print_ClosedForm(self, block: ClosedForm) -> str:
-        return self.bold(block.title) + "\n" + self.display(self.math.closed_form(block))
+        title = rf"\textbf{{{escape(block.title)}}}"
+        return title + "\n" + self.display(self.math.closed_form(block))
 
     def _print_Equations(self, block: Equations) -> str:
         return self.display(self.math.equations(block))
@@ -613,102 +497,26 @@ class DocumentWriter:
     def _print_ChainRule(self, block: ChainRule) -> str:
         return self.display(self.math.chain_rule(block))
 
-    def _print_MatrixStack(self, block: MatrixStack) -> str:
-        return self.stack(block)
-
-    def _print_Apply(self, block: Apply) -> str:
-        return self.apply(block)
-
-    def _print_Correction(self, block: Correction) -> str:
-        return self.correction(block)
-
     def _print_MaxRule(self, block: MaxRule) -> str:
         return self.display(self.math.max_rule(block))
 
-    def correction(self, block: Correction) -> str:
-        return (
-            "\\begin{center}\\fbox{\\begin{minipage}{0.94\\linewidth}\n"
-            f"\\textbf{{Correction to the notes.}} They write {self.text(block.wrote)}\\\\\n"
-            f"\\textbf{{Right:}} {self.text(block.right)}\\\\\n"
-            f"{self.text(block.why)}\n"
-            "\\end{minipage}}\\end{center}"
-        )
+    def _print_MatrixStack(self, block: MatrixStack) -> str:
+        caption = escape(capitalized(block.caption))
+        return f"{caption}:\n" + self.display(self.math.stack(block))
 
-    def bold(self, text: str) -> str:
-        return rf"\textbf{{{self.text(text)}}}"
-
-    def inline_math(self, math: str) -> str:
-        return f"${math}$"
-
-    def verdict(self, block: Verdict) -> str:
-        mark = "✓ proved" if block.holds else "✗ does not hold"
-        return rf"\medskip{self.bold(f'{mark}: {block.title}.')} {self.text(block.statement)}"
-
-    def callout(self, text: str) -> str:
-        return (
-            "\\begin{center}\\fbox{\\begin{minipage}{0.94\\linewidth}\n"
-            f"\\textbf{{Note.}} {self.text(text)}\n"
-            "\\end{minipage}}\\end{center}"
-        )
-
-    def stack(self, block: MatrixStack) -> str:
-        caption = self.text(block.caption)
-        return f"{caption[0].upper()}{caption[1:]}:\n" + self.display(self.math.stack(block))
-
-    def apply(self, block: Apply) -> str:
+    def _print_Apply(self, block: Apply) -> str:
         math = self.math
         if math.inline(block):
             operands = [math.matrix(op.single) for op in block.operands]
-            line = math.apply(block, operands, self.math_text)
-            return self.display(Display((line,), aligned=False)) + "\n" + self.text(block.legend)
-        names = [chr(ord("A") + i) for i in range(len(block.operands))]
-        line = math.apply(block, names, self.math_text)
-        parts = [self.display(Display((line,), aligned=False))]
-        for name, op in zip(names, block.operands):
-            parts.append(f"{self.inline_math(name)}: " + self.stack(op))
+            line = math.apply(block, operands, escape)
+            return self.display(Display((line,), aligned=False)) + "\n" + escape(block.legend)
+        letters = [chr(ord("A") + i) for i in range(len(block.operands))]
+        parts = [self.display(Display((math.apply(block, letters, escape),), aligned=False))]
+        for letter, op in zip(letters, block.operands):
+            parts.append(f"${letter}$: " + self._print_MatrixStack(op))
         return "\n".join(parts)
 
-    def math_text(self, text: str) -> str:
-        """Words inside \\text{} in a display: escaped like prose."""
-        return self.text(text)
 
-
-class FragmentWriter(DocumentWriter):
-    """For Jupyter: MathJax typesets only math, so prose stays Unicode, math goes in $$.
-
-    Headings become bold display lines, since MathJax ignores \\section.
-    """
-
-    def write(self, outline: Outline) -> str:
-        parts = [rf"$$\textbf{{{outline.title}}}\quad\texttt{{{outline.subtitle}}}$$"]
-        for number, section in enumerate(outline.sections, 1):
-            parts.append(rf"$$\large\textbf{{{number}. {section.title}}}$$")
-            parts.extend(self.block(b) for b in section.blocks)
-        return "\n\n".join(parts) + "\n"
-
-    def text(self, text: str) -> str:
-        return text
-
-    def display(self, display: Display) -> str:
-        return mathjax(display)
-
-    def callout(self, text: str) -> str:
-        return f"Note: {text}"
-
-    def correction(self, block: Correction) -> str:
-        return (
-            f"Correction to the notes: they write {block.wrote}. Right: {block.right}. {block.why}"
-        )
-
-    def bold(self, text: str) -> str:
-        return rf"\(\textbf{{{text}}}\)"
-
-    def inline_math(self, math: str) -> str:
-        return rf"\({math}\)"
-
-    def verdict(self, block: Verdict) -> str:
-        mark = "✓ proved" if block.holds else "✗ does not hold"
-        return f"{self.bold(f'{mark}: {block.title}.')} {block.statement}"
-
-    def math_text(self, text: str) -> str:
-        return text
+def capitalized(text: str) -> str:
+    """A sentence starts with a capital, whatever the words it was built from."""
+    return text[:1].upper() + text[1:]

@@ -1,8 +1,11 @@
-"""GitHub-flavoured Markdown: headings, prose, ``$$`` math and tables for the matrices.
+"""Markdown: headings, prose, ``$$`` math and tables, for GitHub and for Jupyter.
 
 The math is the LaTeX printer's (`LatexMath`), inside ``$$\\begin{aligned}`` blocks
-that GitHub and Jupyter typeset; matrices become tables with their row and column
-numbers, which read better than a bmatrix once a grid holds many fractions.
+that GitHub, JupyterLab and ``jupyter nbconvert`` typeset with MathJax; matrices become
+tables with their row and column numbers, and so does the efficiency table (no
+``tabular``, which MathJax does not know).  In a notebook (`notebook=True`) notes and
+corrections are plain block quotes, since GitHub's ``[!NOTE]`` alerts are not
+Jupyter's.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from symconv.render.latex import mathjax as display
 from symconv.render.names import Names
 from symconv.render.outline import (
     Apply,
-    Block,
     Callout,
     ChainRule,
     Correction,
@@ -28,38 +30,61 @@ from symconv.render.outline import (
     Table,
     Verdict,
 )
+from symconv.render.writer import Writer
 
 
-def write(outline: Outline, names: Names) -> str:
+def write(outline: Outline, names: Names, notebook: bool = False) -> str:
     """Any outline (one layer, pooling, a chain of layers) as Markdown."""
-    return MarkdownWriter(LatexMath(names, pdflatex=False), names).write(outline)
+    return MarkdownWriter(LatexMath(names, pdflatex=False), names, notebook).write(outline)
 
 
 def escape(text: str) -> str:
     """Prose is Unicode; only the characters Markdown would take as markup are escaped."""
-    for char in ("\\", "*", "|", "<", ">"):
+    for char in ("\\", "*", "|", "<", ">", "_", "$"):
         text = text.replace(char, "\\" + char)
     return text
 
 
-class MarkdownWriter:
-    def __init__(self, math: LatexMath, names: Names) -> None:
+class MarkdownWriter(Writer):
+    def __init__(self, math: LatexMath, names: Names, notebook: bool = False) -> None:
         self.math = math
         self.names = names
+        self.notebook = notebook
 
-    def write(self, outline: Outline) -> str:
-        parts = [f"# {escape(outline.title)}", f"`{outline.subtitle}`"]
-        for number, section in enumerate(outline.sections, 1):
-            parts.append(f"## {number}. {escape(section.title)}")
-            parts.extend(self.block(b) for b in section.blocks)
-        return "\n\n".join(parts) + "\n"
+    def opening(self, outline: Outline) -> list[str]:
+        return [f"# {escape(outline.title)}", f"`{outline.subtitle}`"]
 
-    def block(self, block: Block) -> str:
-        """Dispatch on the block's class, as SymPy's printers do: ``_print_<Class>``."""
-        printer = getattr(self, f"_print_{type(block).__name__}", None)
-        if printer is None:
-            raise TypeError(f"no Markdown for {type(block).__name__}")
-        return printer(block)
+    def heading(self, number: int, title: str) -> str:
+        return f"## {number}. {escape(title)}"
+
+    def quote(self, kind: str, lines: list[str]) -> str:
+        """A block quote; on GitHub (not in a notebook) headed by an alert such as [!NOTE]."""
+        out = [] if self.notebook else [f"> [!{kind}]"]
+        for number, line in enumerate(lines):
+            out += [">"] if number else []
+            out.append(f"> {line}")
+        return "\n".join(out)
+
+    # ----- prose --------------------------------------------------------------------------
+    def _print_Paragraph(self, block: Paragraph) -> str:
+        return escape(block.text)
+
+    def _print_Callout(self, block: Callout) -> str:
+        return self.quote("NOTE", [f"**Note.** {escape(block.text)}"])
+
+    def _print_Correction(self, block: Correction) -> str:
+        return self.quote(
+            "WARNING",
+            [
+                f"**{Correction.TITLE}.** {Correction.WROTE} {escape(block.wrote)}",
+                f"**Right:** {escape(block.right)}",
+                escape(block.why),
+            ],
+        )
+
+    def _print_Verdict(self, block: Verdict) -> str:
+        mark = "✓ proved" if block.holds else "✗ does not hold"
+        return f"**{mark}: {escape(block.title)}.** {escape(block.statement)}"
 
     def _print_Table(self, block: Table) -> str:
         header = "| " + " | ".join(escape(cell) for cell in block.header) + " |"
@@ -67,16 +92,7 @@ class MarkdownWriter:
         body = ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in block.rows]
         return "\n".join([header, align, *body])
 
-    def _print_Paragraph(self, block: Paragraph) -> str:
-        return escape(block.text)
-
-    def _print_Callout(self, block: Callout) -> str:
-        return f"> [!NOTE]\n> {escape(block.text)}"
-
-    def _print_Verdict(self, block: Verdict) -> str:
-        mark = "✓ proved" if block.holds else "✗ does not hold"
-        return f"**{mark}: {escape(block.title)}.** {escape(block.statement)}"
-
+    # ----- math ---------------------------------------------------------------------------
     def _print_SizeRules(self, block: SizeRules) -> str:
         return display(self.math.size_rules(block))
 
@@ -89,21 +105,10 @@ class MarkdownWriter:
     def _print_ChainRule(self, block: ChainRule) -> str:
         return display(self.math.chain_rule(block))
 
-    def _print_MatrixStack(self, block: MatrixStack) -> str:
-        return self.stack(block)
-
-    def _print_Apply(self, block: Apply) -> str:
-        return self.apply(block)
-
-    def _print_Correction(self, block: Correction) -> str:
-        return (
-            f"> [!WARNING]\n> **Correction to the notes.** They write {escape(block.wrote)}\n>\n"
-            f"> **Right:** {escape(block.right)}\n>\n> {escape(block.why)}"
-        )
-
     def _print_MaxRule(self, block: MaxRule) -> str:
         return display(self.math.max_rule(block))
 
+    # ----- matrices -----------------------------------------------------------------------
     def table(self, grid: Slice) -> str:
         """A matrix as a table headed by its column numbers, each row led by its number."""
 
@@ -119,7 +124,7 @@ class MarkdownWriter:
             rows.append(f"| {lead} | {cells} |")
         return "\n".join([header, rule, *rows])
 
-    def stack(self, block: MatrixStack) -> str:
+    def _print_MatrixStack(self, block: MatrixStack) -> str:
         parts = [f"*{escape(block.caption[0].upper() + block.caption[1:])}:*"]
         for item in block.slices:
             if isinstance(item, More):
@@ -130,14 +135,14 @@ class MarkdownWriter:
                 parts.append(self.table(item))
         return "\n\n".join(parts)
 
-    def apply(self, block: Apply) -> str:
+    def _print_Apply(self, block: Apply) -> str:
         math = self.math
         if math.inline(block):
             operands = [math.matrix(op.single) for op in block.operands]
             line = math.apply(block, operands, str)
             return display(Display((line,), aligned=False)) + f"\n\n{escape(block.legend)}"
-        names = [chr(ord("A") + i) for i in range(len(block.operands))]
-        parts = [display(Display((math.apply(block, names, str),), aligned=False))]
-        for name, op in zip(names, block.operands):
-            parts.append(f"**{name}**: " + self.stack(op))
+        letters = [chr(ord("A") + i) for i in range(len(block.operands))]
+        parts = [display(Display((math.apply(block, letters, str),), aligned=False))]
+        for letter, op in zip(letters, block.operands):
+            parts.append(f"**{letter}**: " + self._print_MatrixStack(op))
         return "\n\n".join(parts)

@@ -9,7 +9,6 @@ expressions that each printer's SymPy printer orders the lecture's way.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -17,12 +16,6 @@ import sympy as sp
 from symconv.render.elide import Dots, More
 from symconv.render.indexform import ClosedForm
 from symconv.render.names import Partial, Ref
-
-
-def prose(text: str) -> str:
-    """The derivation writes dL/dX in ASCII; the outline's prose is Unicode: ∂L/∂X."""
-    return re.sub(r"\bdL/d(?=[A-Za-z])", "∂L/∂", text)
-
 
 #: One factor of a printed product.
 Factor = Ref | Partial | sp.Expr
@@ -97,11 +90,17 @@ class ChainRule:
 
 @dataclass(frozen=True)
 class Correction:
-    """A slip of the lecture notes next to what is right, and why (prose, Unicode)."""
+    """A slip worth avoiding (one the lecture notes this derivation follows make), what is
+    right, and why: prose, Unicode, in this page's notation."""
 
     wrote: str
     right: str
     why: str
+
+    #: The box's heading in every format.
+    TITLE = "A slip to avoid"
+    #: What introduces the slip: users have no notes, so it says whose slip it is.
+    WROTE = "The lecture notes this derivation follows write"
 
 
 @dataclass(frozen=True)
@@ -151,11 +150,17 @@ class MatrixStack:
 
 @dataclass(frozen=True)
 class Apply:
-    """lhs = operation(operand, operand): the lecture's "dL/dX = Full Convolution(A, B)"."""
+    """lhs = wrapper(operation(operand, operand; parameters)), exactly as an identity says.
+
+    `parameters` are the operation's non-default stride and dilation (name, values);
+    `wrapper` a step applied to the result (``rot180``), or None.
+    """
 
     lhs: Ref
     operation: str
     operands: tuple[MatrixStack, ...]
+    parameters: tuple[tuple[str, str], ...] = ()
+    wrapper: str | None = None
 
     @property
     def legend(self) -> str:
@@ -163,6 +168,11 @@ class Apply:
         words = ("first", "second", "third")
         listed = "; ".join(f"{w} operand: {op.caption}" for w, op in zip(words, self.operands))
         return f"({listed}.)"
+
+    @property
+    def suffix(self) -> str:
+        """ "; dilation (2, 1)" after the operands, or nothing."""
+        return "".join(f"; {name} {values}" for name, values in self.parameters)
 
 
 @dataclass(frozen=True)

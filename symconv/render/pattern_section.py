@@ -1,139 +1,153 @@
-"""The patterns section: each proved statement and the matrices that show it.
+"""The patterns section: each proved statement and the equation that shows it.
 
-The notes explain backpropagation through a convolution with pictures: the filter
-rotated by 180°, ∂L/∂O with zeros between and around its entries, and the two
-gradients written as correlations of such matrices.  Here each `Pattern` of the
-derivation becomes its verdict plus those pictures, drawn from the pattern's own
-evidence, never recomputed.
+A lecture explains backpropagation through a convolution with pictures: the filter
+rotated by 180°, ∂L/∂O with zeros between and around its entries, and the gradients
+written as correlations of such matrices.  Here each pattern's `Identity` becomes
+that picture: the operation, its stride and dilation, and each operand drawn from its
+own steps (rotated, dilated, padded, cropped), with a caption said from those same
+steps.  Nothing is recomputed or reworded: what is printed is what was proved.
 """
 
 from __future__ import annotations
 
 import symconv.render.matrices as matrices
-from symconv.formatting import fmt_shape
+from symconv.formatting import fmt_tuple, plural
 from symconv.kinds import ConvSpec
 from symconv.render.names import DIMENSION_NAMES, Names, Ref
-from symconv.render.outline import Apply, Block, Paragraph, Section, Verdict, prose
+from symconv.render.outline import Apply, Block, MatrixStack, Paragraph, Section, Verdict
 from symconv.symbolic.convolution import ConvDerivation
-from symconv.symbolic.patterns import Pattern, pad_or_crop
+from symconv.symbolic.identities import (
+    DEFINITION,
+    Dilate,
+    Identity,
+    Operand,
+    Pad,
+    Rotate,
+    SwapChannels,
+)
+
+#: How each tensor of an identity is named, and the two leading axes of its slices.
+TENSORS = {"gy": ("∂L/∂O", ("n", "m")), "x": ("X", ("n", "c")), "w": ("F", ("c", "m"))}
 
 
 def build(derivation: ConvDerivation, names: Names) -> Section:
     blocks: list[Block] = [
         Paragraph(
-            "The shortcuts the notes teach, each proved by comparing SymPy expressions "
-            "with the chain-rule results above (✓ proved, ✗ does not hold)."
+            "The shortcuts a lecture on convolution teaches, each proved for this layer by "
+            "comparing SymPy expressions with the chain-rule results above (✓ proved, ✗ does "
+            f"not hold). In them, {DEFINITION}"
         )
     ]
     for pattern in derivation.patterns.values():
-        blocks.append(Verdict(prose(pattern.title), pattern.holds, prose(pattern.statement)))
-        blocks.extend(pattern_blocks(pattern, derivation, names))
+        blocks.append(Verdict(pattern.title, pattern.holds, pattern.statement))
+        if pattern.identity is not None:
+            blocks += identity_blocks(pattern.identity, derivation.spec, derivation.symbols, names)
+        elif pattern.name == "dilation" and "dilated" in pattern.evidence:
+            stride = derivation.spec.stride
+            caption = f"∂L/∂O with {_zeros(derivation.spec, stride)} between neighbours"
+            blocks.append(matrices.stack(pattern.evidence["dilated"], caption, ("n", "m"), names))
     return Section("Patterns", tuple(blocks))
 
 
-def pattern_blocks(pattern: Pattern, derivation: ConvDerivation, names: Names) -> list[Block]:
-    """The matrices that show a pattern, as the notes draw them."""
-    if pattern.name == "rotation":
-        return rotation_blocks(pattern, derivation, names)
-    if pattern.name == "dilation" and any(s > 1 for s in derivation.spec.stride):
-        dilated = pattern.evidence["dilated"]
-        stride = derivation.spec.stride
-        zeros = ", ".join(str(s - 1) for s in stride)
-        caption = f"∂L/∂O with {zeros} zero(s) between neighbours (stride {fmt_shape(stride)})"
-        return [matrices.stack(dilated, caption, ("n", "m"), names)]
-    if pattern.name == "grad_weight":
-        return grad_weight_blocks(pattern, derivation, names)
-    return []
+def identity_blocks(
+    identity: Identity,
+    spec: ConvSpec,
+    symbols: dict,
+    names: Names,
+    tensors: dict[str, tuple[str, tuple[str, str]]] = TENSORS,
+) -> list[Block]:
+    """The equation with its operands as matrices; for a full correlation, also the grid
+    the kernel slides over once the operation's own padding is in.
 
-
-#: What the notes' "Full Convolution(rot180 F, dL/dO)" precisely is, in one sentence.
-FULL_CONVOLUTION = (
-    "The notes write “Full Convolution(rot180 F, ∂L/∂O)”; precisely, it is the full "
-    "cross-correlation of the 180°-rotated filter with ∂L/∂O (rot180 F slides over the "
-    "zero-padded ∂L/∂O), which is the same as the true full convolution of F with ∂L/∂O."
-)
-FLIPPED_FULL = (
-    "Here the forward pass is a true convolution (F applied rotated), so the rotations "
-    "cancel: ∂L/∂X is the full cross-correlation of F itself with ∂L/∂O, F sliding over the "
-    "zero-padded ∂L/∂O."
-)
-
-
-def rotation_blocks(pattern: Pattern, derivation: ConvDerivation, names: Names) -> list[Block]:
-    spec = derivation.spec
-    rotated = pattern.evidence["rotated_filter"]
-    dilation = derivation.patterns.get("dilation")
-    upstream = dilation.evidence["dilated"] if dilation else derivation.symbols["gy"]
-    filter_caption = (
-        "F itself, channels swapped (convolution mode already applies it rotated)"
-        if spec.flips_kernel
-        else "F rotated by 180°, channels swapped"
-    )
-    upstream_caption = "∂L/∂O" + (
-        " dilated by the stride" if any(s > 1 for s in spec.stride) else ""
-    )
-    amounts = derivation.patterns["padding"].evidence["amounts"]
-    padded = ", ".join(
-        f"{b} before and {a} after in {dim}"
-        for (b, a), dim in zip(amounts, DIMENSION_NAMES[spec.rank])
-    )
-    return [
-        Apply(
-            Ref("gx"),
-            "full cross-correlation",
-            (
-                matrices.stack(
-                    rotated, filter_caption, ("c", "m"), names, relabel=_rotated_channels(spec)
-                ),
-                matrices.stack(upstream, upstream_caption, ("n", "m"), names),
-            ),
+    `symbols` are what the operands are built from (the derivation's own, or numbers
+    and a routed gradient in their place); `tensors` names them (∂L/∂C after pooling).
+    """
+    operation = identity.operation
+    equation = Apply(
+        Ref(identity.lhs),
+        operation.name,
+        tuple(
+            operand_stack(operand, spec, symbols, names, tensors)
+            for operand in (identity.grid, identity.kernel)
         ),
-        Paragraph(FLIPPED_FULL if spec.flips_kernel else FULL_CONVOLUTION),
-        matrices.stack(
-            pattern.evidence["grid"],
-            f"the grid it slides over: ∂L/∂O padded with zeros, {padded}",
-            ("n", "m"),
-            names,
-        ),
-    ]
+        parameters=tuple((name, fmt_tuple(values)) for name, values in operation.parameters),
+        wrapper="rot180" if any(isinstance(s, Rotate) for s in identity.result_steps) else None,
+    )
+    blocks: list[Block] = [equation]
+    if operation.full:
+        spans = tuple(a.span - 1 for a in spec.window_axes)
+        grid = Pad(tuple((s, s) for s in spans)).apply(identity.grid.value(symbols))
+        zeros = plural(spans[0], "zero") if len(set(spans)) == 1 else f"{fmt_tuple(spans)} zeros"
+        caption = (
+            "The grid the kernel slides over in the full correlation: the first operand with "
+            f"k_eff − 1 = {zeros} on every side"
+        )
+        blocks.append(matrices.stack(grid, caption, tensors[identity.grid.tensor][1], names))
+    return blocks
 
 
-def _rotated_channels(spec: ConvSpec) -> matrices.Relabel:
-    """Slice (c, m within the group of c) of the rotated filter holds F's channel m of the layer."""
+def operand_stack(
+    operand: Operand,
+    spec: ConvSpec,
+    symbols: dict,
+    names: Names,
+    tensors: dict[str, tuple[str, tuple[str, str]]] = TENSORS,
+) -> MatrixStack:
+    """An operand drawn as its matrices, captioned by its steps."""
+    axes = tensors[operand.tensor][1]
+    relabel = _swapped_channels(spec) if operand.step(SwapChannels) else None
+    return matrices.stack(
+        operand.value(symbols), caption(operand, spec, tensors), axes, names, relabel=relabel
+    )
+
+
+def caption(
+    operand: Operand, spec: ConvSpec, tensors: dict[str, tuple[str, tuple[str, str]]] = TENSORS
+) -> str:
+    """ "F rotated by 180°, input and output channels swapped", from the steps, in order."""
+    name = tensors[operand.tensor][0]
+    words = []
+    for step in operand.steps:
+        if isinstance(step, Rotate):
+            words.append("rotated by 180°")
+        elif isinstance(step, SwapChannels):
+            if spec.in_channels > 1 or spec.out_channels > 1:
+                words.append("its input and output channels swapped")
+        elif isinstance(step, Dilate):
+            words.append(f"dilated by the stride ({_zeros(spec, step.factors)} between neighbours)")
+        elif isinstance(step, Pad):
+            words.append(_padding(spec, step))
+    if not words:
+        return name
+    return f"{name}, " + ", then ".join(words)
+
+
+def _zeros(spec: ConvSpec, factors: tuple[int, ...]) -> str:
+    phrases = [plural(s - 1, "zero") for s in factors]
+    if len(set(phrases)) == 1:
+        return phrases[0]
+    return " and ".join(f"{p} along {a}" for p, a in zip(phrases, DIMENSION_NAMES[spec.rank]))
+
+
+def _padding(spec: ConvSpec, pad: Pad) -> str:
+    """ "zero-padded by (2, 3) along height and (2, 3) along width" (negative: cropped)."""
+    pairs = [f"({b}, {a})" for b, a in pad.amounts]
+    if len(set(pairs)) == 1 and spec.rank > 1:
+        where = f"{pairs[0]} along every axis"
+    else:
+        where = " and ".join(f"{p} along {a}" for p, a in zip(pairs, DIMENSION_NAMES[spec.rank]))
+    if pad.crops and pad.pads:
+        return f"padded by {where} (before, after; a negative amount crops)"
+    if pad.crops:
+        return f"cropped to the rows the windows reach: {where} (before, after)"
+    return f"zero-padded by {where} (before, after)"
+
+
+def _swapped_channels(spec: ConvSpec) -> matrices.Relabel:
+    """Slice (c, m within the group of c) of the swapped filter holds F's channel m of the layer."""
 
     def relabel(ab: tuple[int, ...]) -> tuple[int, ...]:
         c, m = ab
         return c, (c // spec.in_channels_per_group) * spec.out_channels_per_group + m
 
     return relabel
-
-
-def grad_weight_blocks(pattern: Pattern, derivation: ConvDerivation, names: Names) -> list[Block]:
-    spec = derivation.spec
-    padded = any(lo or hi for lo, hi in spec.padding)
-    x = pad_or_crop(derivation.symbols["x"], spec.padding) if padded else derivation.symbols["x"]
-    strided = any(s > 1 for s in spec.stride)
-    return [
-        Apply(
-            Ref("gw"),
-            "cross-correlation",
-            (
-                matrices.stack(x, "X" + (" zero-padded" if padded else ""), ("n", "c"), names),
-                matrices.stack(
-                    pattern.evidence["kernel"],
-                    "∂L/∂O" + (" dilated by the stride" if strided else ""),
-                    ("n", "m"),
-                    names,
-                ),
-            ),
-        ),
-        Paragraph(
-            "This is the notes’ “Convolution(X, ∂L/∂O)”: ∂L/∂O slides over X as the kernel, "
-            + (
-                "and convolution mode stores the result rotated by 180°"
-                if spec.flips_kernel
-                else "again without flipping"
-            )
-            + (", and the results add up over the batch." if spec.batch > 1 else ".")
-        ),
-    ]

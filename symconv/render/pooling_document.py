@@ -2,9 +2,9 @@
 
 As for a convolution (`symconv.render.document`): the configuration, the forward
 equations, the local gradients of the first window, the chain-rule sums, the
-gradients, then, with the user's numbers, seed 001's routed grid.  The sections are
+gradients, then, with the user's numbers, the routed gradient grid.  The sections are
 functions of the derivation and a `Names`, so `chain_document` reuses them with the
-pooling input called C.  Slips of the notes are set beside the formula they concern.
+pooling input called C.  Common slips are set beside the formula they concern.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+import symconv.render.corrections as corrections
 import symconv.render.matrices as matrices
-import symconv.render.notes_slips as notes_slips
+from symconv.formatting import plural
 from symconv.kinds import PoolSpec
 from symconv.render.document import LOCAL_PER_LINE, equation_rows
 from symconv.render.elide import More, elide_rows, elide_terms, head_tail
@@ -32,7 +33,6 @@ from symconv.render.outline import (
     SizeRules,
     Term,
     Verdict,
-    prose,
 )
 from symconv.symbolic.numbers import readable
 from symconv.symbolic.pooling import PoolDerivation
@@ -72,7 +72,7 @@ def build(d: PoolDerivation, zero_based: bool = False) -> tuple[Outline, Names]:
             routing_section(d, names, d.values),
         ]
     if d.notes:
-        sections.append(Section("Notes", tuple(Callout(prose(n)) for n in d.notes)))
+        sections.append(Section("Notes", tuple(Callout(n) for n in d.notes)))
     kind = "max" if d.kind == "max" else "average"
     outline = Outline(
         title=f"Backpropagation through one {kind}-pooling layer",
@@ -149,7 +149,7 @@ def configuration_blocks(d: PoolDerivation, names: Names) -> list[Block]:
     blocks: list[Block] = [
         Paragraph(f"The pooling layer: {d.spec.describe()}."),
         Paragraph(rule_sentence(d)),
-        Paragraph("Output size per dimension, as the notes write it:"),
+        Paragraph("Output size per dimension:"),
         size_rules(d.spec),
     ]
     if any(s < k for s, k in zip(d.spec.stride, d.spec.kernel_size)):
@@ -231,7 +231,7 @@ def local_gradient_blocks(d: PoolDerivation, names: Names) -> list[Block]:
             ),
             Equations(tuple(elide_rows(rows))),
         ]
-        blocks += [Verdict(prose(c.title), c.holds, prose(c.statement)) for c in d.checks.values()]
+        blocks += [Verdict(c.title, c.holds, c.statement) for c in d.checks.values()]
     else:
         blocks = [
             Paragraph(
@@ -241,7 +241,7 @@ def local_gradient_blocks(d: PoolDerivation, names: Names) -> list[Block]:
         ]
     others = len(d.windows) - 1
     if others:
-        blocks.append(Paragraph(f"Similarly for the other {others} window(s)."))
+        blocks.append(Paragraph(f"Similarly for the other {plural(others, 'window')}."))
     return blocks
 
 
@@ -252,7 +252,7 @@ def _local(d: PoolDerivation, k: tuple[int, ...], m: tuple[int, ...]) -> sp.Expr
 def local_gradient_section(d: PoolDerivation, names: Names) -> Section:
     blocks = local_gradient_blocks(d, names)
     if d.kind == "max" and d.values is None:
-        blocks.append(notes_slips.MAX_DERIVATIVE)
+        blocks.append(corrections.MAX_DERIVATIVE)
     return Section("Local gradients", tuple(blocks))
 
 
@@ -339,7 +339,7 @@ def routing_section(d: PoolDerivation, names: Names, values: np.ndarray | None) 
     )
     blocks.append(matrices.stack(grid, caption, ("n", "c"), names))
     if d.kind == "max":
-        blocks.append(notes_slips.GRID_ENTRIES)
+        blocks.append(corrections.GRID_ENTRIES)
     return Section(title, tuple(blocks))
 
 
@@ -358,7 +358,7 @@ def value_blocks(d: PoolDerivation, names: Names, values: np.ndarray) -> list[Bl
     first = d.windows[0]
     blocks.append(
         Paragraph(
-            f"Seed 001's reading of the first window: ∂L/∂{x}_i = ∂P/∂{x}_i · ∂L/∂P, and "
+            f"The first window, entry by entry: ∂L/∂{x}_i = ∂P/∂{x}_i · ∂L/∂P, and "
             f"∂P/∂{x}_i is 1 for the first maximum, 0 for the other entries:"
         )
     )
@@ -372,7 +372,7 @@ def value_blocks(d: PoolDerivation, names: Names, values: np.ndarray) -> list[Bl
             winner=first.members.index(winners[first.output]),
         )
     )
-    blocks.append(notes_slips.MAX_DERIVATIVE)
+    blocks.append(corrections.MAX_DERIVATIVE)
     blocks.append(Paragraph(maxima_sentence(d, names, values, winners)))
     return blocks
 
@@ -407,9 +407,9 @@ def _example_slips(d: PoolDerivation, values: np.ndarray) -> list[Block]:
         and spec.padding == (0, 0)
         and all(
             v == w
-            for row, expected in zip(values[0, 0], notes_slips.AVERAGE_EXAMPLE_INPUT)
+            for row, expected in zip(values[0, 0], corrections.AVERAGE_EXAMPLE_INPUT)
             for v, w in zip(row, expected)
         )
     ):
-        return [notes_slips.AVERAGE_EXAMPLE]
+        return [corrections.AVERAGE_EXAMPLE]
     return []

@@ -18,6 +18,7 @@ import symconv.symbolic.patterns as patterns
 from symconv.kinds import ConvSpec
 from symconv.kinds.convolution.formulas import index_level
 from symconv.symbolic.base import Derivation
+from symconv.symbolic.expressions import POLYNOMIALS, same_polynomials
 from symconv.symbolic.indices import IndexLevel
 from symconv.symbolic.patterns import Pattern
 from symconv.symbolic.tensors import SymbolTable, make_symbols
@@ -26,7 +27,7 @@ from symconv.symbolic.tensors import SymbolTable, make_symbols
 #: A LeNet layer (28×28 input, 5×5 kernel) holds 14,400 and derives in about a second.
 MAX_ELEMENT_PRODUCTS = 20_000
 
-READABLE = {"forward": "O", "grad_input": "dL/dX", "grad_weight": "dL/dF", "grad_bias": "dL/db"}
+READABLE = {"forward": "O", "grad_input": "∂L/∂X", "grad_weight": "∂L/∂F", "grad_bias": "∂L/∂b"}
 
 
 @dataclass
@@ -150,13 +151,11 @@ def _derive_elements(derivation: ConvDerivation) -> None:
 
 def _prove_patterns(d: ConvDerivation) -> dict[str, Pattern]:
     spec, symbols = d.spec, d.symbols
-    rotation, dilation, padding = patterns.rotation_and_padding(
-        spec, symbols, d.table.where, d.output, d.grad_input
-    )
+    rotation = patterns.rotation_pattern(spec, symbols, d.grad_input)
     found = [
         rotation,
-        dilation,
-        padding,
+        patterns.dilation_pattern(spec, symbols, d.table.where, d.output, d.grad_input),
+        patterns.padding_pattern(spec, rotation),
         patterns.leftover_pattern(spec, symbols, d.output, d.grad_input),
         patterns.grad_weight_pattern(spec, symbols, d.grad_weight),
     ]
@@ -178,14 +177,15 @@ def _closed_forms_pattern(d: ConvDerivation) -> Pattern:
     agree = {}
     for formula in d.index.formulas():
         target = expected[formula.name]
-        agree[formula.name] = patterns.same_expressions(
-            formula.evaluate(arrays, target.shape), target
+        agree[formula.name] = same_polynomials(
+            formula.evaluate(arrays, target.shape, POLYNOMIALS), target
         )
     return Pattern(
         name="closed_forms",
-        title="the index-level formulas reproduce every element equation",
-        statement="enumerated at this size, each closed form equals the chain-rule result: "
-        + ", ".join(f"{READABLE[name]} {'✓' if ok else '✗'}" for name, ok in agree.items()),
+        title="The index-level formulas reproduce every element equation",
+        statement="Enumerated at this size, each closed form equals the chain-rule result: "
+        + ", ".join(f"{READABLE[name]} {'✓' if ok else '✗'}" for name, ok in agree.items())
+        + ".",
         holds=all(agree.values()),
         evidence={"agree": agree},
     )

@@ -22,7 +22,7 @@ import numpy as np
 import sympy as sp
 
 from symconv.kinds import ConvSpec
-from symconv.symbolic.expressions import multiply, zeros_like
+from symconv.symbolic.expressions import SYMPY, multiply, zeros_like
 
 Index = tuple[int, ...]
 
@@ -45,10 +45,17 @@ def applied_tap(spec: ConvSpec, tap: Index) -> Index:
     return tuple(k - 1 - t for k, t in zip(spec.kernel_size, tap))
 
 
-def forward(spec: ConvSpec, symbols: dict[str, np.ndarray]) -> np.ndarray:
-    """O = X ⊛ F (+ b), one SymPy sum per output element; padding contributes nothing."""
+def forward(
+    spec: ConvSpec, symbols: dict[str, np.ndarray], algebra: object = SYMPY
+) -> np.ndarray:
+    """O = X ⊛ F (+ b), one sum per output element; padding contributes nothing.
+
+    `algebra` builds the products and sums: SymPy expressions (what is shown), or
+    polynomials (`expressions.POLYNOMIALS`, what the proofs compare).  A zero in X or F (the
+    helper grids of the proofs hold inserted zeros) contributes no term.
+    """
     x, w = symbols["x"], symbols["w"]
-    out = zeros_like(spec.output_shape)
+    out = np.empty(spec.output_shape, dtype=object)
     cin_g, cout_g = spec.in_channels_per_group, spec.out_channels_per_group
     taps = list(product(*(range(k) for k in spec.kernel_size)))
     for n, co in product(range(spec.batch), range(spec.out_channels)):
@@ -61,11 +68,12 @@ def forward(spec: ConvSpec, symbols: dict[str, np.ndarray]) -> np.ndarray:
                     if position is None:
                         continue
                     value = x[(n, group * cin_g + ci, *position)]
-                    if value != 0:  # helper grids of the pattern proofs hold zeros
-                        terms.append(multiply(value, w[(co, ci, *applied_tap(spec, tap))]))
+                    weight = w[(co, ci, *applied_tap(spec, tap))]
+                    if value != 0 and weight != 0:
+                        terms.append(algebra.product(value, weight))
             if spec.bias:
-                terms.append(symbols["b"][co])
-            out[(n, co, *out_pos)] = sp.Add(*terms)
+                terms.append(algebra.product(symbols["b"][co]))
+            out[(n, co, *out_pos)] = algebra.total(terms)
     return out
 
 
@@ -128,3 +136,32 @@ def chain_rule(
             slots[index] = tuple(slots[index])
         grads[key] = grad
     return ElementGradients(grads, collected)
+
+
+def chain_polynomials(
+    outputs: np.ndarray,
+    upstream: np.ndarray,
+    where: dict[sp.Symbol, tuple[str, Index]],
+    key: str,
+    shape: tuple[int, ...],
+) -> np.ndarray:
+    """dL/dv = Σ_k U_k · ∂O_k/∂v for the tensor `key`, on polynomials (the proofs' form).
+
+    Each monomial of O_k containing v once contributes the rest of it times U_k (the
+    product rule); an upstream zero contributes nothing.
+    """
+    grads = np.empty(shape, dtype=object)
+    for index in np.ndindex(shape):
+        grads[index] = {}
+    for out_index in np.ndindex(outputs.shape):
+        u = upstream[out_index]
+        if u == 0:
+            continue
+        for term, coefficient in outputs[out_index].items():
+            for factor in term:
+                if isinstance(factor, tuple) or where.get(factor, ("",))[0] != key:
+                    continue
+                rest = frozenset((term - {factor}) | {u})
+                slot = grads[where[factor][1]]
+                slot[rest] = slot.get(rest, 0) + coefficient
+    return grads

@@ -31,3 +31,84 @@ def multiply(*factors: sp.Expr) -> sp.Expr:
         a, b = factors
         return sp.Mul._from_args((a, b) if sp.Basic.compare(a, b) <= 0 else (b, a), True)
     return sp.Mul(*factors)
+
+
+# ----- polynomials: the proofs' fast exact form ------------------------------------------------
+#: A monomial: the frozenset of its symbols when each appears once (a product of distinct
+#: symbols, every term of a convolution), else the frozenset of (symbol, power) pairs.
+Monomial = frozenset
+#: A polynomial: monomial -> coefficient.
+Polynomial = dict
+
+
+def monomial(*factors: sp.Expr) -> Monomial:
+    """The key of the product of `factors` (symbols)."""
+    if len(set(factors)) == len(factors):
+        return frozenset(factors)
+    powers: dict[sp.Expr, int] = {}
+    for factor in factors:
+        powers[factor] = powers.get(factor, 0) + 1
+    return frozenset(powers.items())
+
+
+def polynomial(expr: sp.Expr) -> Polynomial:
+    """`expr`, a sum of products of symbols, as monomial -> coefficient.
+
+    Two expressions are equal exactly when their polynomials are: this is the proof's
+    comparison, and it needs no canonical SymPy form (whose sorting is what makes
+    building large sums slow).
+    """
+    out: Polynomial = {}
+    for term in sp.Add.make_args(expr):
+        if term == 0:
+            continue
+        coefficient, rest = term.as_coeff_Mul()
+        factors = sp.Mul.make_args(rest)
+        if all(f.is_Symbol for f in factors) and len(set(factors)) == len(factors):
+            key = frozenset(factors)
+        else:
+            key = frozenset(rest.as_powers_dict().items())
+        total = out.get(key, 0) + coefficient
+        if total == 0:
+            out.pop(key, None)
+        else:
+            out[key] = total
+    return out
+
+
+class SymPyAlgebra:
+    """Products and sums as SymPy expressions: what the derivation shows."""
+
+    @staticmethod
+    def product(*factors: sp.Expr) -> sp.Expr:
+        return multiply(*factors)
+
+    @staticmethod
+    def total(terms: list) -> sp.Expr:
+        return sp.Add(*terms)
+
+
+class PolynomialAlgebra:
+    """Products as monomials and sums as polynomials: what the proofs compare."""
+
+    @staticmethod
+    def product(*factors: sp.Expr) -> Monomial:
+        return monomial(*factors)
+
+    @staticmethod
+    def total(terms: list[Monomial]) -> Polynomial:
+        out: Polynomial = {}
+        for term in terms:
+            out[term] = out.get(term, 0) + 1
+        return out
+
+
+SYMPY = SymPyAlgebra()
+POLYNOMIALS = PolynomialAlgebra()
+
+
+def same_polynomials(left: np.ndarray, right: np.ndarray) -> bool:
+    """Entry-wise equality of polynomials (`left`) with SymPy expressions (`right`)."""
+    if left.shape != right.shape:
+        return False
+    return all(a == polynomial(b) for a, b in zip(left.flat, right.flat))

@@ -22,7 +22,7 @@ from itertools import product
 import numpy as np
 import sympy as sp
 
-from symconv.symbolic.expressions import multiply, zeros_like
+from symconv.symbolic.expressions import SYMPY
 from symconv.symbolic.index_printer import python_index
 
 
@@ -103,18 +103,23 @@ class IndexFormula:
         """True when the element written depends on the reduction (an argmax scatter)."""
         return self.reduction == "argmax"
 
-    def evaluate(self, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    def evaluate(
+        self, arrays: dict[str, np.ndarray], shape: tuple[int, ...], algebra: object = SYMPY
+    ) -> np.ndarray:
         """Enumerate every index and reduce (small layers: the check).
 
-        A sum works on NumPy object arrays of SymPy symbols as well as on numbers, so
+        A sum works on NumPy object arrays of SymPy symbols (built with `algebra`: SymPy
+        expressions, or the polynomials the proofs compare) as well as on numbers, so
         the same formula is compared with the element equations and with the
         reference; a max of symbols is SymPy's Max; an argmax needs numbers.
         """
         if self.reduction == "sum":
-            return self._sum(arrays, shape)
+            return self._sum(arrays, shape, algebra)
         return self._select(arrays, shape)
 
-    def _sum(self, arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    def _sum(
+        self, arrays: dict[str, np.ndarray], shape: tuple[int, ...], algebra: object
+    ) -> np.ndarray:
         variables = [loop.var for loop in self.loops + self.reductions]
         compile_index = index_compiler(variables)
         target_at = compile_index(self.target.index)
@@ -124,7 +129,7 @@ class IndexFormula:
         if self.addend is not None:
             addend = (self.addend.tensor, compile_index(self.addend.index))
         numeric = all(arrays[name].dtype != object for name, _ in reads)
-        result = np.zeros(shape) if numeric else zeros_like(shape)
+        result = np.zeros(shape) if numeric else np.empty(shape, dtype=object)
         unused = (0,) * len(self.reductions)  # target and addend depend on free indices only
         for outer in product(*(range(loop.extent) for loop in self.loops)):
             terms = []
@@ -132,10 +137,11 @@ class IndexFormula:
                 values = outer + inner
                 if all(check(values) for check in checks):
                     factors = [arrays[name][at(values)] for name, at in reads]
-                    terms.append(np.prod(factors) if numeric else multiply(*factors))
+                    terms.append(np.prod(factors) if numeric else algebra.product(*factors))
             if addend is not None:
-                terms.append(arrays[addend[0]][addend[1](outer + unused)])
-            total = sum(terms) if numeric else sp.Add(*terms)
+                value = arrays[addend[0]][addend[1](outer + unused)]
+                terms.append(value if numeric else algebra.product(value))
+            total = sum(terms) if numeric else algebra.total(terms)
             result[target_at(outer + unused)] = total
         if self.scale != 1:
             result = result * (float(self.scale) if numeric else self.scale)

@@ -1,14 +1,22 @@
-"""The patterns the lecture notes teach, each proved symbolically for one spec.
+"""The patterns the lecture teaches, each proved symbolically for one layer.
 
-A pattern is a statement with the matrices that show it (the rotated filter, the
-dilated and padded dL/dO grid) and a verdict obtained by comparing SymPy
-expressions, never by plugging in numbers.  Both sides are sums of products of
-symbols in SymPy's canonical form, so structural equality is a proof; where it
-fails, the difference is expanded before a verdict of "does not hold".
+A pattern is a statement, the equation that shows it (an `Identity`, printed exactly
+as it is evaluated) and a verdict obtained by comparing SymPy expressions, never by
+plugging in numbers.  Both sides are sums of products of symbols in SymPy's canonical
+form, so structural equality is a proof; where it fails, the difference is expanded
+before a verdict of "does not hold".
 
-Every construction here reuses `elements.forward` on a helper `ConvSpec`: the
-gradient of a convolution *is* the forward pass of another convolution, and that is
-exactly what the patterns say.
+The gradient of a convolution *is* another correlation, and that is what the
+identities say:
+
+* ∂L/∂X = cross-correlation(∂L/∂O dilated by the stride and padded by
+  (k_eff − 1 − lo, k_eff − 1 − hi + a), the filter rotated by 180° with its channels
+  swapped; dilation d): the "full convolution with the rotated filter" when the
+  padding is k_eff − 1 on both sides.  In convolution mode the forward pass already
+  rotates the filter, and the two rotations cancel.
+* ∂L/∂F = cross-correlation(X padded by lo and cropped to the rows the windows reach,
+  ∂L/∂O dilated by the stride; stride d), summed over the batch: stride and dilation
+  trade places.  Convolution mode stores the result rotated by 180°.
 """
 
 from __future__ import annotations
@@ -20,20 +28,37 @@ import numpy as np
 import sympy as sp
 
 import symconv.symbolic.elements as elements
+from symconv.formatting import fmt_tuple, plural
 from symconv.kinds import ConvSpec
-from symconv.symbolic.tensors import zeros_like
+from symconv.symbolic.expressions import POLYNOMIALS, same_polynomials
+from symconv.symbolic.identities import (
+    Correlation,
+    Dilate,
+    Identity,
+    Operand,
+    Pad,
+    Rotate,
+    SwapChannels,
+)
 
 Where = dict[sp.Symbol, tuple[str, tuple[int, ...]]]
+AXES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 
 
 @dataclass(frozen=True)
 class Pattern:
-    """A named statement about this spec, its proof verdict and the matrices that show it."""
+    """A named statement about one layer, its proof verdict and the equation that shows it.
+
+    `title` and `statement` are sentences (Unicode, ∂L/∂X); `identity`, when the pattern
+    is an equation between tensors, is that equation as data; `evidence` holds the
+    facts the statement is about (the leftover rows, the padding amounts).
+    """
 
     name: str
     title: str
     statement: str
     holds: bool
+    identity: Identity | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
@@ -47,173 +72,156 @@ def same_expressions(left: np.ndarray, right: np.ndarray) -> bool:
     return True
 
 
-# ----- the constructions the notes draw ----------------------------------------------------
-def dilate(grid: np.ndarray, stride: tuple[int, ...]) -> np.ndarray:
-    """Insert (s − 1) zeros between neighbouring elements along every spatial axis."""
-    spatial = grid.shape[2:]
-    shape = grid.shape[:2] + tuple((o - 1) * s + 1 for o, s in zip(spatial, stride))
-    out = zeros_like(shape)
-    out[(slice(None), slice(None), *(slice(None, None, s) for s in stride))] = grid
-    return out
+def _per_axis(spec: ConvSpec, phrases: list[str]) -> str:
+    """'1 zero along height and 2 zeros along width' (or the one phrase of a 1-D layer)."""
+    if len(phrases) == 1:
+        return phrases[0]
+    return " and ".join(f"{p} along {a}" for p, a in zip(phrases, AXES[spec.rank]))
 
 
-def pad_or_crop(grid: np.ndarray, amounts: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """Zero-pad each spatial axis by (before, after); a negative amount crops instead.
-
-    Entry q of the result is entry q − before of `grid`, or zero where that falls
-    outside it: one rule for padding, cropping, and a crop larger than the grid.
-    """
-    spatial = grid.shape[2:]
-    shape = grid.shape[:2] + tuple(n + b + a for n, (b, a) in zip(spatial, amounts))
-    out = zeros_like(shape)
-    source, target = [], []
-    for n, m, (before, _) in zip(spatial, shape[2:], amounts):
-        first, last = max(before, 0), min(m, n + before)  # target range that has a source
-        if first >= last:
-            return out
-        source.append(slice(first - before, last - before))
-        target.append(slice(first, last))
-    out[(slice(None), slice(None), *target)] = grid[(slice(None), slice(None), *source)]
-    return out
-
-
+# ----- the identities ---------------------------------------------------------------------------
 def full_correlation_padding(spec: ConvSpec) -> tuple[tuple[int, int], ...]:
-    """(k_eff − 1 − lo, k_eff − 1 − hi + a) per dimension: what makes the correlation 'full'."""
+    """(k_eff − 1 − lo, k_eff − 1 − hi + a) per dimension: ∂L/∂O's padding in ∂L/∂X."""
     return tuple(
-        (k - 1 - lo, k - 1 - hi + a)
-        for k, (lo, hi), a in zip(spec.effective_kernel, spec.padding, spec.leftover)
+        (axis.span - 1 - axis.lo, axis.span - 1 - axis.hi + axis.leftover)
+        for axis in spec.window_axes
     )
 
 
-def rotated_filter(spec: ConvSpec, w: np.ndarray) -> np.ndarray:
-    """The kernel of the transposed correlation: in/out channels swapped, taps rotated 180°.
-
-    Shape (C_in, C_out/groups, *k).  In "convolution" mode the stored filter is already
-    applied rotated, so rotating once more gives it back unrotated.
-    """
-    cin_g, cout_g = spec.in_channels_per_group, spec.out_channels_per_group
-    out = np.empty((spec.in_channels, cout_g, *spec.kernel_size), dtype=object)
-    flip = tuple(slice(None, None, -1) for _ in spec.kernel_size)
-    for g in range(spec.groups):
-        block = w[g * cout_g : (g + 1) * cout_g]  # (cout_g, cin_g, *k)
-        swapped = np.swapaxes(block, 0, 1)
-        out[g * cin_g : (g + 1) * cin_g] = swapped if spec.flips_kernel else swapped[(..., *flip)]
-    return out
+def is_full(spec: ConvSpec) -> bool:
+    """True when that padding is k_eff − 1 on both sides (lo = 0 and hi = a everywhere)."""
+    return all(axis.lo == 0 and axis.hi == axis.leftover for axis in spec.window_axes)
 
 
-def correlate(
-    grid: np.ndarray,
-    kernel: np.ndarray,
-    *,
-    stride: tuple[int, ...],
-    dilation: tuple[int, ...],
-    groups: int,
-) -> np.ndarray:
-    """Valid cross-correlation of symbol grids, by the very forward rule being studied."""
-    helper = ConvSpec(
-        input_size=grid.shape[2:],
-        kernel_size=kernel.shape[2:],
-        in_channels=grid.shape[1],
-        out_channels=kernel.shape[0],
-        batch=grid.shape[0],
-        stride=stride,
-        dilation=dilation,
-        groups=groups,
+def strided(spec: ConvSpec) -> bool:
+    return any(s > 1 for s in spec.stride)
+
+
+def grad_input_identity(spec: ConvSpec) -> Identity:
+    """∂L/∂X as a correlation of the dilated, padded ∂L/∂O with the rotated filter."""
+    upstream: tuple = (Dilate(spec.stride),) if strided(spec) else ()
+    full = is_full(spec)
+    if not full:
+        upstream += (Pad(full_correlation_padding(spec)),)
+    filter_steps: tuple = (SwapChannels(spec.groups),)
+    if not spec.flips_kernel:
+        filter_steps += (Rotate(),)
+    return Identity(
+        lhs="gx",
+        operation=Correlation((1,) * spec.rank, spec.dilation, spec.groups, "channels", full),
+        grid=Operand("gy", upstream),
+        kernel=Operand("w", filter_steps),
     )
-    return elements.forward(helper, {"x": grid, "w": kernel})
 
 
-# ----- the patterns ------------------------------------------------------------------------
-def rotation_and_padding(
-    spec: ConvSpec,
-    symbols: dict[str, np.ndarray],
-    where: Where,
-    output: np.ndarray,
-    grad_input: np.ndarray,
-) -> tuple[Pattern, Pattern, Pattern]:
-    """dL/dX = full correlation of the rotated filter with the dilated, padded dL/dO."""
-    dilated = dilate(symbols["gy"], spec.stride)
-    amounts = full_correlation_padding(spec)
-    grid = pad_or_crop(dilated, amounts)
-    rotated = rotated_filter(spec, symbols["w"])
-    result = correlate(
-        grid, rotated, stride=(1,) * spec.rank, dilation=spec.dilation, groups=spec.groups
+def grad_weight_identity(spec: ConvSpec) -> Identity:
+    """∂L/∂F as the correlation of X (padded, cropped to the reach) with the dilated ∂L/∂O."""
+    amounts = tuple((axis.lo, axis.hi - axis.leftover) for axis in spec.window_axes)
+    data: tuple = (Pad(amounts),) if any(a != (0, 0) for a in amounts) else ()
+    upstream: tuple = (Dilate(spec.stride),) if strided(spec) else ()
+    return Identity(
+        lhs="gw",
+        operation=Correlation(spec.dilation, (1,) * spec.rank, spec.groups, "batch"),
+        grid=Operand("x", data),
+        kernel=Operand("gy", upstream),
+        result_steps=(Rotate(),) if spec.flips_kernel else (),
     )
-    holds = same_expressions(result, grad_input)
-    filter_words = (
-        "the filter itself (convolution mode applies it rotated)"
-        if spec.flips_kernel
-        else "the filter rotated by 180°"
-    )
-    rotation = Pattern(
-        name="rotation",
-        title="dL/dX is a full correlation with the 180°-rotated filter",
-        statement=(
-            f"dL/dX equals the stride-1 cross-correlation, dilation {_dims(spec.dilation)}, of "
-            f"the dilated and padded dL/dO grid with {filter_words}, input and output "
-            "channels swapped: the lecture's Full Convolution(rot180 F, dL/dO)."
-        ),
-        holds=holds,
-        evidence={"rotated_filter": rotated, "grid": grid},
-    )
-    grid_size = tuple(n for n in grid.shape[2:])
-    size_ok = all(
-        n - k + 1 == i for n, k, i in zip(grid_size, spec.effective_kernel, spec.input_size)
-    )
-    padding = Pattern(
-        name="padding",
-        title="the full correlation pads dL/dO by k_eff−1−lo before and k_eff−1−hi+a after",
-        statement=(
-            "per dimension (before, after) = "
-            + ", ".join(f"({b}, {a})" for b, a in amounts)
-            + f"; the padded grid {_dims(grid_size)} less the effective kernel "
-            f"{_dims(spec.effective_kernel)} plus 1 gives the input size {_dims(spec.input_size)}"
-            + (" (a negative amount crops the grid)" if any(min(p) < 0 for p in amounts) else "")
-        ),
-        holds=holds and size_ok,
-        evidence={"amounts": amounts, "grid": grid},
-    )
-    dilation = _dilation_pattern(spec, symbols, where, output, grad_input, dilated)
-    return rotation, dilation, padding
 
 
-def _dilation_pattern(
-    spec: ConvSpec,
-    symbols: dict[str, np.ndarray],
-    where: Where,
-    output: np.ndarray,
-    grad_input: np.ndarray,
-    dilated: np.ndarray,
-) -> Pattern:
-    """A stride-s layer backpropagates like the stride-1 layer fed the dilated dL/dO.
-
-    Stride s is stride 1 followed by keeping every s-th output (the notes' down-sampling);
-    the chain rule through that down-sampling is the insertion of s − 1 zeros.
-    """
-    unit = replace(spec, stride=1)
-    holds = True
-    if spec.stride == (1,) * spec.rank:
-        upstream = symbols["gy"]
-        holds = same_expressions(dilated, upstream)
+# ----- the patterns -----------------------------------------------------------------------------
+def rotation_pattern(spec: ConvSpec, symbols: dict, grad_input: np.ndarray) -> Pattern:
+    identity = grad_input_identity(spec)
+    upstream = "the dilated ∂L/∂O" if strided(spec) else "∂L/∂O"
+    if spec.flips_kernel:
+        title = (
+            f"∂L/∂X is the {identity.operation.name} of {upstream} with the filter itself "
+            "(convolution mode: the two 180° rotations cancel)"
+        )
     else:
-        unit_out = elements.forward(unit, symbols)
-        keep = (slice(None), slice(None), *(slice(None, None, s) for s in spec.stride))
-        trailing = tuple((0, u - n) for u, n in zip(unit.output_size, dilated.shape[2:]))
-        upstream = pad_or_crop(dilated, trailing)
-        by_unit = elements.chain_rule(unit_out, {**symbols, "gy": upstream}, where, ("x",)).grads[
-            "x"
-        ]
-        holds = same_expressions(unit_out[keep], output) and same_expressions(by_unit, grad_input)
+        title = f"∂L/∂X is the {identity.operation.name} of {upstream} with the 180°-rotated filter"
+    sentences = [
+        "The right side is computed from the operands as shown and compared with the "
+        "chain-rule result entry by entry."
+    ]
+    if not spec.flips_kernel:
+        sentences.append(
+            "Correlating with the rotated filter is convolving with the filter itself, which "
+            "is why this rule is often stated as a full convolution of ∂L/∂O with F."
+        )
+    if not identity.operation.full:
+        sentences.append(
+            "The padding of ∂L/∂O is not k_eff − 1 on every side here, so this is not a "
+            "full correlation: the padding is part of the operand."
+        )
+    return Pattern(
+        name="rotation",
+        title=title,
+        statement=" ".join(sentences),
+        holds=same_polynomials(identity.evaluate(symbols, POLYNOMIALS), grad_input),
+        identity=identity,
+    )
+
+
+def padding_pattern(spec: ConvSpec, rotation: Pattern) -> Pattern:
+    amounts = full_correlation_padding(spec)
+    listed = ", ".join(f"({b}, {a})" for b, a in amounts)
+    sizes = [
+        (axis.stride * (axis.outputs - 1) + 1) + b + a - axis.span + 1
+        for axis, (b, a) in zip(spec.window_axes, amounts)
+    ]
+    size_ok = tuple(sizes) == spec.input_size
+    statement = (
+        f"Per dimension (before, after) = {listed}: the padded grid is "
+        f"{fmt_tuple(tuple(s + a.span - 1 for s, a in zip(sizes, spec.window_axes)))} long, "
+        f"and less the dilated kernel's span k_eff = {fmt_tuple(spec.effective_kernel)} plus 1 "
+        f"that is the input size {fmt_tuple(spec.input_size)}."
+    )
+    if is_full(spec):
+        statement += " Both amounts are k_eff − 1: the full correlation."
+    if any(min(pair) < 0 for pair in amounts):
+        statement += " A negative amount crops the grid instead of padding it."
+    return Pattern(
+        name="padding",
+        title="∂L/∂O is padded by k_eff − 1 − lo before and k_eff − 1 − hi + a after",
+        statement=statement,
+        holds=rotation.holds and size_ok,
+        evidence={"amounts": amounts},
+    )
+
+
+def dilation_pattern(
+    spec: ConvSpec, symbols: dict, where: Where, output: np.ndarray, grad_input: np.ndarray
+) -> Pattern:
+    """A stride-s layer backpropagates like the stride-1 layer fed the dilated ∂L/∂O.
+
+    Stride s is stride 1 followed by keeping every s-th output; the chain rule through
+    that subsampling puts s − 1 zeros between the entries of ∂L/∂O.  Proved on the
+    stride-1 layer itself, not through the rotation identity.
+    """
+    title = "For stride s, ∂L/∂O gets s − 1 zeros between its entries"
+    if not strided(spec):
+        return Pattern(
+            name="dilation",
+            title=title,
+            statement="Stride 1: no zeros are inserted; the gradient takes ∂L/∂O as it is.",
+            holds=True,
+        )
+    unit = replace(spec, stride=1)
+    unit_out = elements.forward(unit, symbols, POLYNOMIALS)
+    keep = (slice(None), slice(None), *(slice(None, None, s) for s in spec.stride))
+    dilated = Dilate(spec.stride).apply(symbols["gy"])
+    trailing = tuple((0, u - n) for u, n in zip(unit.output_size, dilated.shape[2:]))
+    upstream = Pad(trailing).apply(dilated)
+    by_unit = elements.chain_polynomials(unit_out, upstream, where, "x", spec.input_shape)
+    holds = same_polynomials(unit_out[keep], output) and same_polynomials(by_unit, grad_input)
+    zeros = [plural(s - 1, "zero") for s in spec.stride]
     return Pattern(
         name="dilation",
-        title="for stride s, dL/dO gets s − 1 zeros between its elements",
+        title=title,
         statement=(
-            "stride 1: no zeros are inserted, the stride-1 gradient takes dL/dO as it is"
-            if spec.stride == (1,) * spec.rank
-            else f"stride {_dims(spec.stride)} is stride 1 followed by keeping every s-th "
-            "output, so dL/dX is the stride-1 gradient fed dL/dO with "
-            + _per_axis([f"{s - 1} zero{'s' if s != 2 else ''}" for s in spec.stride])
-            + " between neighbours"
+            f"Stride {fmt_tuple(spec.stride)} is stride 1 followed by keeping every s-th "
+            "output, so ∂L/∂X is the stride-1 layer's gradient fed ∂L/∂O with "
+            f"{_per_axis(spec, zeros)} between neighbours; proved on the stride-1 layer."
         ),
         holds=holds,
         evidence={"dilated": dilated},
@@ -222,20 +230,11 @@ def _dilation_pattern(
 
 def unreached_positions(spec: ConvSpec) -> tuple[tuple[int, ...], ...]:
     """Per dimension, the input rows (0-based) that no tap of any window reads."""
-    result = []
-    for d in range(spec.rank):
-        s, dil, lo = spec.stride[d], spec.dilation[d], spec.padding[d][0]
-        read = {
-            s * j + dil * t - lo
-            for j in range(spec.output_size[d])
-            for t in range(spec.kernel_size[d])
-        }
-        result.append(tuple(p for p in range(spec.input_size[d]) if p not in read))
-    return tuple(result)
+    return tuple(axis.unreached() for axis in spec.window_axes)
 
 
 def leftover_pattern(
-    spec: ConvSpec, symbols: dict[str, np.ndarray], output: np.ndarray, grad_input: np.ndarray
+    spec: ConvSpec, symbols: dict, output: np.ndarray, grad_input: np.ndarray
 ) -> Pattern:
     """Rows no window reaches are absent from every output and get exactly zero gradient."""
     unreached = unreached_positions(spec)
@@ -244,82 +243,69 @@ def leftover_pattern(
     for index in np.ndindex(grad_input.shape):
         if any(index[2 + d] in unreached[d] for d in range(spec.rank)):
             holds = holds and grad_input[index] == 0 and symbols["x"][index] not in used
-    tails = [max(a - hi, 0) for a, (_, hi) in zip(spec.leftover, spec.padding)]
+    statement = f"Leftover a = (i + lo + hi − k_eff) mod s = {fmt_tuple(spec.leftover)}. "
+    count = sum(map(len, unreached))
+    if not count:
+        statement += "Every input element is read by some window."
+    else:
+        tails = [max(axis.leftover - axis.hi, 0) for axis in spec.window_axes]
+        where_ = _per_axis(spec, [f"{t} past the last window" for t in tails])
+        statement += (
+            f"{plural(count, 'input row or column', 'input rows or columns')} "
+            f"{'is' if count == 1 else 'are'} read by no window ({where_}"
+            + ("; the rest lie between dilated taps" if count > sum(tails) else "")
+            + "): they appear in no output and get exactly zero gradient."
+        )
     return Pattern(
         name="leftover",
-        title="rows no window reaches receive zero gradient",
-        statement=(
-            f"leftover a = (i + lo + hi − k_eff) mod s = {_dims(spec.leftover)}; "
-            + (
-                "every input element is read by some window"
-                if not any(unreached)
-                else f"{sum(map(len, unreached))} input row(s) or column(s) are read by no "
-                "window ("
-                + _per_axis([f"{t} past the last window" for t in tails])
-                + (
-                    "; the rest skipped between dilated taps"
-                    if sum(map(len, unreached)) > sum(tails)
-                    else ""
-                )
-                + "): they appear in no output and get exactly zero gradient"
-            )
-        ),
+        title="Rows no window reaches receive zero gradient",
+        statement=statement,
         holds=holds,
         evidence={"unreached": unreached, "leftover": spec.leftover},
     )
 
 
-def grad_weight_pattern(
-    spec: ConvSpec, symbols: dict[str, np.ndarray], grad_weight: np.ndarray
-) -> Pattern:
-    """dL/dF = correlation of the padded X with dL/dO, stride and dilation trading places."""
-    x = pad_or_crop(symbols["x"], spec.padding)
-    gy = symbols["gy"]
-    cin_g, cout_g = spec.in_channels_per_group, spec.out_channels_per_group
-    result = np.empty(spec.weight_shape, dtype=object)
-    crop = tuple(slice(0, k) for k in spec.kernel_size)
-    for g in range(spec.groups):
-        inputs = np.swapaxes(x[:, g * cin_g : (g + 1) * cin_g], 0, 1)  # (cin_g, N, *padded)
-        kernel = np.swapaxes(gy[:, g * cout_g : (g + 1) * cout_g], 0, 1)  # (cout_g, N, *o)
-        corr = correlate(inputs, kernel, stride=spec.dilation, dilation=spec.stride, groups=1)
-        block = np.swapaxes(corr, 0, 1)[(slice(None), slice(None), *crop)]
-        if spec.flips_kernel:
-            block = block[(..., *(slice(None, None, -1) for _ in spec.kernel_size))]
-        result[g * cout_g : (g + 1) * cout_g] = block
+def grad_weight_pattern(spec: ConvSpec, symbols: dict, grad_weight: np.ndarray) -> Pattern:
+    """∂L/∂F = correlation of X (padded, cropped) with ∂L/∂O: stride and dilation trade places."""
+    identity = grad_weight_identity(spec)
+    upstream = "∂L/∂O dilated by the stride" if strided(spec) else "∂L/∂O"
+    title = f"∂L/∂F is the cross-correlation of X with {upstream}"
+    if spec.flips_kernel:
+        title += ", rotated by 180° (convolution mode)"
+    sentences = [
+        f"∂L/∂O is the kernel and the layer's dilation {fmt_tuple(spec.dilation)} its stride: "
+        "stride and dilation trade places, and the sum runs over the batch."
+    ]
+    crop = [max(axis.leftover - axis.hi, 0) for axis in spec.window_axes]
+    if any(axis.lo or axis.hi for axis in spec.window_axes) or any(crop):
+        sentences.append(
+            "X is zero-padded as in the forward pass"
+            + (" and cropped to the rows the windows reach" if any(crop) else "")
+            + ", so the correlation is exactly as large as the filter."
+        )
+    if spec.flips_kernel:
+        sentences.append(
+            "Convolution mode applies the stored filter rotated, so its gradient is the "
+            "correlation rotated back by 180°."
+        )
     return Pattern(
         name="grad_weight",
-        title="dL/dF is the correlation of the padded X with dL/dO",
-        statement=(
-            f"dL/dF equals the cross-correlation of the padded input with dL/dO as the "
-            f"kernel, that kernel dilated by the stride {_dims(spec.stride)} and moved with "
-            f"the dilation {_dims(spec.dilation)} as its stride: stride and dilation trade "
-            "places (the lecture's Convolution(X, dL/dO))"
-            + ("; convolution mode stores the result rotated by 180°" if spec.flips_kernel else "")
-        ),
-        holds=same_expressions(result, grad_weight),
-        evidence={"kernel": dilate(gy, spec.stride)},
+        title=title,
+        statement=" ".join(sentences),
+        holds=same_polynomials(identity.evaluate(symbols, POLYNOMIALS), grad_weight),
+        identity=identity,
     )
 
 
 def grad_bias_pattern(symbols: dict[str, np.ndarray], grad_bias: np.ndarray) -> Pattern:
     """dL/db_m is the sum of dL/dO over the batch and every position of channel m."""
     gy = symbols["gy"]
-    sums = np.array([sp.Add(*gy[:, m].flat) for m in range(gy.shape[1])], dtype=object)
+    sums = np.empty(gy.shape[1], dtype=object)
+    for m in range(gy.shape[1]):
+        sums[m] = POLYNOMIALS.total([POLYNOMIALS.product(v) for v in gy[:, m].flat])
     return Pattern(
         name="grad_bias",
-        title="dL/db is dL/dO summed over the batch and all positions",
-        statement="each bias receives the sum of dL/dO over its output channel",
-        holds=same_expressions(sums, grad_bias),
+        title="∂L/∂b is ∂L/∂O summed over the batch and all positions",
+        statement="Each bias receives the sum of ∂L/∂O over its output channel.",
+        holds=same_polynomials(sums, grad_bias),
     )
-
-
-def _per_axis(phrases: list[str]) -> str:
-    """'1 zero along height and 2 zeros along width' (or one phrase for 1-D)."""
-    if len(phrases) == 1:
-        return phrases[0]
-    axes = ("height", "width") if len(phrases) == 2 else ("depth", "height", "width")
-    return " and ".join(f"{p} along {a}" for p, a in zip(phrases, axes))
-
-
-def _dims(values: tuple[int, ...]) -> str:
-    return "×".join(str(v) for v in values)

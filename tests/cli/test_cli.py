@@ -100,7 +100,7 @@ BAD_INPUTS = [
     (["derive", "--stride", "0"], "stride[0]=0 must be a positive int"),
     (["derive", "--stride", "1.5"], "--stride='1.5' must be an integer"),
     (["derive", "--padding", "0:1:2"], "must be lo:hi"),
-    (["derive", "--padding", "-1"], "must not be negative"),
+    (["derive", "--padding", "-1"], "--padding='-1': every value must be at least 0, not -1"),
     (["derive", "--input", "5x5", "--stride", "2", "--padding", "same"], 'padding="same"'),
     (["derive", "--groups", "2"], "in_channels=1 is not divisible by groups=2"),
     (["derive", "--input", "1x2x3x4x5x6"], "takes at most"),
@@ -188,7 +188,10 @@ def test_main_job_runs_the_whole_pipeline_on_the_lecture_example(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
     assert "O11 = X11·F11 + X12·F12 + X21·F21 + X22·F22" in out
-    assert "✓ proved: ∂L/∂X is a full correlation with the 180°-rotated filter" in out
+    assert (
+        "✓ proved: ∂L/∂X is the full cross-correlation of ∂L/∂O with the 180°-rotated filter"
+        in out
+    )
     last = out.strip().splitlines()[-1]
     assert last.startswith("verdict: OK: 6/6 patterns proved")  # no bias: no dL/db pattern
     assert "kernels match the reference" in last
@@ -254,4 +257,4 @@ def test_help_says_what_values_are_for(capsys):
         main(["derive", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--pool KIND:K[:S[:P]]" in help_text and "--pool-only" in help_text
-    assert "X of the convolution with --pool (seed 001's A" in help_text
+    assert "X of the convolution with --pool (36 numbers for --input 6x6)" in help_text

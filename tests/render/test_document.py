@@ -9,8 +9,8 @@ import sympy as sp
 
 from symconv import derive
 from symconv.kinds import ConvSpec
-from symconv.render.latex import DerivationLatexPrinter
 from symconv.render.names import Names
+from symconv.render.printer import LatexLecturePrinter as DerivationLatexPrinter
 
 LECTURE = ConvSpec((3, 3), 2)
 STRIDED = ConvSpec((5, 5), 3, stride=2)
@@ -104,16 +104,21 @@ def test_text_sections_follow_the_lecture(lecture):
 
 def test_text_shows_the_rotated_filter_and_says_what_full_convolution_means(lecture):
     text = lecture.to_text()
-    assert "✓ proved: ∂L/∂X is a full correlation with the 180°-rotated filter" in text
-    assert "full cross-correlation(⎡ F22  F21 ⎤, ⎡ ∂L/∂O11  ∂L/∂O12 ⎤)" in text
-    assert "⎣ F12  F11 ⎦  ⎣ ∂L/∂O21  ∂L/∂O22 ⎦" in text
+    assert (
+        "✓ proved: ∂L/∂X is the full cross-correlation of ∂L/∂O with the 180°-rotated filter"
+        in text
+    )
+    assert "full cross-correlation(⎡ ∂L/∂O11  ∂L/∂O12 ⎤, ⎡ F22  F21 ⎤)" in text
+    assert "⎣ ∂L/∂O21  ∂L/∂O22 ⎦  ⎣ F12  F11 ⎦" in text
     assert "but it is a cross-correlation" in text
     one_line = " ".join(text.split())
-    assert (
-        "precisely, it is the full cross-correlation of the 180°-rotated filter with ∂L/∂O"
-        in one_line
+    assert "Correlating with the rotated filter is convolving with the filter itself" in one_line
+    # the operation is defined on the page itself: users have no lecture notes
+    assert "cross-correlation(A, K; stride s, dilation d) has the entry Σ_t A[s·r + d·t]·K[t]" in (
+        one_line
     )
-    assert "the same as the true full convolution of F with ∂L/∂O" in one_line
+    assert "with k_eff − 1 = 1 zero on every side" in one_line
+    assert "the notes" not in one_line and "seed 00" not in one_line.lower()
 
 
 def test_str_is_the_text_and_lines_stay_under_100_columns(lecture, grouped, lenet):
@@ -155,13 +160,14 @@ def test_latex_printer_names_symbols_from_the_table(lecture):
     assert printer.doprint(sp.Symbol("jh") + 2) == "j_{h} + 2"
 
 
-def test_latex_document_and_fragment(lecture):
+def test_latex_document_and_its_body(lecture):
     document = lecture.to_latex()
     assert document.startswith(r"\documentclass")
     assert r"\usepackage[T1]{fontenc}" in document and r"\begin{align*}" in document
-    fragment = lecture.to_latex(document=False)
-    assert r"\documentclass" not in fragment and r"\section" not in fragment
-    assert "$$\n\\begin{aligned}\nO_{11} &= X_{11} F_{11}" in fragment
+    body = lecture.to_latex(document=False)
+    assert r"\documentclass" not in body and r"\begin{document}" not in body
+    assert body in document  # the same text, to \input into a document of one's own
+    assert r"\section{Forward pass: $O$ = $X$ $\circledast$ $F$}" in body
 
 
 def test_latex_long_sums_break_over_lines(lenet):
@@ -175,19 +181,48 @@ def test_latex_long_sums_break_over_lines(lenet):
 # ----- stride: the dilated dL/dO -----------------------------------------------------------
 def test_stride_two_shows_the_dilated_grid_with_zeros(strided):
     text = strided.to_text()
-    assert "∂L/∂O with 1, 1 zero(s) between neighbours (stride 2×2):" in text
+    assert "∂L/∂O with 1 zero between neighbours:" in text
     assert "⎡ ∂L/∂O11  0  ∂L/∂O12 ⎤" in text
     assert "⎢    0     0     0    ⎥" in text
     assert "⎣ ∂L/∂O21  0  ∂L/∂O22 ⎦" in text
     assert "⎢ 0  0  ∂L/∂O11  0  ∂L/∂O12  0  0 ⎥" in text  # the padded grid
+    one_line = " ".join(text.split())
+    assert "∂L/∂O, dilated by the stride (1 zero between neighbours)" in one_line
     latex = strided.to_latex()
     assert (
         r"\dfrac{\partial L}{\partial O_{11}} & 0 & \dfrac{\partial L}{\partial O_{12}} \\ "
         r"0 & 0 & 0 \\ "
         r"\dfrac{\partial L}{\partial O_{21}} & 0 & \dfrac{\partial L}{\partial O_{22}}"
     ) in latex
+    # the 7×7 padded grid sets its fractions small, on ordinary rows
+    assert r"\renewcommand{\arraystretch}{1.3}" in latex
+    assert r"\tfrac{\partial L}{\partial O_{11}}" in latex
     assert "∂L/∂O[(r_h − t_h)/2, (r_w − t_w)/2]" in text
     assert "where 2 | r_h − t_h, 0 ≤ (r_h − t_h)/2 < 2" in text
+
+
+def test_a_strided_dl_df_shows_x_cropped_to_the_rows_the_windows_reach():
+    text = derive(ConvSpec((6, 6), 3, stride=2)).to_text()
+    one_line = " ".join(text.split())
+    assert "X, cropped to the rows the windows reach: (0, -1) along every axis" in one_line
+    grid = [line.strip() for line in text.splitlines() if "X11  X12" in line]
+    assert grid and "X16" not in grid[0]  # 5 columns shown, not the 6 of X
+
+
+def test_convolution_mode_titles_and_rotates_dl_df_back():
+    text = " ".join(derive(ConvSpec((4, 4), 2, mode="convolution")).to_text().split())
+    assert "with the filter itself (convolution mode: the two 180° rotations cancel)" in text
+    assert "∂L/∂F = rot180(cross-correlation(" in text
+    assert "180°-rotated filter" not in text
+
+
+def test_asymmetric_padding_is_named_for_what_it_is():
+    text = " ".join(derive(ConvSpec((5, 5), 3, padding=((0, 1), (1, 0)))).to_text().split())
+    assert "∂L/∂X is the cross-correlation of ∂L/∂O with the 180°-rotated filter" in text
+    assert "full" not in text.split("7. Patterns")[1].split("∂L/∂F is")[0].replace(
+        "a full convolution", ""
+    ).replace("not a full correlation", "")
+    assert "zero-padded by (2, 1) along height and (1, 2) along width (before, after)" in text
 
 
 def test_grouped_layer_labels_slices_and_reports_the_unreached_row(grouped):
@@ -258,7 +293,7 @@ def test_other_ranks_render_in_every_format(spec):
     if spec.rank == 1:
         assert "[ ∂L/∂O111  ∂L/∂O112  ∂L/∂O113 ]" in text
     else:
-        assert "depth 2:" in text and "the rotations cancel" in " ".join(text.split())
+        assert "depth 2:" in text and "the two 180° rotations cancel" in " ".join(text.split())
 
 
 # ----- pdflatex -----------------------------------------------------------------------------

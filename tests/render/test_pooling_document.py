@@ -63,16 +63,17 @@ def test_numbers_give_seed_001s_lines_the_maxima_and_the_sparse_grid(max_with_nu
     assert "⎣ 0  ∂L/∂P21     0        0    ⎦" in text
 
 
-def test_the_notes_max_derivative_slip_is_corrected_beside_the_formula(max_with_numbers):
+def test_the_max_derivative_slip_is_corrected_beside_the_formula(max_with_numbers):
     text = one_line(max_with_numbers.to_text().replace("┃", ""))
     assert (
-        "The notes write: ∂E/∂C01 = ∂/∂C01 max(C00, C01, C10, C11) · ∂E/∂P00 = C01 · ∂E/∂P00"
-        in text
-    )
-    assert "Right: ∂E/∂C01 = 1 · ∂E/∂P00 = ∂E/∂P00" in text
-    assert "The notes write: ∂E/∂C = [0 C01 0 C03; 0 0 0 0; C20 0 0 0; 0 0 C32 0]" in text
+        "The lecture notes this derivation follows write: "
+        "∂L/∂C01 = ∂/∂C01 max(C00, C01, C10, C11) · ∂L/∂P00 = C01 · ∂L/∂P00"
+    ) in text
+    assert "Right: ∂L/∂C01 = 1 · ∂L/∂P00 = ∂L/∂P00" in text
+    assert "write: ∂L/∂C = [0 C01 0 C03; 0 0 0 0; C20 0 0 0; 0 0 C32 0]" in text
+    assert "∂E" not in text and "the notes" not in text  # one notation, self-contained
     rule = text.index("· ∂L/∂P11 = ∂L/∂P11")
-    assert rule < text.index("Correction to the notes") < rule + 400  # right after seed 001's lines
+    assert rule < text.index("A slip to avoid") < rule + 400  # right after the window's lines
 
 
 def test_average_pooling_text_and_the_notes_3_75():
@@ -147,17 +148,19 @@ def test_latex_prints_max_brackets_and_seed_001s_lines(max_with_numbers):
         r"\max(X_{11}, X_{12}, X_{21}, X_{22}) \cdot \frac{\partial L}{\partial P_{11}} = "
         r"\frac{\partial L}{\partial P_{11}}"
     ) in latex
-    assert r"\textbf{Correction to the notes.}" in latex
+    assert r"\textbf{A slip to avoid.} The lecture notes this derivation follows write" in latex
     assert r"$\partial$/$\partial C_{01}$ max" in latex  # no "$$" between pieces of math
-    fragment = max_with_numbers.to_latex(document=False)
-    assert r"\documentclass" not in fragment and "$$\n\\begin{aligned}" in fragment
+    body = max_with_numbers.to_latex(document=False)
+    assert r"\documentclass" not in body and body in latex
 
 
 def test_markdown_has_math_tables_and_warnings(max_with_numbers):
     markdown = max_with_numbers.to_markdown()
     assert markdown.startswith("# Backpropagation through one max-pooling layer")
     assert markdown.count("$$") % 2 == 0
-    assert "> [!WARNING]\n> **Correction to the notes.**" in markdown
+    assert "> [!WARNING]\n> **A slip to avoid.** The lecture notes this derivation follows" in (
+        markdown
+    )
     assert "| **2** | $0$ | $\\dfrac{\\partial L}{\\partial P_{11}}$ | $0$ | $0$ |" in markdown
 
 
@@ -173,11 +176,12 @@ def test_seed_001_chain_text(seed_chain):
     assert "∂L/∂F_i = Σ_k ∂L/∂C_k · ∂C_k/∂F_i" in got
     assert "∂L/∂F00 = 5·∂L/∂C00 + 6·∂L/∂C01 + 7·∂L/∂C02 + 5·∂L/∂C03" in flat
     assert "∂L/∂F = cross-correlation(" in text
-    assert "Seed 001 writes this as ∂E/∂F = Convolution(A, ∂E/∂C)" in flat
-    # the notes' slips, each beside its formula
-    assert "The notes write: ∂E/∂F = ∂C/∂F × ∂P/∂C × ∂F/∂P" in flat
-    assert "Right: ∂E/∂F = ∂C/∂F × ∂P/∂C × ∂E/∂P" in flat
-    assert "Right: the sixth term is ∂E/∂C11 × A12" in flat
+    assert "Lectures write this as ∂L/∂F = Convolution(X, ∂L/∂C)" in flat
+    # the lecture's slips, each beside its formula, in this page's notation
+    assert "follows write: ∂L/∂F = ∂C/∂F × ∂P/∂C × ∂F/∂P" in flat
+    assert "Right: ∂L/∂F = ∂C/∂F × ∂P/∂C × ∂L/∂P" in flat
+    assert "Right: the sixth term is ∂L/∂C11 × X12" in flat
+    assert "∂E" not in flat and "Seed" not in flat and "the notes" not in flat
     assert "no filter F puts the maxima there with these numbers of X" in flat
     assert "C01 > C00 > C02 > C20 ≥ C01, a cycle" in flat
     assert "7. Efficiency" in text and "convolution 9 272" in flat

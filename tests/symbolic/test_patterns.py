@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import sympy as sp
 from hypothesis import given, settings
 
 from symconv import ConvSpec, derive
 from symconv.symbolic import patterns
+from symconv.symbolic.identities import Dilate, Operand, Pad, Rotate, SwapChannels
 from tests.strategies import conv_specs
 
 
@@ -19,31 +22,73 @@ def test_every_pattern_holds_on_random_layers(spec):
     assert not failed, f"{failed} fail for {spec}"
 
 
+@settings(max_examples=60, deadline=None)
+@given(spec=conv_specs(max_batch=2, groups=(1, 2, 3), max_channels_per_group=2))
+def test_every_displayed_equation_is_literally_true(spec):
+    """Each identity, evaluated in SymPy from its operands as displayed (rotated, dilated,
+    padded, cropped) and its operation, equals the chain-rule result entry by entry."""
+    d = derive(spec)
+    expected = {"gx": d.grad_input, "gw": d.grad_weight}
+    for name, pattern in d.patterns.items():
+        if pattern.identity is not None:
+            shown = pattern.identity.evaluate(d.symbols)
+            assert patterns.same_expressions(shown, expected[pattern.identity.lhs]), name
+
+
 def test_stride_two_dilates_the_upstream_gradient_like_the_recitation():
-    """Seed 003: for stride 2, dL/dO gets one zero between neighbours before the full conv."""
+    """For stride 2, dL/dO gets one zero between neighbours before the full correlation."""
     d = derive(ConvSpec((5, 5), 3, stride=2))
     dilated = d.patterns["dilation"].evidence["dilated"][0, 0]
     names = [[str(e) for e in row] for row in dilated]
     assert names == [["dL/dO11", "0", "dL/dO12"], ["0", "0", "0"], ["dL/dO21", "0", "dL/dO22"]]
-    # k_eff - 1 - lo = 2 zeros before, k_eff - 1 - hi + a = 2 after: a 7x7 grid
+    # k_eff - 1 - lo = 2 zeros before, k_eff - 1 - hi + a = 2 after: the full correlation
     assert d.patterns["padding"].evidence["amounts"] == ((2, 2), (2, 2))
-    assert d.patterns["rotation"].evidence["grid"].shape == (1, 1, 7, 7)
+    identity = d.patterns["rotation"].identity
+    assert identity.operation.full and identity.grid.steps == (Dilate((2, 2)),)
+
+
+def test_asymmetric_padding_is_not_called_full_and_pads_the_operand():
+    d = derive(ConvSpec((5, 5), 3, padding=((0, 1), (1, 0))))
+    identity = d.patterns["rotation"].identity
+    assert not identity.operation.full and identity.operation.name == "cross-correlation"
+    assert identity.grid.steps == (Pad(((2, 1), (1, 2))),)
+    assert "full" not in d.patterns["rotation"].title and d.patterns["rotation"].holds
 
 
 def test_lecture_rotated_filter():
     d = derive(ConvSpec((3, 3), 2))
-    rotated = d.patterns["rotation"].evidence["rotated_filter"][0, 0]
+    rotated = d.patterns["rotation"].identity.kernel.value(d.symbols)[0, 0]
     assert [[str(e) for e in row] for row in rotated] == [["F22", "F21"], ["F12", "F11"]]
+
+
+def test_convolution_mode_shows_the_filter_unrotated_and_rotates_dl_df_back():
+    d = derive(ConvSpec((4, 4), 2, mode="convolution"))
+    rotation, grad_weight = d.patterns["rotation"], d.patterns["grad_weight"]
+    assert "filter itself" in rotation.title and "rotated filter" not in rotation.title
+    assert not any(isinstance(step, Rotate) for step in rotation.identity.kernel.steps)
+    assert (
+        grad_weight.identity.result_steps == (Rotate(),) and "rotated by 180°" in grad_weight.title
+    )
+    assert rotation.holds and grad_weight.holds
+
+
+def test_strided_dl_df_crops_x_to_the_rows_the_windows_reach():
+    """6×6, k3, s2: the windows reach rows 0..4; the sixth row is cropped, so the correlation
+    is exactly 3×3 (the whole X would give 4×4)."""
+    d = derive(ConvSpec((6, 6), 3, stride=2))
+    identity = d.patterns["grad_weight"].identity
+    assert identity.grid.steps == (Pad(((0, -1), (0, -1))),)
+    assert identity.grid.value(d.symbols).shape == (1, 1, 5, 5)
+    assert identity.evaluate(d.symbols).shape == (1, 1, 3, 3)
 
 
 def test_rotation_check_fails_without_the_rotation():
     """The proof is not vacuous: the unrotated filter does not give dL/dX."""
-    spec = ConvSpec((3, 3), 2)
-    d = derive(spec)
-    grid = d.patterns["rotation"].evidence["grid"]
-    unrotated = d.symbols["w"]
-    wrong = patterns.correlate(grid, unrotated, stride=(1, 1), dilation=(1, 1), groups=1)
-    assert not patterns.same_expressions(wrong, d.grad_input)
+    d = derive(ConvSpec((3, 3), 2))
+    identity = d.patterns["rotation"].identity
+    wrong = replace(identity, kernel=Operand("w", (SwapChannels(1),)))
+    assert not patterns.same_expressions(wrong.evaluate(d.symbols), d.grad_input)
+    assert patterns.same_expressions(identity.evaluate(d.symbols), d.grad_input)
 
 
 def test_same_expressions_expands_before_deciding():
@@ -87,6 +132,7 @@ def test_large_padding_crops_the_full_correlation_grid():
 def test_grad_weight_pattern_trades_stride_and_dilation():
     spec = ConvSpec((9,), 3, stride=2, dilation=3)
     d = derive(spec)
-    assert d.patterns["grad_weight"].holds
-    kernel = d.patterns["grad_weight"].evidence["kernel"][0, 0]
+    identity = d.patterns["grad_weight"].identity
+    assert d.patterns["grad_weight"].holds and identity.operation.stride == (3,)
+    kernel = identity.kernel.value(d.symbols)[0, 0]
     assert [str(e) for e in kernel] == ["dL/dO1", "0", "dL/dO2"]

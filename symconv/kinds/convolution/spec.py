@@ -228,16 +228,24 @@ class ConvSpec(CanonicalSpec, SlidingWindow):
         )
         return f"conv{self.rank}d_{dims}_to{self.out_channels}_k{kernel}_s{stride}"
 
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """(what, value): shapes, then every hyperparameter, as `describe` lists them."""
+        rows = [
+            ("input", fmt_shape(self.input_shape)),
+            ("weight", fmt_shape(self.weight_shape)),
+            ("output", fmt_shape(self.output_shape)),
+            ("stride", fmt_tuple(self.stride)),
+            ("padding", fmt_padding(self.padding)),
+            ("dilation", fmt_tuple(self.dilation)),
+        ]
+        if self.groups > 1:
+            rows.append(("groups", str(self.groups)))
+        rows += [("bias", "yes" if self.bias else "no"), ("mode", self.mode), ("dtype", self.dtype)]
+        return rows
+
     def describe(self) -> str:
         """One line a person reads: shapes and every non-default hyperparameter."""
-        parts = [
-            f"input {fmt_shape(self.input_shape)}",
-            f"weight {fmt_shape(self.weight_shape)}",
-            f"output {fmt_shape(self.output_shape)}",
-            f"stride {fmt_tuple(self.stride)}",
-            f"padding {fmt_padding(self.padding)}",
-            f"dilation {fmt_tuple(self.dilation)}",
-        ]
+        parts = [f"{what} {value}" for what, value in self.summary_rows()[:6]]
         if self.groups > 1:
             parts.append(f"groups {self.groups}")
         parts.append("bias" if self.bias else "no bias")

@@ -122,15 +122,19 @@ class PoolSpec(CanonicalSpec, SlidingWindow):
         stride = "x".join(map(str, self.stride)) if len(set(self.stride)) > 1 else self.stride[0]
         return f"{self.kind}pool{self.rank}d_{dims}_k{kernel}_s{stride}"
 
+    def summary_rows(self) -> list[tuple[str, str]]:
+        return [
+            ("kind", f"{self.kind} pooling"),
+            ("input", fmt_shape(self.input_shape)),
+            ("window", fmt_shape(self.kernel_size)),
+            ("output", fmt_shape(self.output_shape)),
+            ("stride", fmt_tuple(self.stride)),
+            ("padding", fmt_tuple(self.padding)),
+            ("dtype", self.dtype),
+        ]
+
     def describe(self) -> str:
+        rows = self.summary_rows()
         return ", ".join(
-            [
-                f"{self.kind} pooling",
-                f"input {fmt_shape(self.input_shape)}",
-                f"window {fmt_shape(self.kernel_size)}",
-                f"output {fmt_shape(self.output_shape)}",
-                f"stride {fmt_tuple(self.stride)}",
-                f"padding {fmt_tuple(self.padding)}",
-                self.dtype,
-            ]
+            [rows[0][1], *(f"{what} {value}" for what, value in rows[1:-1]), self.dtype]
         )
