@@ -95,6 +95,8 @@ def output_folder(path: str | os.PathLike[str], create: bool = True) -> tuple[Pa
             raise OutputError(f"cannot write into {folder}: it is not a folder")
         return folder, False
     parent = folder.resolve().parent
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"cannot create {folder}: {parent} is a file, not a folder")
     if not parent.is_dir():
         raise OutputError(
             f"cannot create {folder}: its parent folder {parent} does not exist "

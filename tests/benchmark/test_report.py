@@ -72,7 +72,7 @@ def test_markdown_header_times_and_shapes():
     assert "Test CPU" in text and "2 threads" in text and "2026-01-01" in text
     assert "float32 100 GFLOP/s" in text and "float64 50.0 GFLOP/s" in text
     assert "**lenet** 64×1×28×28 → 6, k5, s1, p0" in text
-    assert "1×4×9×9 → 8, k3, s1, p0:1×1:0, g2" in text
+    assert "1×4×9×9 → 8, k3, s1, p(0:1, 1:0), g2" in text
     assert "| 1,000 | 2,000 | 1,234,500 |" in text  # µs, thousands separators
     assert "| 4.00 | 2.00 |" in text
 

@@ -102,5 +102,5 @@ def test_an_unusable_output_folder_fails_before_anything_is_timed(tmp_path, caps
     argv = ["bench", "--input", "3x3", "--kernel", "2", "-o", str(blocker / "results")]
     assert main(argv) == 2
     captured = capsys.readouterr()
-    assert captured.err.count("\n") == 1 and "Not a directory" in captured.err
+    assert captured.err.count("\n") == 1 and "a-file is a file, not a folder" in captured.err
     assert "[bench]" not in captured.err  # no gemm ceiling, no layer: nothing ran
