@@ -13,6 +13,7 @@ from symconv import reference
 from symconv.kinds import ConvSpec, PoolSpec
 from symconv.symbolic.base import Derivation
 from symconv.symbolic.derive import derive
+from symconv.symbolic.winograd import Winograd, winograd
 from symconv.version import __version__
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "reference",
     "render",
     "verify",
+    "winograd",
+    "Winograd",
 ]
 
 #: Names `import symconv` makes available on first use: (module, attribute).

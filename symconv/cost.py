@@ -9,6 +9,11 @@ vs 178,640 floats.
 Only taps that read a real input element count as matrix entries: a tap that lands in
 the zero padding multiplies nothing.  Counts are exact integers, from the closed forms
 of `symconv.window.WindowAxis`, so the table of any layer costs microseconds.
+
+A stride-1 layer also gets a row per Winograd F(m, r) considered
+(`symconv.symbolic.winograd.considered`): its stored floats are the transformed
+filter, its operations the products and sums of every tile (padding and overhang
+included, as the algorithm computes them) plus the input and output transforms.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+
+from symconv.symbolic.winograd import Tiling, considered
 
 
 @dataclass(frozen=True)
@@ -29,16 +36,20 @@ class CostRow:
 
 @dataclass(frozen=True)
 class CostTable:
-    """Per-image costs of the three forms of one layer's linear map (`spec`: a ConvSpec)."""
+    """Per-image costs of the forms of one layer's linear map (`spec`: a ConvSpec).
+
+    `winograd` holds one row per Winograd F(m, r) considered (stride-1 layers only).
+    """
 
     spec: Any
     convolution: CostRow
     dense: CostRow
     sparse: CostRow
+    winograd: tuple[CostRow, ...] = ()
 
     @property
-    def rows(self) -> tuple[CostRow, CostRow, CostRow]:
-        return (self.convolution, self.dense, self.sparse)
+    def rows(self) -> tuple[CostRow, ...]:
+        return (self.convolution, self.dense, self.sparse, *self.winograd)
 
     def _repr_markdown_(self) -> str:
         """The table as Markdown, for Jupyter."""
@@ -70,4 +81,25 @@ def conv_cost(spec: Any) -> CostTable:
             "dense matrix", outputs * inputs + bias, outputs * (2 * inputs - 1) + bias_adds
         ),
         sparse=CostRow("sparse matrix", nonzeros + bias, sparse_ops),
+        winograd=tuple(winograd_row(spec, t) for t in considered(spec)),
+    )
+
+
+def winograd_row(spec: Any, tiling: Tiling) -> CostRow:
+    """F(m, r) on one image: transformed filter; tile products, their sums, both transforms."""
+    tiles = math.prod(tiling.tiles)
+    products = tiling.products_per_tile
+    cin_g, cout = spec.in_channels_per_group, spec.out_channels
+    # per tile position and output channel: cin_g products summed (cin_g − 1 additions)
+    elementwise = tiles * products * cout * (2 * cin_g - 1)
+    transforms = tiles * (
+        spec.in_channels * tiling.transform_operations("BT")
+        + cout * tiling.transform_operations("AT")
+    )
+    bias = spec.out_channels if spec.bias else 0
+    bias_adds = spec.out_channels * math.prod(spec.output_size) if spec.bias else 0
+    return CostRow(
+        f"Winograd {tiling.label}",
+        cout * cin_g * products + bias,
+        elementwise + transforms + bias_adds,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from symconv.render import FORMATS
 from symconv.render import render as render_derivation
 from symconv.render.pdf import INSTALL_HINT, compile_pdf, pdflatex_available
 from symconv.symbolic.derive import derive
+from symconv.symbolic.winograd import refusal, winograd
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -45,11 +47,30 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
         help="also compile the LaTeX to a PDF (FILE.pdf, or derivation.pdf)",
     )
     group.add_argument("--zero-based", action="store_true", help="show indices from 0, not 1")
+    group.add_argument(
+        "--winograd",
+        metavar="M",
+        help="also derive Winograd's F(M, r) for this layer (stride 1): the transforms, their "
+        "proof, the tiling, and the cost and float32 error of every F(m, r) worth considering",
+    )
 
 
 def pdf_target(args: argparse.Namespace) -> Path:
     """Where --pdf writes: FILE.pdf beside -o FILE, else derivation.pdf here."""
     return Path(args.output).with_suffix(".pdf") if args.output else Path("derivation.pdf")
+
+
+def parse_winograd(text: str, conv, pool) -> int:
+    """--winograd M: a positive tile size, for one stride-1 convolution (checked here, early)."""
+    if not re.fullmatch(r"[0-9]+", text.strip(), re.ASCII) or int(text) < 1:
+        raise ValueError(f"--winograd={text!r} must be a positive integer (the output tile m)")
+    if conv is None or pool is not None:
+        raise ValueError("--winograd needs one convolution layer (no --pool)")
+    reason = refusal(conv)
+    if reason is not None:
+        raise ValueError(f"--winograd: {reason}")
+    winograd(int(text), max(conv.kernel_size))  # an impossible tile fails here, not later
+    return int(text)
 
 
 def derivation_from_args(args: argparse.Namespace):
@@ -59,8 +80,11 @@ def derivation_from_args(args: argparse.Namespace):
     """
     conv = None if args.pool_only else spec_from_args(args)
     pool = pool_from_args(args, conv)
+    winograd = None
+    if args.winograd is not None:
+        winograd = parse_winograd(args.winograd, conv, pool)
     if pool is None:
-        return lambda: derive(conv)
+        return lambda: derive(conv, winograd=winograd)
     if conv is None:
         values = parse_values("--values", args.values, pool.input_shape) if args.values else None
         return lambda: derive(pool, values=values)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 import symconv.render.pattern_section as pattern_section
+import symconv.render.winograd_section as winograd_section
 from symconv.kinds import ConvSpec
 from symconv.render.elide import More, elide_rows, elide_terms, head_tail
 from symconv.render.indexform import closed_form
@@ -61,6 +62,8 @@ def build(derivation: ConvDerivation, zero_based: bool = False) -> tuple[Outline
             pattern_section.build(derivation, names),
             leftover_section(derivation, names),
         ]
+    if derivation.winograd is not None:
+        sections.append(winograd_section.build(spec, derivation.winograd, names))
     sections.append(efficiency(spec))
     if derivation.notes:
         sections.append(Section("Notes", tuple(Callout(n) for n in derivation.notes)))
@@ -80,8 +83,14 @@ def efficiency(spec: ConvSpec) -> Section:
     )
     words = (
         "The layer is a linear map from the input to the output, so it could be stored as a "
-        "matrix. Per image, counting only taps that read a real input element:"
+        "matrix. Per image, counting only taps that read a real input element"
     )
+    if table.winograd:
+        words += (
+            " (a Winograd row counts every product and sum of its tiles, padding and overhang "
+            "included, and both transforms)"
+        )
+    words += ":"
     return Section(
         "Efficiency",
         (Paragraph(words), Table(("form", "stored floats", "multiplications and additions"), rows)),

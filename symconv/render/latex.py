@@ -274,7 +274,7 @@ class LatexMath:
         body = r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
         if self.pdflatex and any(r"\dfrac" in row for row in rows):
             return rf"{{\renewcommand{{\arraystretch}}{{2.2}}{body}}}"
-        if self.pdflatex and compact:
+        if self.pdflatex and (compact or any(r"\frac" in row for row in rows)):
             return rf"{{\renewcommand{{\arraystretch}}{{1.3}}{body}}}"
         return body
 
@@ -357,6 +357,9 @@ UNICODE = {
     "≈": r"$\approx$",
     "≠": r"$\neq$",
     "←": r"$\leftarrow$",
+    "ᵀ": r"$^{\mathsf{T}}$",
+    "⊙": r"$\odot$",
+    "∗": r"$\ast$",
 }
 SPECIAL = {
     "\\": r"\textbackslash{}",

@@ -22,6 +22,7 @@ from symconv.symbolic.expressions import POLYNOMIALS, same_polynomials
 from symconv.symbolic.indices import IndexLevel
 from symconv.symbolic.patterns import Pattern
 from symconv.symbolic.tensors import SymbolTable, make_symbols
+from symconv.symbolic.winograd import WinogradStudy, study
 
 #: Products in the element equations above which `derive` keeps only the index level.
 #: A LeNet layer (28×28 input, 5×5 kernel) holds 14,400 and derives in about a second.
@@ -50,6 +51,7 @@ class ConvDerivation(Derivation):
     chain: dict[str, np.ndarray] = field(default_factory=dict)
     patterns: dict[str, Pattern] = field(default_factory=dict)
     table: SymbolTable = field(default_factory=SymbolTable)
+    winograd: WinogradStudy | None = None
 
     @property
     def element_level(self) -> bool:
@@ -57,7 +59,8 @@ class ConvDerivation(Derivation):
 
     @property
     def all_patterns_hold(self) -> bool:
-        return all(p.holds for p in self.patterns.values())
+        winograd_holds = self.winograd is None or self.winograd.all_hold
+        return winograd_holds and all(p.holds for p in self.patterns.values())
 
     def evaluate(
         self,
@@ -100,16 +103,23 @@ def _substitute(exprs: np.ndarray, mapping: dict[sp.Symbol, float]) -> np.ndarra
     return out
 
 
-def derive_conv(spec: ConvSpec, *, element_level: bool | None = None) -> ConvDerivation:
+def derive_conv(
+    spec: ConvSpec, *, element_level: bool | None = None, winograd: int | None = None
+) -> ConvDerivation:
     """Derive forward, dL/dX, dL/dF, dL/db of `spec` and prove the lecture's patterns.
 
     `element_level=None` builds element equations when the layer holds at most
     `MAX_ELEMENT_PRODUCTS` products; True forces them (slow for big layers), False
-    keeps only the index level.
+    keeps only the index level.  `winograd=m` also derives Winograd's F(m, r) for the
+    layer (stride 1, dilation 1), proves it and tiles the layer.
     """
     started = time.perf_counter()
     derivation = ConvDerivation(spec=spec, index=index_level(spec))
     derivation.timings["index level"] = time.perf_counter() - started
+    if winograd is not None:
+        clock = time.perf_counter()
+        derivation.winograd = study(spec, winograd)
+        derivation.timings["winograd"] = time.perf_counter() - clock
     products = spec.multiply_adds
     if element_level is None:
         element_level = products <= MAX_ELEMENT_PRODUCTS

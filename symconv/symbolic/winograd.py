@@ -384,3 +384,49 @@ def considered(spec: object) -> tuple[Tiling, ...]:
         return ()
     largest = max(spec.kernel_size)
     return tuple(tiling(spec, m) for m in candidates(largest))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One F(m, r) a layer could use: its products per tile against the direct method's."""
+
+    tiling: Tiling
+    error: float
+
+    @property
+    def saving(self) -> float:
+        """How many times fewer multiplications a tile needs than the direct method."""
+        return self.tiling.direct_per_tile / self.tiling.products_per_tile
+
+
+@dataclass(frozen=True)
+class WinogradStudy:
+    """F(m, r) for one layer: the transforms, their proofs, the tiling, the alternatives."""
+
+    tiling: Tiling
+    proofs: dict[str, bool]
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def all_hold(self) -> bool:
+        return all(self.proofs.values())
+
+    @property
+    def distinct(self) -> tuple[Winograd, ...]:
+        """The transforms of the axes, each once (a square kernel has one)."""
+        return tuple(dict.fromkeys(self.tiling.transforms))
+
+
+def study(spec: object, m: int, points: Sequence[object] | None = None) -> WinogradStudy:
+    """Derive F(m, r) for `spec`, prove it (per transform, and nested for the kernel's shape),
+    tile the layer and measure the float32 error of every F(m', r) worth considering."""
+    chosen = tiling(spec, m, points)
+    proofs = {t.label: t.proof() for t in dict.fromkeys(chosen.transforms)}
+    proofs["nested"] = nested_proof(chosen.transforms)
+    others = {c.label: c for c in considered(spec)}
+    others.setdefault(chosen.label, chosen)
+    found = tuple(
+        Candidate(t, fp32_error(t.transforms))
+        for t in sorted(others.values(), key=lambda t: t.transforms[0].m)
+    )
+    return WinogradStudy(chosen, proofs, found)
