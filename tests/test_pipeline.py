@@ -184,3 +184,36 @@ def test_gemm_kernels_compile_to_the_reference(spec, seed):
 def test_forced_schedules_get_their_own_module_file():
     assert module_file(LECTURE, schedules=FAST).name != module_file(LECTURE).name
     assert module_file(LECTURE, schedules=FAST).name != module_file(LECTURE, schedules=DIRECT).name
+
+
+WINOGRAD = {"forward": "winograd", "grad_input": "winograd"}
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
+@given(
+    spec=conv_specs(max_stride=1, max_dilation=1, max_kernel=4).filter(
+        lambda s: max(s.kernel_size) > 1
+    ),
+    seed=st.integers(0, 2**16),
+)
+def test_winograd_kernels_compile_to_the_reference(spec, seed):
+    """F(m, r) kernels on random stride-1 layers: ranks 1-3, groups, padding, both dtypes."""
+    assert_kernels_match_reference(spec, seed, WINOGRAD)
+
+
+def test_threaded_winograd_kernels_hold_the_blas_to_one_thread():
+    """Big enough for threads: the products run in prange, the module says so, still exact."""
+    spec = ConvSpec((14, 13), 3, padding=((1, 0), (2, 1)), in_channels=8, out_channels=8,
+                    batch=3, bias=True)  # fmt: skip
+    source = render(spec, schedules=WINOGRAD)
+    assert 'BLAS_IN_THREADS = ("forward", "grad_input", )' in source
+    assert "for xi_p in numba.prange(36):" in source
+    assert_kernels_match_reference(spec, seed=5, schedules=WINOGRAD)

@@ -121,10 +121,10 @@ def markdown_table(result: BenchResult) -> str:
 
 def _table(result: BenchResult, dtype: str) -> list[str]:
     header = (
-        "| layer | operation | symconv µs | PyTorch µs | NumPy µs | symconv GFLOP/s "
-        "| vs PyTorch | % of gemm |"
+        "| layer | operation | algorithm | symconv µs | PyTorch µs | NumPy µs "
+        "| symconv GFLOP/s | vs PyTorch | % of gemm |"
     )
-    lines = [header, "|:--|:--|--:|--:|--:|--:|--:|--:|"]
+    lines = [header, "|:--|:--|:--|--:|--:|--:|--:|--:|--:|"]
     ceiling = result.ceilings.get(dtype)
     previous = None
     for layer, operation in rows_of(result, dtype):
@@ -142,6 +142,7 @@ def _table(result: BenchResult, dtype: str) -> list[str]:
         cells = [
             name,
             operation,
+            ours.algorithm if ours and ours.algorithm else MISSING,
             *(significant(t * 1e6) if t else MISSING for t in times),
             significant(gflops) if gflops else MISSING,
             _ratio_cell(ratio),

@@ -52,6 +52,7 @@ class Measurement:
     high: float
     runs: int
     gflops: float
+    algorithm: str = ""
 
 
 @dataclass
@@ -207,8 +208,11 @@ def run_suite(
                         )
                     settle()
                     timing = time_call(call, budget=budget, min_runs=min_runs)
+                    algorithm = (
+                        kernels.algorithms.get(operation, "") if contender == "symconv" else ""
+                    )
                     result.measurements.append(
-                        _measurement(name, operation, dtype, contender, timing, spec)
+                        _measurement(name, operation, dtype, contender, timing, spec, algorithm)
                     )
                 say(f"{name} {dtype} {operation}: " + _summary(result, name, operation, dtype))
                 if advance is not None:
@@ -223,7 +227,13 @@ def _numpy(value: object) -> np.ndarray:
 
 
 def _measurement(
-    layer: str, operation: str, dtype: str, contender: str, timing: Timing, spec: ConvSpec
+    layer: str,
+    operation: str,
+    dtype: str,
+    contender: str,
+    timing: Timing,
+    spec: ConvSpec,
+    algorithm: str = "",
 ) -> Measurement:
     return Measurement(
         layer,
@@ -235,6 +245,7 @@ def _measurement(
         timing.high,
         timing.runs,
         flops(spec) / timing.median / 1e9,
+        algorithm,
     )
 
 

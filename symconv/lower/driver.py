@@ -11,6 +11,7 @@ parallel kernel takes about three times longer to compile.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import symconv.lower.algorithms as algorithms
 from symconv.kinds import kind_of
@@ -78,7 +79,8 @@ def lower(
     `timings`, when given, gains the seconds each named pass took.
     """
     context = context_for(formula, spec, machine, parallel=parallel, unroll=unroll, stage=stage)
-    nest = algorithms.choose(context, schedule).build(context)
+    algorithm = algorithms.choose(context, schedule)
+    nest = replace(algorithm.build(context), algorithm=algorithm.name)
     if timings is not None:
         for name, seconds in context.timings.items():
             timings[name] = timings.get(name, 0.0) + seconds

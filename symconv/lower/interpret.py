@@ -18,6 +18,7 @@ from symconv.lower.ir import (
     IDENTITIES,
     Accumulate,
     AddBias,
+    Combine,
     Const,
     Factor,
     For,
@@ -48,7 +49,7 @@ def run(nest: LoopNest, inputs: dict[str, np.ndarray]) -> np.ndarray:
     for staged in nest.staged:
         buffers[staged.name] = materialize(staged, buffers[staged.source.name])
     for scratch in nest.scratch:
-        buffers[scratch.name] = np.full(scratch.shape, np.nan)
+        buffers[scratch.name] = np.full(scratch.shape, 0.0 if scratch.zeroed else np.nan)
     buffers[nest.result.name] = np.full(nest.result.shape, 0.0 if nest.zeroed else np.nan)
     _execute(nest.body, {}, {}, buffers)
     return buffers[nest.result.name]
@@ -78,6 +79,10 @@ def _execute(body: tuple[Stmt, ...], env: dict, accs: dict, buffers: dict) -> No
             accs[stmt.acc] = start if stmt.value is None else _load(stmt.value, env, buffers, accs)
         elif isinstance(stmt, Accumulate):
             accs[stmt.acc] += _product(stmt.factors, env, buffers, accs)
+        elif isinstance(stmt, Combine):
+            accs[stmt.acc] = sum(
+                float(c) * _load(f, env, buffers, accs) for c, f in stmt.terms
+            )
         elif isinstance(stmt, Maximize):
             value = _load(stmt.value, env, buffers, accs)
             if value > accs[stmt.acc] or value != value:

@@ -3,11 +3,12 @@
 The IR sits between the index-level formulas (which say *what* is summed) and a
 target's templates (which only lay out text).  It is deliberately small: counted
 loops, integer `Let` bindings, scalar accumulators (a sum or a max), reads, exact
-constants, stores, a scatter-add, a matrix product on contiguous 2-D views (`Gemm`,
-which a target may hand to its BLAS), and an `If` for any guard no rewrite could
-remove.  Operands that the rewrites turned into padded or dilated copies are listed on
-the `LoopNest` as `Staged` buffers, so a template emits their set-up and never has to
-know why they exist.
+constants, linear combinations with exact coefficients (a transform's rows), stores,
+a scatter-add, a matrix product on contiguous 2-D views (`Gemm`, which a target may
+hand to its BLAS), and an `If` for any guard no rewrite could remove.  Operands that
+the rewrites turned into padded or dilated copies are listed on the `LoopNest` as
+`Staged` buffers, so a template emits their set-up and never has to know why they
+exist.
 
 Passes rewrite nests with a `Transformer`: it walks every statement and rebuilds only
 what a pass's ``visit_<Class>`` method changes, as SymPy's printers dispatch on
@@ -105,6 +106,18 @@ class Accumulate:
 
 
 @dataclass(frozen=True)
+class Combine:
+    """acc = c1·f1 + c2·f2 + …: a linear combination with exact rational coefficients.
+
+    One row of a transform matrix applied to values held in locals (a Winograd tile);
+    the coefficients come from the derivation, and a target prints them exactly.
+    """
+
+    acc: str
+    terms: tuple[tuple[sp.Rational, Factor], ...]
+
+
+@dataclass(frozen=True)
 class Maximize:
     """if value > acc or value is NaN: acc = value, and each tracked index var = expr.
 
@@ -175,12 +188,19 @@ class AddBias:
 
 @dataclass(frozen=True)
 class For:
-    """for var in range(extent); `parallel` marks iterations that write disjoint data."""
+    """for var in range(extent); `parallel` marks iterations that write disjoint data.
+
+    `vector` marks the loop an algorithm laid its data out to vectorize (contiguous
+    across iterations).  A target should keep its trip count opaque to the compiler:
+    LLVM fully unrolls a short literal trip count (14 tile columns, say) and leaves
+    the body scalar, where an unknown count of the same value gets vector FMAs.
+    """
 
     var: sp.Symbol
     extent: int
     body: tuple[Stmt, ...]
     parallel: bool = False
+    vector: bool = False
 
 
 @dataclass(frozen=True)
@@ -191,17 +211,23 @@ class If:
     body: tuple[Stmt, ...]
 
 
-Stmt = Init | Accumulate | Maximize | ScatterAdd | Store | Let | Gemm | AddBias | For | If
+Stmt = (
+    Init | Accumulate | Combine | Maximize | ScatterAdd | Store | Let | Gemm | AddBias | For | If
+)
 Block = tuple[Stmt, ...]
 
 
 # ----- buffers -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Operand:
-    """A named array with a fixed shape: a kernel argument, its result or scratch space."""
+    """A named array with a fixed shape: a kernel argument, its result or scratch space.
+
+    Scratch that is `zeroed` starts at zero (its untouched parts are read as padding).
+    """
 
     name: str
     shape: tuple[int, ...]
+    zeroed: bool = False
 
 
 @dataclass(frozen=True)
@@ -281,7 +307,13 @@ class LoopNest:
     `zeroed` says the body adds into the result (`ScatterAdd`, an accumulating `Gemm`),
     which must therefore start at zero; `strict_float` says the kernel relies on −∞ or
     NaN behaving as IEEE 754 says (max pooling), so a target must not compile it with
-    fast-math assumptions of finite values.
+    fast-math assumptions of finite values.  `flat` names buffers the target should
+    index through flat 1-D views with literal strides: a hint from algorithms whose hot
+    loops read many rows of one array (LLVM cannot prove that rows reached through
+    runtime strides never overlap, and then declines to vectorize).  `blas_in_threads`
+    says a `Gemm` runs inside a parallel loop: the runtime must hold the BLAS to one
+    thread for the call, or its threads and the loop's oversubscribe the cores.
+    `algorithm` names the algorithm that built the nest (the driver records it).
     """
 
     name: str
@@ -294,6 +326,15 @@ class LoopNest:
     notes: tuple[str, ...] = ()
     zeroed: bool = False
     strict_float: bool = False
+    flat: tuple[str, ...] = ()
+    blas_in_threads: bool = False
+    algorithm: str = ""
+
+    def buffers(self) -> dict[str, tuple[int, ...]]:
+        """Every array the body may read or write, by name: its shape."""
+        found = {p.name: p.shape for p in (*self.params, *self.scratch, self.result)}
+        found.update({s.name: s.shape for s in self.staged})
+        return found
 
     def statements(self) -> Iterator[tuple[Stmt, tuple[For, ...]]]:
         """Every statement with the loops that enclose it, outermost first."""
@@ -371,6 +412,9 @@ class ExpressionMapper(Transformer):
     def visit_Accumulate(self, stmt: Accumulate) -> Stmt:
         return Accumulate(stmt.acc, tuple(self.read(f) for f in stmt.factors))
 
+    def visit_Combine(self, stmt: Combine) -> Stmt:
+        return Combine(stmt.acc, tuple((c, self.read(f)) for c, f in stmt.terms))
+
     def visit_Maximize(self, stmt: Maximize) -> Stmt:
         track = tuple((v, self.expression(sp.sympify(e))) for v, e in stmt.track)
         return Maximize(stmt.acc, self.read(stmt.value), track)
@@ -394,6 +438,26 @@ class ExpressionMapper(Transformer):
 
     def visit_If(self, stmt: If) -> Stmt:
         return If(tuple(self.guard(g) for g in stmt.guards), self.block(stmt.body))
+
+
+class _Flatten(ExpressionMapper):
+    def __init__(self, shapes: dict[str, tuple[int, ...]], suffix: str) -> None:
+        super().__init__(lambda e: e)
+        self.shapes, self.suffix = shapes, suffix
+
+    def read(self, factor: Factor) -> Factor:
+        if not isinstance(factor, Read) or factor.buffer not in self.shapes:
+            return factor
+        linear, stride = sp.S.Zero, 1
+        for index, size in reversed(tuple(zip(factor.index, self.shapes[factor.buffer]))):
+            linear += sp.sympify(index) * stride
+            stride *= size
+        return Read(f"{factor.buffer}{self.suffix}", (sp.expand(linear),))
+
+
+def flatten_reads(body: Block, shapes: dict[str, tuple[int, ...]], suffix: str) -> Block:
+    """Every read of a buffer in `shapes` as a read of its flat view `<name><suffix>`."""
+    return _Flatten(shapes, suffix)(body)
 
 
 def substitute(body: Block, mapping: dict[sp.Symbol, sp.Expr]) -> Block:

@@ -46,7 +46,7 @@ class Kernel:
                 f"{signature.name} takes {len(signature.params)} arguments "
                 f"({', '.join(signature.params)}), {len(args)} were given"
             )
-        shapes = kind_of(spec).tensor_shapes(spec)
+        shapes = self._layer.shapes
         given = dict(zip(signature.params, args))
         checked = {}
         for name in signature.params:
@@ -75,23 +75,38 @@ class Kernels:
     pooling.
     """
 
-    def __init__(self, spec: Any, module: ModuleType, path: Path, check: Check) -> None:
+    def __init__(
+        self,
+        spec: Any,
+        module: ModuleType,
+        path: Path,
+        check: Check,
+        functions: dict[str, Callable] | None = None,
+    ) -> None:
+        """`functions` replaces a module's function by name (a target's call wrapper)."""
         if getattr(module, "SPEC_KEY", None) != spec.key:
             raise ValueError(
                 f"{path} was generated for spec key {getattr(module, 'SPEC_KEY', None)}, "
                 f"expected {spec.key} ({spec.label})"
             )
         self._spec = spec
+        self._shapes = kind_of(spec).tensor_shapes(spec)  # once: a call only looks them up
         self._module = module
         self._path = Path(path)
+        replaced = functions or {}
         self._kernels = {
-            s.name: Kernel(self, s, getattr(module, s.name), check)
+            s.name: Kernel(self, s, replaced.get(s.name) or getattr(module, s.name), check)
             for s in kind_of(spec).signatures(spec)
         }
 
     @property
     def spec(self) -> Any:
         return self._spec
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every tensor's shape by name (x, w, b, y, gy, ...), for the argument checks."""
+        return self._shapes
 
     @property
     def path(self) -> Path:
@@ -101,6 +116,11 @@ class Kernels:
     @property
     def module(self) -> ModuleType:
         return self._module
+
+    @property
+    def algorithms(self) -> dict[str, str]:
+        """The algorithm each kernel was lowered with, by kernel name."""
+        return dict(getattr(self._module, "ALGORITHMS", {}))
 
     @property
     def kernel_names(self) -> tuple[str, ...]:

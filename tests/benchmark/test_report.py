@@ -16,8 +16,9 @@ ODD = ConvSpec((9, 9), 3, in_channels=4, out_channels=8, padding=((0, 1), (1, 0)
 
 
 def cell(layer: str, operation: str, dtype: str, contender: str, seconds: float) -> Measurement:
+    algorithm = "rows" if contender == "symconv" else ""
     return Measurement(
-        layer, operation, dtype, contender, seconds, seconds, seconds, 5, 1e-9 / seconds
+        layer, operation, dtype, contender, seconds, seconds, seconds, 5, 1e-9 / seconds, algorithm
     )
 
 
@@ -82,7 +83,8 @@ def test_markdown_without_torch_shows_dashes_and_no_ratio():
     assert "PyTorch not installed" in text
     row = next(line for line in section(text, "float32").splitlines() if "grad_input" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[3] == "–" and cells[6] == "–"  # PyTorch µs, vs PyTorch
+    assert cells[2] == "rows"  # the algorithm of the symconv kernel
+    assert cells[4] == "–" and cells[7] == "–"  # PyTorch µs, vs PyTorch
     assert "×" not in row
     assert "no speed-ups" in text
 
@@ -111,6 +113,7 @@ def test_json_round_trips_with_speedups():
         "high": 1e-3,
         "runs": 5,
         "gflops": pytest.approx(1e-6),
+        "algorithm": "rows",
     }
     speedups = {
         (s["layer"], s["operation"], s["dtype"]): s["speedup"] for s in data["speedups_vs_torch"]

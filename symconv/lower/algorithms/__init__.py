@@ -13,17 +13,22 @@ from symconv.lower.algorithms.blocked import BLOCKED
 from symconv.lower.algorithms.direct import DIRECT
 from symconv.lower.algorithms.gemm import GEMM
 from symconv.lower.algorithms.rows import ROWS
+from symconv.lower.algorithms.winograd import WINOGRAD, WinogradAlgorithm
 from symconv.lower.passes import LoweringContext
 
 #: Most specialised first; `direct` applies to everything and closes the list.
-ALGORITHMS: tuple[Algorithm, ...] = (GEMM, ROWS, BLOCKED, DIRECT)
+ALGORITHMS: tuple[Algorithm, ...] = (GEMM, WINOGRAD, ROWS, BLOCKED, DIRECT)
 
 
 def by_name(name: str) -> Algorithm:
+    """The algorithm called `name`; "winograd:M" fixes Winograd's output tile to M."""
     for algorithm in ALGORITHMS:
         if algorithm.name == name:
             return algorithm
-    known = ", ".join(a.name for a in ALGORITHMS)
+    prefix, _, tile = name.partition(":")
+    if prefix == WINOGRAD.name and tile.isascii() and tile.isdigit() and 1 <= int(tile) <= 9:
+        return WinogradAlgorithm(int(tile))
+    known = ", ".join(a.name for a in ALGORITHMS) + ", winograd:M (M from 1 to 9)"
     raise ValueError(f"schedule={name!r} is not an algorithm symconv has; choose from {known}")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from symconv.runtime.kernels import Kernels
+from symconv.targets.numba_cpu.blas import one_blas_thread
 
 
 def check_array(name: str, value: object, shape: tuple[int, ...], dtype: str) -> np.ndarray:
@@ -35,5 +36,9 @@ def check_array(name: str, value: object, shape: tuple[int, ...], dtype: str) ->
 
 
 def wrap(spec: Any, module: ModuleType, path: Path) -> Kernels:
-    """The checked kernels of a loaded module."""
-    return Kernels(spec, module, path, check_array)
+    """The checked kernels of a loaded module (the BLAS held to one thread where they say)."""
+    functions = {
+        name: one_blas_thread(getattr(module, name))
+        for name in getattr(module, "BLAS_IN_THREADS", ())
+    }
+    return Kernels(spec, module, path, check_array, functions)

@@ -27,6 +27,16 @@ OUTPUT_ARG = numba.types.Array(numba.float32, 4, "C", readonly=True)
 # NumPy reference; kernels that compare with -inf (max pooling) use none.
 FASTMATH = {"contract", "reassoc"}
 
+# The algorithm each kernel was lowered with (symconv.lower.algorithms).
+ALGORITHMS = {
+    "forward": "direct",
+    "grad_input": "direct",
+}
+
+# Kernels that call the BLAS inside their own threads: the caller holds the BLAS to
+# one thread during the call (symconv's runtime does), or the two oversubscribe.
+BLAS_IN_THREADS = ()
+
 
 @numba.njit(
     OUTPUT(INPUT_ARG),

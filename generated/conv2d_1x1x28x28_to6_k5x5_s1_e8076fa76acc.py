@@ -33,6 +33,18 @@ BIAS_ARG = numba.types.Array(numba.float32, 1, "C", readonly=True)
 # NumPy reference; kernels that compare with -inf (max pooling) use none.
 FASTMATH = {"contract", "reassoc"}
 
+# The algorithm each kernel was lowered with (symconv.lower.algorithms).
+ALGORITHMS = {
+    "forward": "rows",
+    "grad_input": "rows",
+    "grad_weight": "blocked",
+    "grad_bias": "direct",
+}
+
+# Kernels that call the BLAS inside their own threads: the caller holds the BLAS to
+# one thread during the call (symconv's runtime does), or the two oversubscribe.
+BLAS_IN_THREADS = ()
+
 
 @numba.njit(
     OUTPUT(INPUT_ARG, WEIGHT_ARG, BIAS_ARG),
@@ -474,7 +486,8 @@ def grad_weight(x, gy):
     25 taps per channel, unrolled
     """
     gw = np.empty((6, 1, 5, 5), dtype=np.float32)
-    for m in numba.prange(6):
+    for m_p in numba.prange(6):
+        m = m_p % 6
         acc_0_0 = np.float32(0.0)
         acc_0_1 = np.float32(0.0)
         acc_0_2 = np.float32(0.0)

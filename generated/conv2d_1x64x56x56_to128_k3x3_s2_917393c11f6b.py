@@ -31,6 +31,17 @@ OUTPUT_ARG = numba.types.Array(numba.float32, 4, "C", readonly=True)
 # NumPy reference; kernels that compare with -inf (max pooling) use none.
 FASTMATH = {"contract", "reassoc"}
 
+# The algorithm each kernel was lowered with (symconv.lower.algorithms).
+ALGORITHMS = {
+    "forward": "rows",
+    "grad_input": "rows",
+    "grad_weight": "blocked",
+}
+
+# Kernels that call the BLAS inside their own threads: the caller holds the BLAS to
+# one thread during the call (symconv's runtime does), or the two oversubscribe.
+BLAS_IN_THREADS = ()
+
 
 @numba.njit(
     OUTPUT(INPUT_ARG, WEIGHT_ARG),
@@ -50,7 +61,8 @@ def forward(x, w):
     x_padded = np.zeros((1, 64, 57, 57), dtype=np.float32)
     x_padded[:, :, 1:, 1:] = x
     y = np.empty((1, 128, 28, 28), dtype=np.float32)
-    for mo in numba.prange(16):
+    for mo_p in numba.prange(16):
+        mo = mo_p % 16
         for jh in range(28):
             for jw in range(28):
                 acc_0 = np.float32(0.0)
@@ -259,7 +271,8 @@ def grad_input(gy, w):
     gy_padded_3 = np.zeros((1, 128, 29, 29), dtype=np.float32)
     gy_padded_3[:, :, :28, :28] = gy
     gx = np.empty((1, 64, 56, 56), dtype=np.float32)
-    for co in numba.prange(8):
+    for co_p in numba.prange(8):
+        co = co_p % 8
         for qh in range(28):
             for qw in range(28):
                 acc_0 = np.float32(0.0)
@@ -425,7 +438,8 @@ def grad_input(gy, w):
                     gx[0, 8 * co + 5, 2 * qh, 2 * qw] = acc_5
                     gx[0, 8 * co + 6, 2 * qh, 2 * qw] = acc_6
                     gx[0, 8 * co + 7, 2 * qh, 2 * qw] = acc_7
-    for co in numba.prange(8):
+    for co_p in numba.prange(8):
+        co = co_p % 8
         for qh in range(28):
             for qw in range(28):
                 acc_0 = np.float32(0.0)
@@ -591,7 +605,8 @@ def grad_input(gy, w):
                     gx[0, 8 * co + 5, 2 * qh, 2 * qw + 1] = acc_5
                     gx[0, 8 * co + 6, 2 * qh, 2 * qw + 1] = acc_6
                     gx[0, 8 * co + 7, 2 * qh, 2 * qw + 1] = acc_7
-    for co in numba.prange(8):
+    for co_p in numba.prange(8):
+        co = co_p % 8
         for qh in range(28):
             for qw in range(28):
                 acc_0 = np.float32(0.0)
@@ -757,7 +772,8 @@ def grad_input(gy, w):
                     gx[0, 8 * co + 5, 2 * qh + 1, 2 * qw] = acc_5
                     gx[0, 8 * co + 6, 2 * qh + 1, 2 * qw] = acc_6
                     gx[0, 8 * co + 7, 2 * qh + 1, 2 * qw] = acc_7
-    for co in numba.prange(8):
+    for co_p in numba.prange(8):
+        co = co_p % 8
         for qh in range(28):
             for qw in range(28):
                 acc_0 = np.float32(0.0)
@@ -943,7 +959,8 @@ def grad_weight(x, gy):
     x_padded = np.zeros((1, 64, 57, 57), dtype=np.float32)
     x_padded[:, :, 1:, 1:] = x
     gw = np.empty((128, 64, 3, 3), dtype=np.float32)
-    for mo_co in numba.prange(4096):
+    for mo_co_p in numba.prange(4096):
+        mo_co = mo_co_p % 4096
         mo = mo_co // 64
         co = mo_co % 64
         acc_0_0_0 = np.float32(0.0)

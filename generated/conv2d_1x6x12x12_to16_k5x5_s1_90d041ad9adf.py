@@ -33,6 +33,18 @@ BIAS_ARG = numba.types.Array(numba.float32, 1, "C", readonly=True)
 # NumPy reference; kernels that compare with -inf (max pooling) use none.
 FASTMATH = {"contract", "reassoc"}
 
+# The algorithm each kernel was lowered with (symconv.lower.algorithms).
+ALGORITHMS = {
+    "forward": "rows",
+    "grad_input": "rows",
+    "grad_weight": "blocked",
+    "grad_bias": "direct",
+}
+
+# Kernels that call the BLAS inside their own threads: the caller holds the BLAS to
+# one thread during the call (symconv's runtime does), or the two oversubscribe.
+BLAS_IN_THREADS = ()
+
 
 @numba.njit(
     OUTPUT(INPUT_ARG, WEIGHT_ARG, BIAS_ARG),
@@ -49,7 +61,8 @@ def forward(x, w, b):
     rows schedule: 8 output channels per pass, rows in place
     """
     y = np.empty((1, 16, 8, 8), dtype=np.float32)
-    for mo in numba.prange(2):
+    for mo_p in numba.prange(2):
+        mo = mo_p % 2
         for jh in range(8):
             for jw in range(8):
                 acc_0 = b[8 * mo]
@@ -854,7 +867,8 @@ def grad_weight(x, gy):
     25 taps per channel, unrolled
     """
     gw = np.empty((16, 6, 5, 5), dtype=np.float32)
-    for m_c in numba.prange(96):
+    for m_c_p in numba.prange(96):
+        m_c = m_c_p % 96
         m = m_c // 6
         c = m_c % 6
         acc_0_0 = np.float32(0.0)

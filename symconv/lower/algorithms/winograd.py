@@ -1,0 +1,459 @@
+"""Winograd F(m, r) for stride-1 layers: forward and dL/dX through transformed tiles.
+
+The transforms are `symconv.symbolic.winograd`'s, derived and proved there; every
+constant of the nest is an entry of their Aᵀ, G or Bᵀ.  For a rank-R layer each
+spatial axis is cut into tiles of m outputs, read from windows of n = m + r − 1
+inputs, and (Lavin & Gray 2016, per image):
+
+    U[ξ, a, b] = (G ⊗ … ⊗ G) · filter[a, b]          once per call (n^R × A × B/G)
+    V[ξ, b, t] = (Bᵀ ⊗ … ⊗ Bᵀ) · tile t of input b    per image
+    M[ξ]      = U[ξ] @ V[ξ]                         n^R matrix products (BLAS)
+    out tile t of channel a = (Aᵀ ⊗ … ⊗ Aᵀ) · M[:, a, t]
+
+with a the result's channels and b the channels read.  dL/dX of a stride-1 layer is
+the full correlation of dL/dO with the 180°-rotated filter, its channels swapped (the
+rotation pattern), so the same nest computes it from dL/dO padded by k − 1 − lo.
+
+Layout, chosen so LLVM vectorizes the transforms across tiles: the last axis of the
+padded input is split into m phase planes (column u·m + p goes to plane p, place u),
+so a tile's loads are contiguous across neighbouring tiles, and the output transform
+writes phase planes that one strided pass copies into the result (dropping the
+overhang of the last tile).  Transforms are unrolled into linear combinations of
+locals, zero coefficients dropped; the matrix products go to the BLAS with its own
+threads, one level of parallelism as in `gemm`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import sympy as sp
+
+from symconv.lower.algorithms.base import Algorithm
+from symconv.lower.ir import (
+    Accumulate,
+    Combine,
+    For,
+    Gemm,
+    Init,
+    LoopNest,
+    Matrix,
+    Operand,
+    Read,
+    Scalar,
+    Stmt,
+    Store,
+)
+from symconv.lower.passes import DROP_UNIT_LOOPS, LoweringContext, run_passes
+from symconv.symbolic.winograd import MAX_TILE, Tiling, Winograd, refusal, winograd
+
+KERNELS = ("forward", "grad_input")
+#: The largest tile (n = m + r − 1) the default picks: past 8 the fp32 error grows fast.
+LARGEST_TILE = 8
+
+# Buffer names the nest makes (never from user input).
+PHASES, RESULT_PHASES = "phase_planes", "result_planes"
+FILTERS, TILES, PRODUCTS = "filters_hat", "tiles_hat", "products"
+
+
+def default_m(kernel: tuple[int, ...], rank: int) -> int | None:
+    """The output tile of the default F(m, r): 4 where the tile stays <= 8 (2 in 3-D, whose
+    n³ locals per tile would spill), else 2; None when even F(2, r) is too large."""
+    for m in (2,) if rank == 3 else (4, 2):
+        if max(kernel) + m - 1 <= LARGEST_TILE:
+            return m
+    return None
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What the nest reads and writes, in the result's terms: the same nest serves both kernels.
+
+    `read` is the tensor tiled (x, or dL/dO), `result` what is written (y, or dL/dX);
+    `a` counts the result's channels, `b` the channels read; `offsets` place the read
+    tensor in its padded copy; `rotated` says the filter's taps run backwards.
+    """
+
+    read: str
+    result: str
+    a: int
+    b: int
+    groups: int
+    offsets: tuple[int, ...]
+    counts: tuple[int, ...]
+    outputs: tuple[int, ...]
+    rotated: bool
+    swapped: bool
+    bias: bool
+
+    @property
+    def a_per_group(self) -> int:
+        return self.a // self.groups
+
+    @property
+    def b_per_group(self) -> int:
+        return self.b // self.groups
+
+
+def roles(context: LoweringContext) -> Roles:
+    spec = context.spec
+    lows = tuple(lo for lo, _ in spec.padding)
+    rotate_forward = spec.mode == "convolution"
+    if context.formula.name == "forward":
+        return Roles(
+            "x", "y", spec.out_channels, spec.in_channels, spec.groups, lows,
+            spec.input_size, spec.output_size, rotate_forward, False, spec.bias,
+        )  # fmt: skip
+    offsets = tuple(k - 1 - lo for k, lo in zip(spec.kernel_size, lows))
+    return Roles(
+        "gy", "gx", spec.in_channels, spec.out_channels, spec.groups, offsets,
+        spec.output_size, spec.input_size, not rotate_forward, True, False,
+    )  # fmt: skip
+
+
+class WinogradAlgorithm(Algorithm):
+    """F(m, r) per axis; `m` None picks `default_m` for the layer."""
+
+    passes = (DROP_UNIT_LOOPS,)
+
+    def __init__(self, m: int | None = None) -> None:
+        self.m = m
+        self.name = "winograd" if m is None else f"winograd:{m}"
+
+    def tile(self, context: LoweringContext) -> int | None:
+        spec = context.spec
+        return self.m if self.m is not None else default_m(spec.kernel_size, spec.rank)
+
+    def applies(self, context: LoweringContext) -> bool:
+        spec = context.spec
+        if context.kind.name != "convolution" or context.formula.name not in KERNELS:
+            return False
+        m = self.tile(context)
+        return (
+            context.machine.blas
+            and refusal(spec) is None
+            and m is not None
+            and max(spec.kernel_size) + m - 1 <= MAX_TILE
+        )
+
+    def preferred(self, context: LoweringContext) -> bool:
+        return False
+
+    def build(self, context: LoweringContext) -> LoopNest:
+        m = self.tile(context)
+        role = roles(context)
+        transforms = tuple(winograd(m, r) for r in context.spec.kernel_size)
+        return WinogradNest(context, role, Tiling(transforms, role.outputs)).build(self.passes)
+
+
+class WinogradNest:
+    """The buffers and loops of one Winograd kernel (see the module docstring)."""
+
+    def __init__(self, context: LoweringContext, role: Roles, tiling: Tiling) -> None:
+        self.context, self.role, self.tiling = context, role, tiling
+        self.spec, self.ix = context.spec, context.indices
+        self.m = tiling.transforms[0].m
+        self.rank = self.spec.rank
+        self.tiles = tiling.tiles
+        self.points = tuple(t.n for t in tiling.transforms)  # n per axis
+        self.products = math.prod(self.points)
+        # the padded copy: every axis covers its tiles' windows; the last one also a whole
+        # number of phase places (u·m + p for u < places, p < m)
+        last = self.points[-1]
+        self.places = self.tiles[-1] + (last - 1) // self.m
+        self.padded = tuple(t * self.m + n - self.m for t, n in zip(self.tiles, self.points))
+        self.padded = (*self.padded[:-1], self.places * self.m)
+        self.symbols = sp.symbols(f"t0:{self.rank}", integer=True, nonnegative=True)
+
+    # ----- buffers -------------------------------------------------------------------
+    def scratch(self) -> tuple[Operand, ...]:
+        """The work arrays; the phase planes start at zero once per call, and only their
+        interior is written per image, so the padding stays zero for every image."""
+        role, tiles = self.role, math.prod(self.tiles)
+        result_rows = tuple(t * self.m for t in self.tiles[:-1])
+        return (
+            Operand(FILTERS, (self.products, role.a, role.b_per_group)),
+            Operand(PHASES, (role.b, *self.padded[:-1], self.m, self.places), zeroed=True),
+            Operand(TILES, (self.products, role.b, tiles)),
+            Operand(PRODUCTS, (self.products, role.a, tiles)),
+            Operand(RESULT_PHASES, (role.a, *result_rows, self.m, self.tiles[-1])),
+        )
+
+    # ----- the nest ------------------------------------------------------------------
+    def build(self, passes: tuple) -> LoopNest:
+        ix, role, spec = self.ix, self.role, self.spec
+        per_image = (
+            self.split_phases(),
+            self.input_transform(),
+            self.matrix_products(),
+            self.output_transform(),
+            self.store_result(),
+        )
+        body = (*self.filter_transform(), For(ix.n, spec.batch, per_image))
+        shapes = self.context.shapes
+        reads = (role.read, "w", *(("b",) if role.bias else ()))
+        params = tuple(Operand(p, shapes[p]) for p in self.context.order if p in reads)
+        label = self.tiling.label
+        scratch = self.scratch()
+        threaded = self.context.threaded
+        nest = LoopNest(
+            self.context.formula.name,
+            params,
+            Operand(role.result, shapes[role.result]),
+            body,
+            scratch=scratch,
+            parallel=threaded,
+            flat=(role.read, "w", *(s.name for s in scratch), role.result),
+            blas_in_threads=threaded,
+            notes=(
+                f"winograd {label}: {self.products} products per tile instead of "
+                f"{self.tiling.direct_per_tile}, {math.prod(self.tiles)} tiles per image",
+                f"{self.products} BLAS matrix products per image "
+                f"({role.a_per_group}x{role.b_per_group} by {role.b_per_group}x"
+                f"{math.prod(self.tiles)})"
+                + (", on threads, the BLAS held to one thread" if threaded else ""),
+            ),
+        )
+        return run_passes(nest, passes, self.context)
+
+    def filter_transform(self) -> tuple[Stmt, ...]:
+        """U[ξ, a, b] = G-transform of the filter taps that take channel b to channel a."""
+        ix, role = self.ix, self.role
+        g, a, b = ix.g, ix.c_out, ix.c_in
+        kernel = self.spec.kernel_size
+        channel = g * role.a_per_group + a
+        values = {}
+        for taps in itertools.product(*(range(k) for k in kernel)):
+            tap = tuple(k - 1 - t if role.rotated else t for k, t in zip(kernel, taps))
+            if role.swapped:  # dL/dX: w[g·B/G + b, a, taps] takes read channel b to a
+                index = (g * role.b_per_group + b, a, *tap)
+            else:
+                index = (channel, b, *tap)
+            values[taps] = Read("w", index)
+        stmts, values = self.transformed(values, "G", "f")
+        stores = tuple(
+            Store(Read(FILTERS, (self.flat(xi), channel, b)), value.name)
+            for xi, value in values.items()
+        )
+        inner = For(b, role.b_per_group, (*stmts, *stores))
+        return (For(g, role.groups, (For(a, role.a_per_group, (inner,), parallel=True),)),)
+
+    def split_phases(self) -> For:
+        """planes[b, rows…, p, u] = read[n, b, rows…, u·m + p − offset]: tiles' loads contiguous.
+
+        Only source elements land (padding stays zero): whole groups of m columns in a
+        vector loop (an interleaved load), the few columns at the edges one by one.
+        """
+        ix, role = self.ix, self.role
+        b = ix.c_in
+        rows = sp.symbols(f"row0:{self.rank - 1}", integer=True, nonnegative=True)
+        source_rows, landing_rows, loops = [], [], []
+        for axis, row in enumerate(rows):
+            offset, count, extent = role.offsets[axis], role.counts[axis], self.padded[axis]
+            first, stop = max(0, -offset), min(count, extent - offset)
+            source_rows.append(first + row)
+            landing_rows.append(first + row + offset)
+            loops.append((row, stop - first))
+
+        def copy(column: sp.Expr, phase: int, place: sp.Expr) -> tuple[Stmt, ...]:
+            source = Read(role.read, (ix.n, b, *source_rows, column))
+            return (
+                Init("value", source),
+                Store(Read(PHASES, (b, *landing_rows, phase, place)), "value"),
+            )
+
+        groups, singles = phase_groups(role.offsets[-1], role.counts[-1], self.m, self.places)
+        u = sp.Symbol("place", integer=True, nonnegative=True)
+        body: list[Stmt] = []
+        if groups:
+            first = groups.start
+            group = tuple(
+                stmt
+                for p in range(self.m)
+                for stmt in copy((first + u) * self.m + p - role.offsets[-1], p, first + u)
+            )
+            body.append(For(u, len(groups), group, vector=True))
+        for column, phase, place in singles:
+            body.extend(copy(sp.Integer(column), phase, sp.Integer(place)))
+        nest: tuple[Stmt, ...] = tuple(body)
+        for row, extent in reversed(loops):
+            nest = (For(row, extent, nest),)
+        return For(b, role.b, nest, parallel=True)
+
+    def input_transform(self) -> For:
+        """V[ξ, b, tile] = Bᵀ-transform of the tile's window, across tiles of the last axis."""
+        b, t = self.ix.c_in, self.symbols
+        values = {}
+        for offsets in itertools.product(*(range(n) for n in self.points)):
+            rows = tuple(t[i] * self.m + offsets[i] for i in range(self.rank - 1))
+            last = offsets[-1]
+            index = (b, *rows, last % self.m, t[-1] + last // self.m)
+            values[offsets] = Read(PHASES, index)
+        stmts, values = self.transformed(values, "BT", "d")
+        tile = self.tile_index()
+        stores = tuple(
+            Store(Read(TILES, (self.flat(xi), b, tile)), value.name) for xi, value in values.items()
+        )
+        return For(b, self.role.b, self.tile_loops((*stmts, *stores)), parallel=True)
+
+    def matrix_products(self) -> For:
+        """products[ξ] = u[ξ] @ v[ξ] per group: n^R BLAS calls on contiguous views."""
+        ix, role = self.ix, self.role
+        xi, g = sp.Symbol("xi", integer=True, nonnegative=True), ix.g
+        tiles = math.prod(self.tiles)
+        a_rows, b_rows = g * role.a_per_group, g * role.b_per_group
+
+        def view(buffer: str, height: int, cols: int, first: sp.Expr, rows: int) -> Matrix:
+            return Matrix(buffer, (xi,), height, cols, first, rows)
+
+        product = Gemm(
+            view(PRODUCTS, role.a, tiles, a_rows, role.a_per_group),
+            view(FILTERS, role.a, role.b_per_group, a_rows, role.a_per_group),
+            view(TILES, role.b, tiles, b_rows, role.b_per_group),
+        )
+        return For(xi, self.products, (For(g, role.groups, (product,)),), parallel=True)
+
+    def output_transform(self) -> For:
+        """out_planes[a, rows…, p, tile] = Aᵀ-transform of the products of the tile."""
+        a, t = self.ix.c_out, self.symbols
+        tile = self.tile_index()
+        values = {
+            xi: Read(PRODUCTS, (self.flat(xi), a, tile))
+            for xi in itertools.product(*(range(n) for n in self.points))
+        }
+        stmts, values = self.transformed(values, "AT", "o")
+        stores = []
+        for offsets, value in values.items():
+            rows = tuple(t[i] * self.m + offsets[i] for i in range(self.rank - 1))
+            stores.append(Store(Read(RESULT_PHASES, (a, *rows, offsets[-1], t[-1])), value.name))
+        return For(a, self.role.a, self.tile_loops((*stmts, *stores)), parallel=True)
+
+    def store_result(self) -> For:
+        """result[n, a, o…, u·m + p] = out_planes[a, o…, p, u] (+ bias), the overhang dropped.
+
+        Whole groups of m columns in a vector loop (an interleaved store), the last
+        partial group one by one: no iteration needs a guard.
+        """
+        ix, role = self.ix, self.role
+        a = ix.c_out
+        outputs = role.outputs
+        rows = sp.symbols(f"o0:{self.rank - 1}", integer=True, nonnegative=True)
+
+        def copy(phase: int, place: sp.Expr) -> tuple[Stmt, ...]:
+            read = Read(RESULT_PHASES, (a, *rows, phase, place))
+            target = Read(role.result, (ix.n, a, *rows, place * self.m + phase))
+            bias = (Accumulate("value", (Read("b", (a,)),)),) if role.bias else ()
+            return (Init("value", read), *bias, Store(target, "value"))
+
+        u = sp.Symbol("place", integer=True, nonnegative=True)
+        whole, partial = divmod(outputs[-1], self.m)
+        body: list[Stmt] = []
+        if whole:
+            group = tuple(stmt for p in range(self.m) for stmt in copy(p, u))
+            body.append(For(u, whole, group, vector=True))
+        for p in range(partial):
+            body.extend(copy(p, sp.Integer(whole)))
+        nest: tuple[Stmt, ...] = tuple(body)
+        for row, extent in reversed(tuple(zip(rows, outputs[:-1]))):
+            nest = (For(row, extent, nest),)
+        return For(a, role.a, nest, parallel=True)
+
+    # ----- helpers -------------------------------------------------------------------
+    def tile_loops(self, body: tuple[Stmt, ...]) -> tuple[Stmt, ...]:
+        """for t0 … for t_last: body; the last axis innermost (the vectorized one)."""
+        last = len(self.tiles) - 1
+        for axis, (symbol, extent) in reversed(tuple(enumerate(zip(self.symbols, self.tiles)))):
+            body = (For(symbol, extent, body, vector=axis == last),)
+        return body
+
+    def tile_index(self) -> sp.Expr:
+        index, stride = sp.S.Zero, 1
+        for symbol, extent in reversed(tuple(zip(self.symbols, self.tiles))):
+            index += symbol * stride
+            stride *= extent
+        return index
+
+    def flat(self, xi: tuple[int, ...]) -> int:
+        """The position of a transformed point ξ in the n^R products (row-major)."""
+        index = 0
+        for value, shape in zip(xi, self.points):
+            index = index * shape + value
+        return index
+
+    def transformed(
+        self, values: dict[tuple[int, ...], Read], which: str, prefix: str
+    ) -> tuple[tuple[Stmt, ...], dict[tuple[int, ...], Scalar]]:
+        """`which` (G, Bᵀ or Aᵀ of each axis's transform) applied along every axis in turn.
+
+        Returns the statements (loads into locals, then one `Combine` per new entry) and
+        the locals holding the result, keyed by their multi-index.
+        """
+        stmts: list[Stmt] = []
+        held: dict[tuple[int, ...], Scalar] = {}
+        for key, read in values.items():
+            name = f"{prefix}0_{'_'.join(map(str, key))}"
+            stmts.append(Init(name, read))
+            held[key] = Scalar(name)
+        for axis, transform in enumerate(self.tiling.transforms):
+            held = apply_along(
+                held, matrix_of(transform, which), axis, f"{prefix}{axis + 1}", stmts
+            )
+        return tuple(stmts), held
+
+
+def phase_groups(
+    offset: int, count: int, m: int, places: int
+) -> tuple[range, list[tuple[int, int, int]]]:
+    """Where the source columns j of one row land in m phase planes (column j + offset).
+
+    Returns the places whose m columns all come from the source (one vector loop) and,
+    for every other source column that lands, (j, phase, place).
+    """
+    first = -(-offset // m)  # u·m − offset >= 0
+    stop = min(places, (count + offset - m) // m + 1)  # u·m + m − 1 − offset < count
+    groups = range(max(first, 0), max(stop, max(first, 0)))
+    singles = []
+    for j in range(count):
+        landing = j + offset
+        if 0 <= landing < places * m and landing // m not in groups:
+            singles.append((j, landing % m, landing // m))
+    return groups, singles
+
+
+def matrix_of(transform: Winograd, which: str) -> sp.Matrix:
+    return getattr(transform, which)
+
+
+def apply_along(
+    held: dict[tuple[int, ...], Scalar],
+    matrix: sp.Matrix,
+    axis: int,
+    prefix: str,
+    stmts: list[Stmt],
+) -> dict[tuple[int, ...], Scalar]:
+    """The rows of `matrix` applied to the values along `axis`: one local per new entry.
+
+    A row with a single coefficient 1 only renames its value (no statement).
+    """
+    out: dict[tuple[int, ...], Scalar] = {}
+    others = sorted({key[:axis] + key[axis + 1 :] for key in held})
+    for rest in others:
+        for row in range(matrix.rows):
+            terms = tuple(
+                (sp.Rational(matrix[row, j]), held[(*rest[:axis], j, *rest[axis:])])
+                for j in range(matrix.cols)
+                if matrix[row, j] != 0
+            )
+            key = (*rest[:axis], row, *rest[axis:])
+            if len(terms) == 1 and terms[0][0] == 1:
+                out[key] = terms[0][1]
+                continue
+            name = f"{prefix}_{'_'.join(map(str, key))}"
+            stmts.append(Combine(name, terms) if terms else Init(name))
+            out[key] = Scalar(name)
+    return dict(sorted(out.items()))
+
+
+WINOGRAD = WinogradAlgorithm()
