@@ -10,6 +10,7 @@ AMD EPYC with AVX-512 and 2 cores (README, "Speed").
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 
 
@@ -39,7 +40,23 @@ class Machine:
     target_tasks: int = 64
     #: A BLAS matrix product may be called from a kernel (`symconv.lower.ir.Gemm`).
     blas: bool = True
+    #: Chunks of images an algorithm runs in parallel, each with its own work buffers
+    #: (unfold's column matrices): twice the development machine's 2 cores, so an
+    #: uneven split still keeps both busy.
+    image_chunks: int = 4
 
 
 #: The machine the CPU target compiles for unless told otherwise.
 HOST = Machine()
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what the platform module knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

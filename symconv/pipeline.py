@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import symconv.autotune as autotune
 import symconv.targets as targets
 from symconv.kinds import LayerSpec, kind_of, spec_from_json
 from symconv.lower import lower_all
@@ -95,16 +96,44 @@ def generate(
     progress: Progress | None = None,
     schedules: Schedules = None,
     target: TargetName = None,
+    autotune: bool = False,
 ) -> Kernels:
     """Compiled, checked kernels for `spec`; the module file is reused while unchanged.
 
     A `ConvSpec` gives forward, grad_input, grad_weight (and grad_bias); a `PoolSpec`
-    gives forward(x) and grad_input(gy, x).
+    gives forward(x) and grad_input(gy, x).  `autotune` times every algorithm of every
+    kernel on this machine and keeps the fastest (`symconv.autotune`), or reuses the
+    choice recorded by an earlier run on this machine.
     """
     say = progress or _quiet
+    if autotune:
+        if schedules:
+            raise ValueError("autotune=True chooses the schedules: give one or the other")
+        schedules = tuned_schedules(spec, out, say, target)
     path = write(spec, out, say, schedules, target)
     say(f"{spec.label}: compiling with Numba (or loading its cache)")
     return load(path, spec, target)
+
+
+def tuned_schedules(
+    spec: LayerSpec, out: Out, say: Progress, target: TargetName = None
+) -> dict[str, str]:
+    """The fastest algorithm per kernel on this machine: recorded, or measured now."""
+    chosen = targets.get(target)
+    record = autotune.record_path(module_file(spec, out, None, target), spec)
+    machine = autotune.machine_fingerprint(chosen.digest())
+    recorded = autotune.recorded_choice(record, machine)
+    if recorded is not None:
+        say(f"{spec.label}: autotuned choice from {record}")
+        return recorded
+
+    def build(schedules: dict[str, str]) -> Kernels:
+        return load(write(spec, out, _quiet, schedules, target), spec, target)
+
+    tuning = autotune.tune(spec, build, machine, say)
+    autotune.write_record(record, spec, tuning)
+    say(f"{spec.label}: autotune chose " + ", ".join(f"{k} {v}" for k, v in tuning.choice.items()))
+    return tuning.choice
 
 
 def write_many(

@@ -186,7 +186,7 @@ def test_forced_schedules_get_their_own_module_file():
     assert module_file(LECTURE, schedules=FAST).name != module_file(LECTURE, schedules=DIRECT).name
 
 
-WINOGRAD = {"forward": "winograd", "grad_input": "winograd"}
+WINOGRAD = {"forward": "winograd", "grad_input": "winograd", "grad_weight": "winograd"}
 
 
 @settings(
@@ -214,6 +214,49 @@ def test_threaded_winograd_kernels_hold_the_blas_to_one_thread():
     spec = ConvSpec((14, 13), 3, padding=((1, 0), (2, 1)), in_channels=8, out_channels=8,
                     batch=3, bias=True)  # fmt: skip
     source = render(spec, schedules=WINOGRAD)
-    assert 'BLAS_IN_THREADS = ("forward", "grad_input", )' in source
+    assert 'BLAS_IN_THREADS = ("forward", "grad_input", "grad_weight", )' in source
     assert "for xi_p in numba.prange(36):" in source
     assert_kernels_match_reference(spec, seed=5, schedules=WINOGRAD)
+
+
+UNFOLD = {"forward": "unfold", "grad_input": "unfold", "grad_weight": "unfold"}
+
+
+@settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(spec=conv_specs(max_batch=4), seed=st.integers(0, 2**16))
+def test_unfold_kernels_compile_to_the_reference(spec, seed):
+    """im2col and BLAS products: stride, dilation, padding, groups, ranks 1-3, both dtypes."""
+    assert_kernels_match_reference(spec, seed, UNFOLD)
+
+
+def test_threaded_unfold_runs_chunks_of_images():
+    spec = ConvSpec((11, 10), 3, stride=2, dilation=(1, 2), padding=((1, 0), (2, 1)),
+                    in_channels=12, out_channels=8, groups=2, batch=8, bias=True)  # fmt: skip
+    source = render(spec, schedules=UNFOLD)
+    assert 'BLAS_IN_THREADS = ("forward", "grad_input", "grad_weight", )' in source
+    assert_kernels_match_reference(spec, seed=9, schedules=UNFOLD)
+
+
+DEPTHWISE = {"forward": "depthwise", "grad_input": "depthwise"}
+
+
+@settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
+@given(
+    spec=conv_specs(groups=(2, 3)).filter(lambda s: s.in_channels_per_group == 1),
+    seed=st.integers(0, 2**16),
+)
+def test_depthwise_kernels_compile_to_the_reference(spec, seed):
+    """Depthwise planes with split borders: strides, padding, dilation, ranks, both dtypes."""
+    assert_kernels_match_reference(spec, seed, DEPTHWISE)

@@ -29,9 +29,10 @@ from symconv.benchmark.contenders import (
     numpy_calls,
     torch_calls,
 )
-from symconv.benchmark.timing import Timing, time_call
 from symconv.kinds import ConvSpec
+from symconv.machine import cpu_name
 from symconv.runtime.memory import check_fits
+from symconv.timing import Timing, time_call
 from symconv.verify import MEMORY_COPIES
 
 Progress = Callable[[str], None]
@@ -86,7 +87,7 @@ def machine_info() -> dict[str, object]:
     import numba
 
     info: dict[str, object] = {
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -100,17 +101,6 @@ def machine_info() -> dict[str, object]:
     except ModuleNotFoundError:
         info["torch"] = None
     return info
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def thread_count() -> int:

@@ -17,7 +17,20 @@ from symconv.symbolic.indices import Divisible, InRange
 
 
 class IndexPrinter(IntegerIndexPrinter):
-    """The integer index printer, extended to IR reads and guards (`_print_<Class>`)."""
+    """The integer index printer, extended to IR reads and guards (`_print_<Class>`).
+
+    Terms are printed largest coefficient first, so a flat index reads outer strides
+    first and the innermost (unit-stride) loop counter last: ``3136 * g + 200704 * n
+    + jw``.  The order is not cosmetic: Numba adds left to right without no-wrap
+    flags, and with the loop counter added before the invariant part LLVM could not
+    prove the index non-negative, kept Numba's negative-index wraparound per lane and
+    vectorized a depthwise row with 252 gathers (3.4 ms; 0 gathers and 6× faster with
+    the counter last).
+    """
+
+    def _term_key(self, term: sp.Expr) -> tuple:
+        coeff, rest = term.as_coeff_Mul()
+        return (-abs(coeff), *super()._term_key(term))
 
     # ----- IR objects --------------------------------------------------------------
     def _print_Read(self, read: Read) -> str:

@@ -86,6 +86,8 @@ def _reduce_body(formula: IndexFormula, reduction: str) -> tuple[Stmt, ...]:
     else:
         update = Accumulate(ACCUMULATOR, tuple(read(f) for f in formula.factors))
     addend = read(formula.addend) if formula.addend is not None else None
+    if not formula.factors:  # a stride phase no tap reaches: the sum of nothing
+        return (Init(ACCUMULATOR, addend, reduction), Store(read(formula.target), ACCUMULATOR))
     return (
         Init(ACCUMULATOR, addend, reduction),
         *_reductions(formula, (update,)),

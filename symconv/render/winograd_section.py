@@ -51,6 +51,7 @@ def build(spec: ConvSpec, winograd: WinogradStudy, names: Names) -> Section:
     )
     blocks += tiling_blocks(spec, winograd)
     blocks.append(grad_input_note(spec))
+    blocks += weight_blocks(winograd)
     return Section(f"Winograd {tiling.label}", tuple(blocks))
 
 
@@ -65,6 +66,31 @@ def grad_input_note(spec: ConvSpec) -> Paragraph:
         "and k − 1 − hi; a negative amount crops), the kernel is the rotated filter with its "
         "input and output channels swapped."
     )
+
+
+def weight_blocks(winograd: WinogradStudy) -> list[Block]:
+    """∂L/∂F by F(r, m): the roles of data and filter swapped, and its proof."""
+    if not winograd.weight:
+        return []
+    labels = ", ".join(dict.fromkeys(t.label for t in winograd.weight))
+    m = winograd.weight[0].r
+    return [
+        Paragraph(
+            f"∂L/∂F[k, c, t] = Σ_n Σ_j ∂L/∂O[n, k, j]·X[n, c, j + t − lo] is, per tile of {m} "
+            "positions j, a correlation whose outputs are the kernel's taps: the tile of ∂L/∂O "
+            f"is the filter and the taps the outputs, so {labels} computes it (∂L/∂O past the "
+            "layer's edge counts as zero), with the products of all tiles and images summed "
+            "before the output transform."
+        ),
+        Verdict(
+            f"{labels} nested over the axes is the correlation of a window of X with a tile of "
+            "∂L/∂O",
+            winograd.proofs.get("nested weight", False)
+            and all(winograd.proofs[t.label] for t in winograd.weight),
+            "Proved as F(m, r) above: symbolically per axis, then coefficient by coefficient "
+            "for the nested form.",
+        ),
+    ]
 
 
 def _dims(values: tuple[int, ...]) -> str:

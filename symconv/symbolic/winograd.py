@@ -406,6 +406,8 @@ class WinogradStudy:
     tiling: Tiling
     proofs: dict[str, bool]
     candidates: tuple[Candidate, ...]
+    #: F(r, m) per axis: dL/dF with a tile of m dL/dO values as the filter, r taps as outputs.
+    weight: tuple[Winograd, ...] = ()
 
     @property
     def all_hold(self) -> bool:
@@ -423,10 +425,19 @@ def study(spec: object, m: int, points: Sequence[object] | None = None) -> Winog
     chosen = tiling(spec, m, points)
     proofs = {t.label: t.proof() for t in dict.fromkeys(chosen.transforms)}
     proofs["nested"] = nested_proof(chosen.transforms)
+    weight = (
+        tuple(winograd(r, m) for r in spec.kernel_size)
+        if m + max(spec.kernel_size) - 1 <= MAX_TILE
+        else ()
+    )
+    for t in dict.fromkeys(weight):
+        proofs.setdefault(t.label, t.proof())
+    if weight:
+        proofs["nested weight"] = nested_proof(weight)
     others = {c.label: c for c in considered(spec)}
     others.setdefault(chosen.label, chosen)
     found = tuple(
         Candidate(t, fp32_error(t.transforms))
         for t in sorted(others.values(), key=lambda t: t.transforms[0].m)
     )
-    return WinogradStudy(chosen, proofs, found)
+    return WinogradStudy(chosen, proofs, found, weight)

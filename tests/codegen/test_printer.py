@@ -9,19 +9,20 @@ from symconv.codegen.printer import print_index, print_slices
 from symconv.lower.ir import Read
 from symconv.symbolic.indices import Divisible, InRange, index_symbol
 
-jh, jw, th, r, t, f = (index_symbol(n) for n in ("jh", "jw", "th", "r", "t", "n_m"))
+jh, jw, th, r, t, f, g = (index_symbol(n) for n in ("jh", "jw", "th", "r", "t", "n_m", "g"))
 
 
 @pytest.mark.parametrize(
     "expr,text",
     [
         (2 * jh + th - 1, "2 * jh + th - 1"),
+        (jw + 3136 * g + 56 * jh, "3136 * g + 56 * jh + jw"),  # the unit-stride counter last
         (2 - th, "2 - th"),
         (-th, "-th"),
         (jh + 0, "jh"),
         (sp.Integer(7), "7"),
         (3 * r - 2 * t, "3 * r - 2 * t"),
-        (sp.floor((r + 1 - 2 * t) / 3), "(r - 2 * t + 1) // 3"),
+        (sp.floor((r + 1 - 2 * t) / 3), "(1 - 2 * t + r) // 3"),  # largest coefficient first
         (sp.floor(f / 6), "n_m // 6"),
         (sp.Mod(sp.floor(f / 3), 2), "(n_m // 3) % 2"),
         (sp.Mod(f, 6), "n_m % 6"),

@@ -113,8 +113,8 @@ def test_no_guard_survives_in_the_fast_schedules(spec):
 def test_schedules_per_kernel_and_the_default_heuristic():
     big = ConvSpec((28, 28), 3, in_channels=4, out_channels=8, batch=4)
     level = index_level(big)
-    assert schedules_for(level.forward, big) == ("direct", "winograd", "rows")
-    assert schedules_for(level.grad_weight, big) == ("direct", "blocked")
+    assert schedules_for(level.forward, big) == ("direct", "winograd", "unfold", "rows")
+    assert schedules_for(level.grad_weight, big) == ("direct", "winograd", "unfold", "blocked")
     chosen = {name: nest.notes for name, nest in lower_all(level, big).items()}
     assert any("rows schedule" in note for note in chosen["forward"])
     assert not any(

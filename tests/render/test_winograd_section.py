@@ -21,7 +21,8 @@ def test_text_shows_points_matrices_proofs_tiling_and_errors(derivation):
     section = text[text.index("Winograd F(4×4, 3×3)") :]
     assert "0, 1, -1, 1/2, -2, ∞" in section
     assert "⎡ 1  1  1    1   1   0 ⎤" in section  # first row of Aᵀ for these points
-    assert section.count("✓ proved") == 2 and "✗" not in section
+    # F(4, 3), its nested 2-D form, and F(3, 4) for ∂L/∂F
+    assert section.count("✓ proved") == 3 and "✗" not in section
     assert "Y = Aᵀ·[(G·g·Gᵀ) ⊙ (Bᵀ·d·B)]·A" in section
     # 8 + 1 padding row − 3 + 1 = 7 output rows → 2 tiles of 4, one row of overhang
     assert "height           7     4      2         1" in section

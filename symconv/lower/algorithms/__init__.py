@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from symconv.lower.algorithms.base import Algorithm
 from symconv.lower.algorithms.blocked import BLOCKED
+from symconv.lower.algorithms.depthwise import DEPTHWISE
 from symconv.lower.algorithms.direct import DIRECT
 from symconv.lower.algorithms.gemm import GEMM
 from symconv.lower.algorithms.rows import ROWS
+from symconv.lower.algorithms.unfold import UNFOLD
 from symconv.lower.algorithms.winograd import WINOGRAD, WinogradAlgorithm
 from symconv.lower.passes import LoweringContext
 
 #: Most specialised first; `direct` applies to everything and closes the list.
-ALGORITHMS: tuple[Algorithm, ...] = (GEMM, WINOGRAD, ROWS, BLOCKED, DIRECT)
+ALGORITHMS: tuple[Algorithm, ...] = (GEMM, DEPTHWISE, WINOGRAD, UNFOLD, ROWS, BLOCKED, DIRECT)
 
 
 def by_name(name: str) -> Algorithm:

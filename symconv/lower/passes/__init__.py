@@ -16,10 +16,11 @@ from typing import Any
 
 import sympy as sp
 
-from symconv.lower.ir import LoopNest
+from symconv.lower.ir import For, LoopNest
 from symconv.lower.passes.fuse import fuse_outer
 from symconv.lower.passes.hoist import hoist_invariant_reads
 from symconv.lower.passes.simplify import drop_unit_loops, fold_static_guards
+from symconv.lower.passes.split import split_borders
 from symconv.lower.passes.staging import stage_guarded_reads
 from symconv.lower.passes.unroll import unroll
 from symconv.machine import Machine
@@ -33,7 +34,8 @@ class LoweringContext:
     `unroll` names the loops the unroll pass unrolls (the algorithm adds its register
     blocks; the taps join when `unroll_taps`); `independent` the loops whose iterations
     write disjoint data and may fuse into the parallel loop; `disjoint` the free
-    indices that also qualify when nothing else does.
+    indices that also qualify when nothing else does; `vector` the loops whose
+    interior (after splitting off the borders) should be vectorized.
     """
 
     formula: IndexFormula
@@ -49,6 +51,7 @@ class LoweringContext:
     unroll: set[sp.Symbol] = field(default_factory=set)
     independent: set[sp.Symbol] = field(default_factory=set)
     disjoint: frozenset[sp.Symbol] = frozenset()
+    vector: set[sp.Symbol] = field(default_factory=set)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -91,6 +94,14 @@ FUSE = Pass(
     lambda nest, context: fuse_outer(nest, context.independent, context.disjoint),
 )
 HOIST = Pass("hoist invariant reads", lambda nest, _: hoist_invariant_reads(nest))
+SPLIT = Pass(
+    "split borders",
+    lambda nest, context: split_borders(nest, _loop_variables(nest), context.vector),
+)
+
+
+def _loop_variables(nest: LoopNest) -> set[sp.Symbol]:
+    return {stmt.var for stmt, _ in nest.statements() if isinstance(stmt, For)}
 
 #: The passes most algorithms share, in their order.
 STANDARD = (DROP_UNIT_LOOPS, FOLD_GUARDS, STAGE, UNROLL, FOLD_GUARDS, FUSE)

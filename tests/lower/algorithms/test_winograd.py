@@ -19,7 +19,7 @@ from symconv.lower.ir import Combine, For, Gemm, walk
 from symconv.symbolic.winograd import winograd
 from tests.strategies import conv_specs
 
-WINOGRAD_KERNELS = ("forward", "grad_input")
+WINOGRAD_KERNELS = ("forward", "grad_input", "grad_weight")
 
 
 def stride_one_specs(**kw) -> st.SearchStrategy[ConvSpec]:
@@ -44,7 +44,8 @@ def formulas(spec: ConvSpec):
     seed=st.integers(0, 2**16),
 )
 def test_winograd_nests_compute_the_reference(spec, schedule, seed):
-    """Ranks 1-3, groups, asymmetric padding (cropping dL/dO too), both modes, bias, overhang."""
+    """Ranks 1-3, groups, asymmetric padding (cropping dL/dO too), both modes, bias, overhang;
+    dL/dF through F(r, m) with dL/dO tiles as the filter."""
     arrays = kernel_arrays(spec, seed)
     expected = CONVOLUTION.reference(spec, arrays)
     for formula in formulas(spec):
@@ -150,3 +151,15 @@ def test_phase_groups_place_every_landing_column_once(offset, count, m, extra):
         if 0 <= j + offset < places * m
     }
     assert landed == expected
+
+
+def test_the_weight_gradient_swaps_the_roles_of_data_and_filter():
+    """dL/dF of a 3×3 layer with F(4, 3)'s tile of 4 uses F(3, 4): Aᵀ is 3 × 6, G is 6 × 4."""
+    spec = ConvSpec((10, 10), 3, in_channels=2, out_channels=2, batch=2)
+    t = winograd(3, 4)
+    nest = lower(index_level(spec).grad_weight, spec, schedule="winograd:4")
+    used = {abs(c) for s, _ in walk(nest.body) if isinstance(s, Combine) for c, _ in s.terms}
+    entries = {abs(sp.Rational(e)) for matrix in (t.BT, t.G, t.AT) for e in matrix if e != 0}
+    assert used <= entries and (set(abs(sp.Rational(e)) for e in t.G) - {0, 1}) <= used
+    (gemm,) = [s for s, _ in walk(nest.body) if isinstance(s, Gemm)]
+    assert gemm.accumulate and gemm.b.transposed

@@ -18,8 +18,8 @@ from symconv.benchmark.contenders import (
     numpy_calls,
     torch_calls,
 )
-from symconv.benchmark.timing import time_call
 from symconv.kinds import ConvSpec
+from symconv.timing import time_call
 
 
 class Counter:

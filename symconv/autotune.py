@@ -1,0 +1,172 @@
+"""Autotuning: time every algorithm that can lower each kernel on this machine, keep the fastest.
+
+The default choice (`symconv.lower.algorithms.default`) is a rule of thumb measured
+on one machine; `generate(spec, autotune=True)` measures instead.  Every applicable
+algorithm of every kernel (and Winograd's output tiles 2, 4 and 6) is compiled, its
+answer checked against the NumPy reference, and timed as the benchmark times
+(warm-up, then the median of repeated calls).  Compiling one module per candidate of
+every kernel would multiply the compile time by the kernels; instead round i
+compiles one module whose kernel k uses k's i-th candidate, so the rounds are as
+many as the longest candidate list.
+
+The candidates, their medians and the choice go to a JSON file beside the module
+(``<layer>_<key>.autotune.json``).  A later ``generate(spec, autotune=True)`` on the
+same machine (CPU, cores, threads, symconv version, templates) reads it and times
+nothing; a different machine, or a changed symconv, measures again.  Timing happens
+only on request: `generate(spec)` stays deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symconv.files import write_text_atomic
+from symconv.kinds import TOLERANCES, kind_of, relative_error
+from symconv.lower.algorithms.winograd import LARGEST_TILE
+from symconv.lower.driver import schedules_for
+from symconv.machine import cpu_name
+from symconv.timing import time_call
+from symconv.version import __version__
+
+#: Winograd output tiles the tuner tries besides the default one.
+WINOGRAD_TILES = (2, 4, 6)
+#: Seconds of timing per candidate kernel (at least `MIN_RUNS` calls).
+BUDGET = 0.3
+MIN_RUNS = 5
+#: A candidate whose first call takes this many times the best median is not timed further.
+HOPELESS = 10
+
+Build = Callable[[dict[str, str]], Any]
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """What a tuning run measured: seconds per candidate per kernel, and the choice."""
+
+    machine: dict[str, object]
+    seconds: dict[str, dict[str, float]]
+
+    @property
+    def choice(self) -> dict[str, str]:
+        return {kernel: min(times, key=times.get) for kernel, times in self.seconds.items()}
+
+    def to_json(self, spec: Any) -> str:
+        data = {
+            "layer": spec.label,
+            "spec": spec.to_dict(),
+            "machine": self.machine,
+            "candidates_seconds": self.seconds,
+            "choice": self.choice,
+        }
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def machine_fingerprint(target_digest: str) -> dict[str, object]:
+    """What a choice depends on besides the layer: hardware, threads, code versions."""
+    import numba
+
+    return {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "threads": numba.get_num_threads(),
+        "numba": numba.__version__,
+        "symconv": __version__,
+        "templates": target_digest,
+    }
+
+
+def record_path(module: Path, spec: Any) -> Path:
+    """The JSON beside the module: named after the layer, not the algorithms chosen."""
+    return module.parent / f"{module.stem.rsplit('_', 1)[0]}_{spec.key}.autotune.json"
+
+
+def recorded_choice(path: Path, machine: dict[str, object]) -> dict[str, str] | None:
+    """The choice in `path` if it was measured on this machine by this code, else None."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("machine") != machine:
+        return None
+    choice = data.get("choice")
+    if not isinstance(choice, dict) or not all(isinstance(v, str) for v in choice.values()):
+        return None
+    return choice
+
+
+def candidates(spec: Any) -> dict[str, tuple[str, ...]]:
+    """Per kernel, the algorithms to try: every applicable one, Winograd at each tile."""
+    found = {}
+    for formula in kind_of(spec).index_level(spec).formulas():
+        names: list[str] = []
+        for name in schedules_for(formula, spec):
+            if name == "winograd":
+                names += [f"winograd:{m}" for m in WINOGRAD_TILES if _fits(spec, m)]
+            else:
+                names.append(name)
+        found[formula.name] = tuple(dict.fromkeys(names))
+    return found
+
+
+def _fits(spec: Any, m: int) -> bool:
+    return max(spec.kernel_size) + m - 1 <= LARGEST_TILE
+
+
+def tune(spec: Any, build: Build, machine: dict[str, object], say: Progress) -> Tuning:
+    """Compile, check and time every candidate of every kernel (`build(schedules)` compiles)."""
+    options = candidates(spec)
+    kind = kind_of(spec)
+    arrays = kind.random_inputs(spec, np.random.default_rng(0))
+    expected = kind.reference(spec, arrays)
+    rounds = max(len(names) for names in options.values())
+    seconds: dict[str, dict[str, float]] = {kernel: {} for kernel in options}
+    for index in range(rounds):
+        schedules = {k: names[min(index, len(names) - 1)] for k, names in options.items()}
+        fresh = {k: s for k, s in schedules.items() if s not in seconds[k]}
+        if not fresh:
+            continue
+        say(f"{spec.label}: autotune round {index + 1} of {rounds}: " + _describe(fresh))
+        kernels = build(schedules)
+        for signature in kind.signatures(spec):
+            name = signature.name
+            if name not in fresh:
+                continue
+            call = _call(kernels, signature, arrays)
+            _, error = relative_error(np.asarray(call()), expected[name])
+            if not error <= TOLERANCES[spec.dtype]:
+                raise AssertionError(
+                    f"{name} lowered with {fresh[name]} is wrong: relative error {error:.3g}"
+                )
+            seconds[name][fresh[name]] = measure(call, min(seconds[name].values(), default=None))
+            say(f"{spec.label}: {name} {fresh[name]}: {seconds[name][fresh[name]] * 1e6:,.0f} µs")
+    return Tuning(machine, seconds)
+
+
+def measure(call: Callable[[], Any], best: float | None) -> float:
+    """Median seconds of `call`; one timed call is enough when it is far off the best so far."""
+    first = time_call(call, warmup=0, min_runs=1, max_runs=1).median
+    if best is not None and first > HOPELESS * best:
+        return first
+    return time_call(call, budget=BUDGET, min_runs=MIN_RUNS).median
+
+
+def write_record(path: Path, spec: Any, tuning: Tuning) -> None:
+    write_text_atomic(path, tuning.to_json(spec))
+
+
+def _call(kernels: Any, signature: Any, arrays: dict[str, np.ndarray]) -> Callable[[], Any]:
+    function = getattr(kernels, signature.name)
+    args = tuple(arrays.get(p) for p in signature.params if p not in signature.absent)
+    return lambda: function(*args)
+
+
+def _describe(schedules: dict[str, str]) -> str:
+    return ", ".join(f"{kernel} {name}" for kernel, name in schedules.items())

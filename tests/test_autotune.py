@@ -1,0 +1,113 @@
+"""Tests for symconv.autotune: every candidate timed, the fastest kept, the choice recorded."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import symconv.autotune as autotune
+from symconv.kinds import CONVOLUTION, ConvSpec
+from symconv.pipeline import generate, module_file
+
+SPEC = ConvSpec((12,), 3, in_channels=2, out_channels=2, padding=1)
+MACHINE = {"cpu": "test", "threads": 2}
+
+
+class FakeKernels:
+    """Kernels whose answers are the reference's; each algorithm 'costs' a known time."""
+
+    def __init__(self, spec: ConvSpec, schedules: dict[str, str], costs: dict[str, float]):
+        arrays = CONVOLUTION.random_inputs(spec, np.random.default_rng(0))
+        answers = CONVOLUTION.reference(spec, arrays)
+        for name in answers:
+            cost = costs.get(schedules.get(name, ""), 1e-3)
+            setattr(self, name, self._kernel(answers[name].astype(spec.dtype), cost))
+
+    @staticmethod
+    def _kernel(answer: np.ndarray, cost: float):
+        import time
+
+        def call(*args):
+            end = time.perf_counter() + cost
+            while time.perf_counter() < end:
+                pass
+            return answer
+
+        return call
+
+
+def test_candidates_list_every_applicable_algorithm_and_winograd_tiles():
+    found = autotune.candidates(SPEC)
+    assert {"direct", "unfold", "rows", "winograd:2", "winograd:4", "winograd:6"} <= set(
+        found["forward"]
+    )
+    assert "winograd" not in found["forward"]
+    assert {"direct", "blocked", "unfold", "winograd:4"} <= set(found["grad_weight"])
+    assert found["grad_input"][0] == "direct"
+
+
+def test_tune_keeps_the_fastest_per_kernel_and_compiles_one_module_per_round():
+    costs = {"direct": 2e-3, "rows": 1e-4, "unfold": 5e-4, "winograd:4": 5e-5}
+    built = []
+
+    def build(schedules):
+        built.append(dict(schedules))
+        return FakeKernels(SPEC, schedules, costs)
+
+    tuning = autotune.tune(SPEC, build, MACHINE, lambda message: None)
+    options = autotune.candidates(SPEC)
+    assert len(built) == max(len(v) for v in options.values())
+    assert tuning.choice["forward"] == "winograd:4"
+    assert tuning.choice["grad_input"] == "winograd:4"
+    assert tuning.choice["grad_weight"] == "winograd:4"
+    assert set(tuning.seconds["forward"]) == set(options["forward"])
+
+
+def test_a_wrong_candidate_is_an_error_not_a_choice():
+    class Wrong(FakeKernels):
+        def __init__(self, spec, schedules, costs):
+            super().__init__(spec, schedules, costs)
+            self.forward = lambda *args: np.zeros(spec.output_shape, spec.dtype)
+
+    with pytest.raises(AssertionError, match="forward lowered with .* is wrong"):
+        autotune.tune(SPEC, lambda s: Wrong(SPEC, s, {}), MACHINE, lambda message: None)
+
+
+def test_the_record_is_reused_only_on_the_same_machine(tmp_path):
+    tuning = autotune.Tuning(MACHINE, {"forward": {"rows": 2.0, "unfold": 1.0}})
+    path = tmp_path / "layer.autotune.json"
+    autotune.write_record(path, SPEC, tuning)
+    data = json.loads(path.read_text())
+    assert data["choice"] == {"forward": "unfold"}
+    assert data["candidates_seconds"]["forward"]["rows"] == 2.0
+    assert autotune.recorded_choice(path, MACHINE) == {"forward": "unfold"}
+    assert autotune.recorded_choice(path, {**MACHINE, "threads": 4}) is None
+    path.write_text("not json")
+    assert autotune.recorded_choice(path, MACHINE) is None
+
+
+def test_generate_autotune_writes_the_record_and_reuses_it(tmp_path, monkeypatch):
+    """A real run on a tiny layer: compiled candidates, the JSON, then no timing at all."""
+    messages: list[str] = []
+    kernels = generate(SPEC, tmp_path, messages.append, autotune=True)
+    (record,) = tmp_path.glob("*.autotune.json")
+    data = json.loads(record.read_text())
+    assert data["choice"] == kernels.algorithms | {
+        k: v for k, v in data["choice"].items() if k not in kernels.algorithms
+    }
+    assert module_file(SPEC, tmp_path, data["choice"]).exists()
+
+    def no_timing(*args, **kwargs):
+        raise AssertionError("timed again")
+
+    monkeypatch.setattr(autotune, "tune", no_timing)
+    again = generate(SPEC, tmp_path, messages.append, autotune=True)
+    assert again.algorithms == kernels.algorithms
+    assert any("autotuned choice from" in m for m in messages)
+
+
+def test_autotune_and_schedules_together_are_refused():
+    with pytest.raises(ValueError, match="give one or the other"):
+        generate(SPEC, schedules={"forward": "direct"}, autotune=True)
