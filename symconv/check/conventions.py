@@ -1,0 +1,294 @@
+"""How someone's convolution is called: the conventions `symconv check` knows.
+
+A convention turns a layer and its arrays into one call of the user's function, and
+the result back into a NumPy array.  It also says which layers the function can be
+asked about at all: PyTorch's functions take one symmetric padding per dimension and
+only correlate; a NumPy function that has no ``dilation`` parameter cannot be asked
+about dilated layers.  The user's function runs here, in the user's process; nothing
+of it is ever pasted into generated code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from symconv.kinds import ConvSpec
+
+#: The three functions a convolution implementation may provide, in report order.
+KERNELS: tuple[str, ...] = ("forward", "grad_input", "grad_weight")
+
+#: What each kernel returns, as the report names it.
+RESULT_NAMES = {"forward": "O", "grad_input": "∂L/∂X", "grad_weight": "∂L/∂F"}
+
+UserFunction = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The layers a function can be asked about; `refusal` says why one is out."""
+
+    ranks: tuple[int, ...] = (1, 2, 3)
+    stride: bool = True
+    padding: bool = True
+    asymmetric_padding: bool = True
+    dilation: bool = True
+    groups: bool = True
+    convolution_mode: bool = True
+    bias: bool = True
+    batch: bool = True
+
+    def refusal(self, spec: ConvSpec) -> str | None:
+        """None when `spec` is expressible, else the reason it is not."""
+        reasons = (
+            (spec.rank not in self.ranks, f"rank {spec.rank}: not among the ranks asked"),
+            (not self.stride and max(spec.stride) > 1, "strided: no stride parameter"),
+            (
+                not self.padding and any(lo or hi for lo, hi in spec.padding),
+                "padded: no padding parameter",
+            ),
+            (
+                not self.asymmetric_padding and any(lo != hi for lo, hi in spec.padding),
+                "the convention pads both sides alike",
+            ),
+            (not self.dilation and max(spec.dilation) > 1, "dilated: no dilation parameter"),
+            (not self.groups and spec.groups > 1, "grouped: no groups parameter"),
+            (not self.convolution_mode and spec.flips_kernel, "cross-correlation only"),
+            (not self.batch and spec.batch > 1, "one image at a time"),
+        )
+        for refused, reason in reasons:
+            if refused:
+                return reason
+        return None
+
+    def meet(self, other: Limits) -> Limits:
+        """What both allow: the layers on which every checked function can be called."""
+        values = {}
+        for field in dataclasses.fields(self):
+            mine, theirs = getattr(self, field.name), getattr(other, field.name)
+            if field.name == "ranks":
+                values["ranks"] = tuple(r for r in mine if r in theirs)
+            else:
+                values[field.name] = mine and theirs
+        return Limits(**values)
+
+
+def _signature(function: UserFunction) -> inspect.Signature | None:
+    """The signature, or None for builtins that have none (PyTorch's own convNd)."""
+    try:
+        return inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+
+
+def _to_numpy(value: Any, name: str) -> np.ndarray:
+    """A returned tensor or array as NumPy (a torch tensor is detached and moved to CPU)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} returned {type(value).__name__}, not an array: {error}") from None
+
+
+class Convention:
+    """Base: the name, the limits of one function, and the call."""
+
+    name: str = ""
+    summary: str = ""
+
+    def limits(self, kernel: str, function: UserFunction) -> Limits:
+        raise NotImplementedError
+
+    def call(
+        self, kernel: str, function: UserFunction, spec: ConvSpec, arrays: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+
+# ----- PyTorch's functional convention -----------------------------------------------
+_TORCH_CALLS = {
+    "forward": "f(x, w, b, stride, padding, dilation, groups) as torch.nn.functional.convNd",
+    "grad_input": "f(input_size, w, gy, stride, padding, dilation, groups) "
+    "as torch.nn.grad.convNd_input",
+    "grad_weight": "f(x, weight_size, gy, stride, padding, dilation, groups) "
+    "as torch.nn.grad.convNd_weight",
+}
+
+
+class TorchConvention(Convention):
+    """``torch.nn.functional.convNd`` and ``torch.nn.grad.convNd_input/_weight``.
+
+    With `tensors` the arrays arrive as torch tensors (PyTorch must be installed);
+    without, as NumPy arrays in the same positions, for a NumPy function written to
+    PyTorch's signature.  Padding is one int per dimension (PyTorch pads both sides
+    alike) and the layer is a cross-correlation.
+    """
+
+    def __init__(self, tensors: bool) -> None:
+        self.tensors = tensors
+        self.name = "torch" if tensors else "torch-numpy"
+        self.summary = "PyTorch's functional signatures, " + (
+            "torch tensors in and out" if tensors else "NumPy arrays in and out"
+        )
+
+    def limits(self, kernel: str, function: UserFunction) -> Limits:
+        signature = _signature(function)
+        if signature is not None:
+            try:
+                signature.bind(*range(7))
+            except TypeError as error:
+                raise ValueError(
+                    f"{qualified_name(function)} cannot be called as "
+                    f"{_TORCH_CALLS[kernel]}: {error}"
+                ) from None
+        if self.tensors:
+            _import_torch()
+        return Limits(asymmetric_padding=False, convolution_mode=False)
+
+    def call(
+        self, kernel: str, function: UserFunction, spec: ConvSpec, arrays: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        wrap = _tensor if self.tensors else np.array
+        hyper = (
+            spec.stride,
+            tuple(lo for lo, _ in spec.padding),
+            spec.dilation,
+            spec.groups,
+        )
+        if kernel == "forward":
+            b = arrays.get("b")
+            args = (wrap(arrays["x"]), wrap(arrays["w"]), None if b is None else wrap(b))
+        elif kernel == "grad_input":
+            args = (list(spec.input_shape), wrap(arrays["w"]), wrap(arrays["gy"]))
+        else:
+            args = (wrap(arrays["x"]), list(spec.weight_shape), wrap(arrays["gy"]))
+        return _to_numpy(function(*args, *hyper), qualified_name(function))
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise ValueError(
+            "--convention torch passes torch tensors, but PyTorch is not installed: "
+            "pip install torch, or use --convention torch-numpy"
+        ) from None
+    return torch
+
+
+def _tensor(array: np.ndarray) -> Any:
+    return _import_torch().from_numpy(np.array(array))
+
+
+# ----- NumPy functions that take the spec's fields by name ---------------------------
+#: Positional array parameters of each kernel, in order.
+_ARRAYS = {"forward": ("x", "w", "b"), "grad_input": ("gy", "w"), "grad_weight": ("x", "gy")}
+
+#: ConvSpec fields a function may ask for by name, and the limit its absence implies.
+_FIELD_LIMITS = {
+    "stride": "stride",
+    "padding": "padding",
+    "dilation": "dilation",
+    "groups": "groups",
+    "mode": "convolution_mode",
+}
+_PLAIN_FIELDS = ("input_size", "kernel_size", "in_channels", "out_channels", "batch", "bias")
+
+
+class NumpyConvention(Convention):
+    """A NumPy function: arrays by position, then any ConvSpec field by keyword.
+
+    forward(x, w[, b], ...), grad_input(gy, w, ...), grad_weight(x, gy, ...); arrays
+    are (N, C, *spatial) and (C_out, C_in/groups, *kernel).  Keyword fields: stride,
+    dilation, kernel_size and input_size as tuples (one int per dimension), padding as
+    ``((lo, hi), ...)`` per dimension, groups, in_channels, out_channels, batch, bias
+    (bool), mode ("cross-correlation" or "convolution").  A field the function does not
+    take is held at its default (stride 1, no padding, ...), so the layers asked about
+    stay within what it can do.
+    """
+
+    name = "numpy"
+    summary = "NumPy arrays by position, ConvSpec fields by keyword"
+
+    def limits(self, kernel: str, function: UserFunction) -> Limits:
+        signature = _signature(function)
+        if signature is None:
+            raise ValueError(
+                f"{qualified_name(function)} has no Python signature to read its fields from"
+            )
+        params = list(signature.parameters.values())
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        arrays = _ARRAYS[kernel]
+        needed = 2
+        if len(positional) < needed:
+            raise ValueError(
+                f"{qualified_name(function)} takes {len(positional)} positional arrays; the numpy "
+                f"convention calls {kernel}({', '.join(arrays[:needed])}, ...)"
+            )
+        names = {p.name for p in params}
+        for param in positional[needed:] + [p for p in params if p.kind is p.KEYWORD_ONLY]:
+            known = param.name in _FIELD_LIMITS or param.name in _PLAIN_FIELDS
+            if not known and not (kernel == "forward" and param.name == "b"):
+                if param.default is param.empty:
+                    raise ValueError(
+                        f"parameter {param.name!r} of {qualified_name(function)} "
+                        "is neither an array "
+                        f"({', '.join(arrays)}) nor a ConvSpec field "
+                        f"({', '.join((*_FIELD_LIMITS, *_PLAIN_FIELDS))})"
+                    )
+        allowed = {limit: takes_any or field in names for field, limit in _FIELD_LIMITS.items()}
+        takes_bias = kernel != "forward" or takes_any or "b" in names
+        return Limits(bias=takes_bias, **allowed)
+
+    def call(
+        self, kernel: str, function: UserFunction, spec: ConvSpec, arrays: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        signature = _signature(function)
+        assert signature is not None  # limits() refused it otherwise
+        params = signature.parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        fields = _fields(spec)
+        keywords = {k: v for k, v in fields.items() if takes_any or k in params}
+        positional = [arrays[name] for name in _ARRAYS[kernel][:2]]
+        if kernel == "forward" and "b" in arrays and (takes_any or "b" in params):
+            keywords["b"] = arrays["b"]
+        return _to_numpy(function(*positional, **keywords), qualified_name(function))
+
+
+def _fields(spec: ConvSpec) -> dict[str, Any]:
+    return {
+        "input_size": spec.input_size,
+        "kernel_size": spec.kernel_size,
+        "in_channels": spec.in_channels,
+        "out_channels": spec.out_channels,
+        "batch": spec.batch,
+        "bias": spec.bias,
+        "stride": spec.stride,
+        "padding": spec.padding,
+        "dilation": spec.dilation,
+        "groups": spec.groups,
+        "mode": spec.mode,
+    }
+
+
+def qualified_name(function: UserFunction) -> str:
+    module = getattr(function, "__module__", None) or "?"
+    return f"{module}:{getattr(function, '__qualname__', repr(function))}"
+
+
+CONVENTIONS: dict[str, Convention] = {
+    c.name: c for c in (TorchConvention(True), TorchConvention(False), NumpyConvention())
+}
+
+
+def convention(name: str) -> Convention:
+    if name not in CONVENTIONS:
+        raise ValueError(f"convention={name!r} must be one of {', '.join(CONVENTIONS)}")
+    return CONVENTIONS[name]
