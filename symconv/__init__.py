@@ -28,6 +28,7 @@ __all__ = [
     "verify",
     "winograd",
     "Winograd",
+    "check",
 ]
 
 #: Names `import symconv` makes available on first use: (module, attribute).
@@ -35,6 +36,7 @@ _LAZY = {
     "generate": ("symconv.pipeline", "generate"),
     "verify": ("symconv.verify", "verify"),
     "render": ("symconv.render", "render"),
+    "check": ("symconv.check", "check"),
 }
 
 

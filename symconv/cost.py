@@ -46,10 +46,12 @@ class CostTable:
     dense: CostRow
     sparse: CostRow
     winograd: tuple[CostRow, ...] = ()
+    #: Weight sharing undone step by step: a tiled convolution, a locally connected layer.
+    sharing: tuple[CostRow, ...] = ()
 
     @property
     def rows(self) -> tuple[CostRow, ...]:
-        return (self.convolution, self.dense, self.sparse, *self.winograd)
+        return (self.convolution, *self.sharing, self.dense, self.sparse, *self.winograd)
 
     def _repr_markdown_(self) -> str:
         """The table as Markdown, for Jupyter."""
@@ -73,16 +75,53 @@ def conv_cost(spec: Any) -> CostTable:
     bias_adds = outputs if spec.bias else 0
     # r products need r multiplications and r - 1 additions: 2·nnz − (outputs with r ≥ 1)
     sparse_ops = 2 * nonzeros - reached + bias_adds
-    weights = spec.out_channels * spec.in_channels_per_group * math.prod(spec.kernel_size)
+    kernel = spec.out_channels * spec.in_channels_per_group * math.prod(spec.kernel_size)
     return CostTable(
         spec=spec,
-        convolution=CostRow("convolution", weights + bias, sparse_ops),
+        convolution=CostRow(_layer_name(spec), kernel * spec.filters + bias, sparse_ops),
+        sharing=sharing_rows(spec, kernel, bias, sparse_ops),
         dense=CostRow(
             "dense matrix", outputs * inputs + bias, outputs * (2 * inputs - 1) + bias_adds
         ),
         sparse=CostRow("sparse matrix", nonzeros + bias, sparse_ops),
-        winograd=tuple(winograd_row(spec, t) for t in considered(spec)),
+        winograd=() if spec.tiled else tuple(winograd_row(spec, t) for t in considered(spec)),
     )
+
+
+def _layer_name(spec: Any) -> str:
+    if spec.locally_connected:
+        return "locally connected (this layer)"
+    if spec.tiled:
+        return f"tiled convolution, t = {_tiles(spec.tiles)} (this layer)"
+    return "convolution"
+
+
+def _tiles(tiles: tuple[int, ...]) -> str:
+    return str(tiles[0]) if len(set(tiles)) == 1 else "×".join(map(str, tiles))
+
+
+def sharing_rows(spec: Any, kernel: int, bias: int, operations: int) -> tuple[CostRow, ...]:
+    """The same windows with less sharing: every output position still costs the same
+    multiply-adds, but each distinct filter is stored.  Rows for the layer's relatives: an
+    ordinary convolution (when this one is tiled), a tiled one (t = 2 where the output
+    allows, or this layer's t) and the locally connected one (a filter per position)."""
+    rows = []
+    if spec.tiled:
+        rows.append(CostRow("convolution (one shared filter)", kernel + bias, operations))
+    else:
+        example = tuple(min(2, o) for o in spec.output_size)
+        if any(t > 1 for t in example) and example != spec.output_size:
+            rows.append(
+                CostRow(
+                    f"tiled convolution, t = {_tiles(example)}",
+                    kernel * math.prod(example) + bias,
+                    operations,
+                )
+            )
+    if not spec.locally_connected:
+        positions = math.prod(spec.output_size)
+        rows.append(CostRow("locally connected", kernel * positions + bias, operations))
+    return tuple(rows)
 
 
 def winograd_row(spec: Any, tiling: Tiling) -> CostRow:

@@ -1,6 +1,6 @@
 """The whole way from a layer to callable kernels, one stage per line.
 
-    spec -> kind.index_level -> lower_all -> target.render -> write_if_changed -> load
+    spec -> kind.index_level -> target.lower -> target.render -> write_if_changed -> load
 
 Each stage lives in its own package (kinds and symbolic, lower, targets, runtime);
 this module only calls them in order, so reading `generate` tells the whole story.
@@ -20,7 +20,6 @@ from pathlib import Path
 import symconv.autotune as autotune
 import symconv.targets as targets
 from symconv.kinds import LayerSpec, kind_of, spec_from_json
-from symconv.lower import lower_all
 from symconv.runtime import Kernels, load_module, module_path, write_if_changed
 
 Progress = Callable[[str], None]
@@ -50,7 +49,7 @@ def render(
     clock = time.perf_counter()
     level = kind_of(spec).index_level(spec)
     timings["index formulas"] = time.perf_counter() - clock
-    nests = lower_all(level, spec, schedules, chosen.machine, timings)
+    nests = chosen.lower(level, spec, schedules, chosen.machine, timings)
     clock = time.perf_counter()
     source = chosen.render(spec, nests)
     timings["render"] = time.perf_counter() - clock
@@ -87,7 +86,10 @@ def write(
 
 def load(path: str | os.PathLike, spec: LayerSpec, target: TargetName = None) -> Kernels:
     """Import the module at `path` (compiling, or loading Numba's cache) and wrap it."""
-    return targets.get(target).wrap(spec, load_module(path), Path(path))
+    chosen = targets.get(target)
+    chosen.available()
+    module = load_module(path, kind_of(spec).kernel_names(spec))
+    return chosen.wrap(spec, module, Path(path))
 
 
 def generate(
@@ -107,6 +109,11 @@ def generate(
     """
     say = progress or _quiet
     if autotune:
+        if targets.get(target).launch is not None:
+            raise ValueError(
+                "autotune=True times the CPU's algorithms; the CUDA target has one per kernel "
+                "(trying block shapes needs a real GPU, and is not done)"
+            )
         if schedules:
             raise ValueError("autotune=True chooses the schedules: give one or the other")
         schedules = tuned_schedules(spec, out, say, target)
@@ -137,19 +144,30 @@ def tuned_schedules(
 
 
 def write_many(
-    specs: dict[str, LayerSpec], out: Out = None, progress: Progress | None = None
+    specs: dict[str, LayerSpec],
+    out: Out = None,
+    progress: Progress | None = None,
+    target: TargetName = None,
 ) -> dict[str, Path]:
     """`write` for every named layer of a manifest, without compiling anything."""
     say = progress or _quiet
-    return {name: write(spec, out, _prefixed(say, name)) for name, spec in specs.items()}
+    return {
+        name: write(spec, out, _prefixed(say, name), target=target) for name, spec in specs.items()
+    }
 
 
 def generate_many(
-    specs: dict[str, LayerSpec], out: Out = None, progress: Progress | None = None
+    specs: dict[str, LayerSpec],
+    out: Out = None,
+    progress: Progress | None = None,
+    target: TargetName = None,
 ) -> dict[str, Kernels]:
     """`generate` for every named layer of a manifest."""
     say = progress or _quiet
-    return {name: generate(spec, out, _prefixed(say, name)) for name, spec in specs.items()}
+    return {
+        name: generate(spec, out, _prefixed(say, name), target=target)
+        for name, spec in specs.items()
+    }
 
 
 def _prefixed(say: Progress, name: str) -> Progress:
@@ -169,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", help="a TOML manifest of named layers")
     parser.add_argument("-o", "--out", help="output folder (default: the cache folder)")
     parser.add_argument("--compile", action="store_true", help="also compile the kernels")
+    parser.add_argument(
+        "--target", choices=targets.names(), default=None, help="the hardware (default: cpu)"
+    )
     args = parser.parse_args(argv)
     if (args.spec_json is None) == (args.manifest is None):
         parser.error("give either SPEC_JSON or --manifest")
@@ -182,9 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         except (TypeError, ValueError) as error:
             parser.error(str(error))
     if args.compile:
-        generate_many(specs, args.out, print)
+        generate_many(specs, args.out, print, args.target)
     else:
-        write_many(specs, args.out, print)
+        write_many(specs, args.out, print, args.target)
     return 0
 
 

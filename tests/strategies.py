@@ -9,6 +9,7 @@ instead of only by luck.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -134,3 +135,21 @@ def pointwise_specs(draw: st.DrawFn, max_rank: int = 3, max_size: int = 5) -> Co
         dtype=draw(st.sampled_from(DTYPES)),
         mode=draw(st.sampled_from(MODES)),
     )
+
+
+@st.composite
+def tiled_specs(draw: st.DrawFn, **kw: object) -> ConvSpec:
+    """A random layer of `conv_specs` made tiled: per dimension 1..its output size tiles,
+    or "local"; at least one dimension with more than one tile."""
+    base = draw(conv_specs(**kw))
+    if all(o == 1 for o in base.output_size):
+        base = dataclasses.replace(base, input_size=tuple(i + 1 for i in base.input_size))
+        if all(o == 1 for o in base.output_size):
+            return draw(tiled_specs(**kw))
+    if draw(st.booleans()):
+        return dataclasses.replace(base, tiles="local")
+    tiles = tuple(draw(st.integers(1, o)) for o in base.output_size)
+    if all(t == 1 for t in tiles):
+        axis = next(a for a, o in enumerate(base.output_size) if o > 1)
+        tiles = tuple(2 if a == axis else t for a, t in enumerate(tiles))
+    return dataclasses.replace(base, tiles=tiles)

@@ -25,7 +25,7 @@ from symconv.manifest import load_manifest
 from symconv.pipeline import generate, generate_many, module_file, render, write, write_many
 from symconv.verify import TOLERANCES
 from tests.paths import ROOT
-from tests.strategies import conv_specs, pointwise_specs, random_arrays
+from tests.strategies import conv_specs, pointwise_specs, random_arrays, tiled_specs
 
 LECTURE = ConvSpec((3, 3), 2)
 
@@ -239,6 +239,17 @@ def test_threaded_unfold_runs_chunks_of_images():
     source = render(spec, schedules=UNFOLD)
     assert 'BLAS_IN_THREADS = ("forward", "grad_input", "grad_weight", )' in source
     assert_kernels_match_reference(spec, seed=9, schedules=UNFOLD)
+
+
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(spec=tiled_specs(max_batch=2), seed=st.integers(0, 2**16))
+def test_tiled_kernels_compile_to_the_reference(spec, seed):
+    """Tiled and locally connected layers, lowered by `direct`: every kernel, both dtypes."""
+    assert_kernels_match_reference(spec, seed)
 
 
 DEPTHWISE = {"forward": "depthwise", "grad_input": "depthwise"}

@@ -47,6 +47,14 @@ SPECS = {
     "conv3d": ConvSpec(
         (4, 3, 3), 2, 2, 2, stride=(2, 1, 1), padding=(1, 0, 1), groups=2, dtype="float64"
     ),
+    # PyTorch has no tiled layer: its side is the oracle built from unfold and einsum
+    "tiled_strided": ConvSpec(
+        (7, 6), 2, 2, 2, stride=(2, 1), padding=((1, 0), (0, 1)), tiles=(2, 3), bias=True,
+        dtype="float64",
+    ),  # fmt: skip
+    "locally_connected_1d": ConvSpec(
+        (8,), 3, 1, 2, dilation=2, tiles="local", mode="convolution", dtype="float64"
+    ),
 }
 
 

@@ -121,10 +121,10 @@ def markdown_table(result: BenchResult) -> str:
 
 def _table(result: BenchResult, dtype: str) -> list[str]:
     header = (
-        "| layer | operation | algorithm | symconv µs | PyTorch µs | NumPy µs "
+        "| layer | cold generate s | operation | algorithm | symconv µs | PyTorch µs | NumPy µs "
         "| symconv GFLOP/s | vs PyTorch | % of gemm |"
     )
-    lines = [header, "|:--|:--|:--|--:|--:|--:|--:|--:|--:|"]
+    lines = [header, "|:--|--:|:--|:--|--:|--:|--:|--:|--:|--:|"]
     ceiling = result.ceilings.get(dtype)
     previous = None
     for layer, operation in rows_of(result, dtype):
@@ -132,8 +132,10 @@ def _table(result: BenchResult, dtype: str) -> list[str]:
             info = result.layers.get(layer, {})
             shape = describe_layer(info.get("spec", {})) if info else ""
             name = f"**{layer}** {shape}".rstrip()
+            seconds = info.get("cold_generate_seconds", {}).get(dtype) if info else None
+            compiled = f"{seconds:.1f}" if seconds is not None else MISSING
         else:
-            name = ""
+            name = compiled = ""
         previous = layer
         times = [result.seconds(layer, operation, dtype, c) for c in ("symconv", "torch", "numpy")]
         ours = _find(result, layer, operation, dtype, "symconv")
@@ -141,6 +143,7 @@ def _table(result: BenchResult, dtype: str) -> list[str]:
         ratio = speedup(result, layer, operation, dtype)
         cells = [
             name,
+            compiled,
             operation,
             ours.algorithm if ours and ours.algorithm else MISSING,
             *(significant(t * 1e6) if t else MISSING for t in times),

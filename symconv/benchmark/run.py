@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -162,8 +163,6 @@ def run_suite(
     `progress` hears what is being done; `advance` is called once per finished cell
     (layer × dtype × operation), for a progress bar.
     """
-    from symconv.pipeline import generate
-
     say = progress or (lambda message: None)
     threads = thread_count()
     with_torch = torch_available()
@@ -174,11 +173,17 @@ def run_suite(
     result = BenchResult(machine_info(), threads, ceilings, {})
     for name, base in layers.items():
         check_fits(base, "the benchmark", MEMORY_COPIES)
-        result.layers[name] = {"spec": base.to_dict(), "label": base.label, "flops": flops(base)}
+        result.layers[name] = {
+            "spec": base.to_dict(),
+            "label": base.label,
+            "flops": flops(base),
+            "cold_generate_seconds": {},
+        }
         for dtype in dtypes:
             spec = dataclasses.replace(base, dtype=dtype)
-            say(f"{name} {dtype}: generating kernels")
-            kernels = generate(spec)
+            say(f"{name} {dtype}: generating kernels (cold: a fresh folder, nothing cached)")
+            kernels, seconds = cold_generate(spec)
+            result.layers[name]["cold_generate_seconds"][dtype] = seconds
             data = Inputs.random(spec)
             contenders = {
                 "symconv": generated_calls(kernels, data),
@@ -208,6 +213,17 @@ def run_suite(
                 if advance is not None:
                     advance()
     return result
+
+
+def cold_generate(spec: ConvSpec) -> tuple[object, float]:
+    """The layer's kernels generated into an empty folder (derive, lower, render, compile),
+    and the seconds that took: what a new user waits the first time."""
+    from symconv.pipeline import generate
+
+    with tempfile.TemporaryDirectory(prefix="symconv-bench-") as folder:
+        started = time.perf_counter()
+        kernels = generate(spec, folder)
+        return kernels, time.perf_counter() - started
 
 
 def _numpy(value: object) -> np.ndarray:

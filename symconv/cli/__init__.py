@@ -12,10 +12,10 @@ import re
 import sys
 from collections.abc import Sequence
 
-from symconv.cli import bench, derive, generate, main_job, verify
+from symconv.cli import bench, check, derive, generate, main_job, verify
 from symconv.version import __version__
 
-COMMANDS = (derive, generate, verify, bench)
+COMMANDS = (derive, generate, verify, check, bench)
 
 
 class OneLineParser(argparse.ArgumentParser):

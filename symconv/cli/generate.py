@@ -30,6 +30,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--no-compile", action="store_true", help="only write the modules; Numba compiles on import"
     )
+    parser.add_argument(
+        "--target",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="cpu: Numba on this machine's cores (default); cuda: numba-cuda kernels for an "
+        "NVIDIA GPU (pip install numba-cuda; NUMBA_ENABLE_CUDASIM=1 runs them on the simulator)",
+    )
+    parser.add_argument(
+        "--autotune",
+        action="store_true",
+        help="time every algorithm of every kernel on this machine and keep the fastest; the "
+        "choice is recorded beside the module and reused on this machine",
+    )
     return parser
 
 
@@ -47,6 +60,10 @@ def prepare_out(out: str | None, say=progress) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.autotune and args.no_compile:
+        raise ValueError("--autotune times compiled kernels: it cannot run with --no-compile")
+    if args.autotune and args.target == "cuda":
+        raise ValueError("--autotune chooses among the CPU's algorithms: it takes no --target cuda")
     layers = layers_from_args(args)
     prepare_out(args.out)
     bar = tqdm(total=len(layers), unit="layer", file=sys.stderr, disable=None, leave=False)
@@ -56,9 +73,15 @@ def run(args: argparse.Namespace) -> int:
         say = progress if bar.disable else bar.set_postfix_str
         say_layer = _prefixed(say, f"{number}/{len(layers)} {name}")
         if args.no_compile:
-            path = write(spec, args.out, say_layer)
+            path = write(spec, args.out, say_layer, target=args.target)
         else:
-            path = generate(spec, args.out, say_layer).path
+            kernels = generate(
+                spec, args.out, say_layer, target=args.target, autotune=args.autotune
+            )
+            path = kernels.path
+            if args.autotune:
+                chosen = ", ".join(f"{k} {a}" for k, a in kernels.algorithms.items())
+                tqdm.write(f"{name}: autotuned: {chosen}", file=sys.stdout)
         bar.update()
         tqdm.write(f"{name}: {path} ({time.perf_counter() - started:.1f} s)", file=sys.stdout)
     bar.close()

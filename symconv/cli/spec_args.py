@@ -32,6 +32,7 @@ SPEC_DEFAULTS: dict[str, object] = {
     "padding": "0",
     "dilation": "1",
     "groups": "1",
+    "tiles": "1",
     "bias": False,
     "mode": "cross-correlation",
     "dtype": "float32",
@@ -69,6 +70,12 @@ def add_spec_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--dilation", metavar="D", help="2 or 2,1")
     group.add_argument("--groups", metavar="G")
+    group.add_argument(
+        "--tiles",
+        metavar="T",
+        help="tiled convolution: output j uses filter j mod T (2, 2x1, per dimension); "
+        "'local' gives every output position its own filter (locally connected)",
+    )
     group.add_argument(
         "--bias", action="store_true", default=None, help="add a bias per output channel"
     )
@@ -146,6 +153,17 @@ def parse_padding(text: str, rank: int) -> object:
     return tuple(pairs) * rank if len(pairs) == 1 else tuple(pairs)
 
 
+def parse_tiles(text: str, rank: int) -> object:
+    """'local', '2' (every dimension) or '2x1' (one per dimension) -> what ConvSpec accepts."""
+    if text.strip() == "local":
+        return "local"
+    if re.fullmatch(r"[A-Za-z]+", text.strip()):
+        raise ValueError(
+            f"--tiles={text!r} must be a positive integer, one per dimension, or local"
+        )
+    return _per_dim("--tiles", text, rank)
+
+
 def _layout(flag: str, text: str, shape: tuple[int, ...], rank: int) -> tuple[int, int]:
     """(batch, channels) from the leading entries of --input (N x C x spatial)."""
     if len(shape) < rank:
@@ -185,6 +203,7 @@ def spec_from_args(args: argparse.Namespace) -> ConvSpec:
         padding=parse_padding(str(_value(args, "padding")), rank),
         dilation=_per_dim("--dilation", str(_value(args, "dilation")), rank, minimum=-(2**63)),
         groups=_int("--groups", str(_value(args, "groups"))),
+        tiles=parse_tiles(str(_value(args, "tiles")), rank),
         bias=bool(_value(args, "bias")),
         dtype=str(_value(args, "dtype")),
         mode=str(_value(args, "mode")),
@@ -194,7 +213,9 @@ def spec_from_args(args: argparse.Namespace) -> ConvSpec:
 # ----- pooling and the user's numbers (symconv derive) ------------------------------------------
 #: Convolution flags: --pool-only derives no convolution, so a given one would be silently
 #: ignored; it is refused instead.
-CONV_ONLY_FLAGS = ("kernel", "out_channels", "stride", "padding", "dilation", "groups", "bias")
+CONV_ONLY_FLAGS = (
+    "kernel", "out_channels", "stride", "padding", "dilation", "groups", "tiles", "bias",
+)  # fmt: skip
 
 
 def add_pool_flags(parser: argparse.ArgumentParser) -> None:

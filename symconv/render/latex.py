@@ -359,6 +359,7 @@ UNICODE = {
     "←": r"$\leftarrow$",
     "ᵀ": r"$^{\mathsf{T}}$",
     "⊙": r"$\odot$",
+    "τ": r"$\tau$",
     "∗": r"$\ast$",
 }
 SPECIAL = {

@@ -14,16 +14,27 @@ import symconv.render.matrices as matrices
 from symconv.formatting import fmt_tuple, plural
 from symconv.kinds import ConvSpec
 from symconv.render.names import DIMENSION_NAMES, Names, Ref
-from symconv.render.outline import Apply, Block, MatrixStack, Paragraph, Section, Verdict
+from symconv.render.outline import (
+    Apply,
+    Block,
+    MatrixStack,
+    Paragraph,
+    Section,
+    Table,
+    Verdict,
+)
 from symconv.symbolic.convolution import ConvDerivation
 from symconv.symbolic.identities import (
     DEFINITION,
     Dilate,
     Identity,
+    Mask,
     Operand,
     Pad,
+    Phase,
     Rotate,
     SwapChannels,
+    TileOf,
 )
 
 #: How each tensor of an identity is named, and the two leading axes of its slices.
@@ -46,6 +57,8 @@ def build(derivation: ConvDerivation, names: Names) -> Section:
             stride = derivation.spec.stride
             caption = f"∂L/∂O with {_zeros(derivation.spec, stride)} between neighbours"
             blocks.append(matrices.stack(pattern.evidence["dilated"], caption, ("n", "m"), names))
+        if "tile_map" in pattern.evidence:
+            blocks += tile_map_blocks(derivation.spec, pattern.evidence["tile_map"], names)
     return Section("Patterns", tuple(blocks))
 
 
@@ -64,7 +77,7 @@ def identity_blocks(
     """
     operation = identity.operation
     equation = Apply(
-        Ref(identity.lhs),
+        Ref(identity.lhs, identity.lhs_tile),
         operation.name,
         tuple(
             operand_stack(operand, spec, symbols, names, tensors)
@@ -114,12 +127,44 @@ def caption(
             if spec.in_channels > 1 or spec.out_channels > 1:
                 words.append("its input and output channels swapped")
         elif isinstance(step, Dilate):
-            words.append(f"dilated by the stride ({_zeros(spec, step.factors)} between neighbours)")
+            by = "by the stride " if step.factors == spec.stride else ""
+            words.append(f"dilated {by}({_zeros(spec, step.factors)} between neighbours)")
         elif isinstance(step, Pad):
             words.append(_padding(spec, step))
+        elif isinstance(step, Phase):
+            words.append(f"at the output positions of tile τ = {fmt_tuple(step.offsets)} only")
+        elif isinstance(step, Mask):
+            words.append(f"kept at the positions of tile τ = {fmt_tuple(step.offsets)}")
+        elif isinstance(step, TileOf):
+            words.append(f"the filter of tile τ = {fmt_tuple(step.tile)}")
     if not words:
         return name
     return f"{name}, " + ", then ".join(words)
+
+
+def tile_map_blocks(spec: ConvSpec, grid, names: Names) -> list[Block]:
+    """Which output positions share a filter: each position's tile, as a small table."""
+    one = 0 if names.zero_based else 1
+    def label(tile: tuple[int, ...]) -> str:
+        return ",".join(str(t + one) for t in tile)
+    if spec.rank == 1:
+        header = ("output position", *(str(j + one) for j in range(grid.shape[0])))
+        return [Table(header, (("tile", *(label(t) for t in grid)),))]
+    if spec.rank == 2:
+        header = ("row / column", *(str(j + one) for j in range(grid.shape[1])))
+        rows = tuple(
+            (str(i + one), *(label(t) for t in grid[i])) for i in range(grid.shape[0])
+        )
+        return [
+            Paragraph("The tile (the filter) each output position uses, j mod t per axis:"),
+            Table(header, rows),
+        ]
+    return [
+        Paragraph(
+            f"Output position (jd, jh, jw) uses the filter of tile (jd mod {spec.tiles[0]}, "
+            f"jh mod {spec.tiles[1]}, jw mod {spec.tiles[2]})."
+        )
+    ]
 
 
 def _zeros(spec: ConvSpec, factors: tuple[int, ...]) -> str:

@@ -161,6 +161,8 @@ def _derive_elements(derivation: ConvDerivation) -> None:
 
 def _prove_patterns(d: ConvDerivation) -> dict[str, Pattern]:
     spec, symbols = d.spec, d.symbols
+    if spec.tiled:
+        return _prove_tiled_patterns(d)
     rotation = patterns.rotation_pattern(spec, symbols, d.grad_input)
     found = [
         rotation,
@@ -168,6 +170,23 @@ def _prove_patterns(d: ConvDerivation) -> dict[str, Pattern]:
         patterns.padding_pattern(spec, rotation),
         patterns.leftover_pattern(spec, symbols, d.output, d.grad_input),
         patterns.grad_weight_pattern(spec, symbols, d.grad_weight),
+    ]
+    if d.grad_bias is not None:
+        found.append(patterns.grad_bias_pattern(symbols, d.grad_bias))
+    found.append(_closed_forms_pattern(d))
+    return {p.name: p for p in found}
+
+
+def _prove_tiled_patterns(d: ConvDerivation) -> dict[str, Pattern]:
+    """A tiled layer: the rules per tile (the stride-1 comparison of the dilation pattern
+    does not carry over, since a stride-1 layer puts its positions in other tiles)."""
+    spec, symbols = d.spec, d.symbols
+    rotation = patterns.tiled_rotation_pattern(spec, symbols, d.grad_input)
+    found = [
+        rotation,
+        patterns.padding_pattern(spec, rotation),
+        patterns.leftover_pattern(spec, symbols, d.output, d.grad_input),
+        patterns.tiled_grad_weight_pattern(spec, symbols, d.grad_weight),
     ]
     if d.grad_bias is not None:
         found.append(patterns.grad_bias_pattern(symbols, d.grad_bias))

@@ -45,6 +45,13 @@ def applied_tap(spec: ConvSpec, tap: Index) -> Index:
     return tuple(k - 1 - t for k, t in zip(spec.kernel_size, tap))
 
 
+def tile_of(spec: ConvSpec, out_pos: Index) -> Index:
+    """The weight's tile for output `out_pos`: j mod t per dimension (empty when untiled)."""
+    if not spec.tiled:
+        return ()
+    return tuple(j % t for j, t in zip(out_pos, spec.tiles))
+
+
 def forward(
     spec: ConvSpec, symbols: dict[str, np.ndarray], algebra: object = SYMPY
 ) -> np.ndarray:
@@ -68,7 +75,7 @@ def forward(
                     if position is None:
                         continue
                     value = x[(n, group * cin_g + ci, *position)]
-                    weight = w[(co, ci, *applied_tap(spec, tap))]
+                    weight = w[(co, ci, *tile_of(spec, out_pos), *applied_tap(spec, tap))]
                     if value != 0 and weight != 0:
                         terms.append(algebra.product(value, weight))
             if spec.bias:

@@ -107,7 +107,45 @@ class Pad:
         return any(max(pair) > 0 for pair in self.amounts)
 
 
-Step = Rotate | SwapChannels | Dilate | Pad
+@dataclass(frozen=True)
+class Phase:
+    """Keep the entries at positions τ, τ + t, τ + 2t, … of every spatial axis: the output
+    positions of one tile of a tiled layer (`offsets` = τ, `periods` = t)."""
+
+    offsets: tuple[int, ...]
+    periods: tuple[int, ...]
+
+    def apply(self, grid: np.ndarray) -> np.ndarray:
+        picks = tuple(slice(o, None, p) for o, p in zip(self.offsets, self.periods))
+        return grid[(slice(None), slice(None), *picks)]
+
+
+@dataclass(frozen=True)
+class Mask:
+    """Zero every entry outside the positions τ + t·q (the same shape, the others kept)."""
+
+    offsets: tuple[int, ...]
+    periods: tuple[int, ...]
+
+    def apply(self, grid: np.ndarray) -> np.ndarray:
+        out = zeros_like(grid.shape)
+        picks = tuple(slice(o, None, p) for o, p in zip(self.offsets, self.periods))
+        region = (slice(None), slice(None), *picks)
+        out[region] = grid[region]
+        return out
+
+
+@dataclass(frozen=True)
+class TileOf:
+    """The filter of tile τ of a tiled weight (C_out, C_in/G, *tiles, *k) -> (C_out, C_in/G, *k)."""
+
+    tile: tuple[int, ...]
+
+    def apply(self, grid: np.ndarray) -> np.ndarray:
+        return grid[(slice(None), slice(None), *self.tile)]
+
+
+Step = Rotate | SwapChannels | Dilate | Pad | Phase | Mask | TileOf
 
 
 def apply_steps(grid: np.ndarray, steps: tuple[Step, ...]) -> np.ndarray:
@@ -209,6 +247,8 @@ class Identity:
     grid: Operand
     kernel: Operand
     result_steps: tuple[Step, ...] = field(default=())
+    #: The tile τ of a tiled weight the left side is (its filter), or () for all of it.
+    lhs_tile: tuple[int, ...] = ()
 
     def evaluate(self, symbols: dict[str, np.ndarray], algebra: object = SYMPY) -> np.ndarray:
         """The right side, built from the operands' steps and the operation as shown.

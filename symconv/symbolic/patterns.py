@@ -35,10 +35,13 @@ from symconv.symbolic.identities import (
     Correlation,
     Dilate,
     Identity,
+    Mask,
     Operand,
     Pad,
+    Phase,
     Rotate,
     SwapChannels,
+    TileOf,
 )
 
 Where = dict[sp.Symbol, tuple[str, tuple[int, ...]]]
@@ -308,4 +311,128 @@ def grad_bias_pattern(symbols: dict[str, np.ndarray], grad_bias: np.ndarray) -> 
         title="∂L/∂b is ∂L/∂O summed over the batch and all positions",
         statement="Each bias receives the sum of ∂L/∂O over its output channel.",
         holds=same_polynomials(sums, grad_bias),
+    )
+
+
+# ----- tiled and locally connected layers ----------------------------------------------------
+def tile_phases(spec: ConvSpec) -> list[tuple[int, ...]]:
+    """Every tile τ of a tiled layer, in order."""
+    return list(np.ndindex(*spec.tiles))
+
+
+def tile_map(spec: ConvSpec) -> np.ndarray:
+    """For every output position, the tile (the filter) it uses: j mod t per dimension."""
+    grid = np.empty(spec.output_size, dtype=object)
+    for position in np.ndindex(*spec.output_size):
+        grid[position] = tuple(j % t for j, t in zip(position, spec.tiles))
+    return grid
+
+
+def _sum_polynomials(arrays: list[np.ndarray]) -> np.ndarray:
+    """Entry-wise sum of arrays of polynomials (dicts of monomial -> coefficient)."""
+    out = np.empty(arrays[0].shape, dtype=object)
+    for index in np.ndindex(*out.shape):
+        total: dict = {}
+        for array in arrays:
+            for monomial, coefficient in array[index].items():
+                value = total.get(monomial, 0) + coefficient
+                if value == 0:
+                    total.pop(monomial, None)
+                else:
+                    total[monomial] = value
+        out[index] = total
+    return out
+
+
+def tiled_rotation_pattern(spec: ConvSpec, symbols: dict, grad_input: np.ndarray) -> Pattern:
+    """∂L/∂X of a tiled layer: the rotated-filter rule once per tile, summed.
+
+    Each output position carries the filter of its tile, so no single rotated filter
+    slides over ∂L/∂O; keeping ∂L/∂O at the positions of tile τ (zeros elsewhere) and
+    correlating that with filter τ rotated, then summing over τ, is ∂L/∂X.
+    """
+    shared = replace(spec, tiles=1)
+    base = grad_input_identity(shared)
+    parts = []
+    for tile in tile_phases(spec):
+        identity = replace(
+            base,
+            grid=Operand("gy", (Mask(tile, spec.tiles), *base.grid.steps)),
+            kernel=Operand("w", (TileOf(tile), *base.kernel.steps)),
+        )
+        parts.append(identity.evaluate(symbols, POLYNOMIALS))
+    holds = same_polynomials(_sum_polynomials(parts), grad_input)
+    what = "locally connected" if spec.locally_connected else f"tiled (t = {fmt_tuple(spec.tiles)})"
+    count = spec.filters
+    return Pattern(
+        name="rotation",
+        title=(
+            f"∂L/∂X of a {what} layer: the rotated-filter rule holds per tile, summed over "
+            f"the {plural(count, 'tile')}"
+        ),
+        statement=(
+            "Output position j uses the filter of its tile, j mod t per dimension, so no "
+            "single rotated filter slides over ∂L/∂O: the one-correlation shortcut holds only "
+            "when t = 1. For each tile τ, ∂L/∂O kept at the positions of tile τ (zeros "
+            "elsewhere) is correlated with filter τ rotated by 180° exactly as for an ordinary "
+            "convolution, and ∂L/∂X is the sum of those correlations; proved by comparing that "
+            "sum with the chain-rule result. The grid below shows which output positions "
+            "share a filter."
+        ),
+        holds=holds,
+        evidence={"tile_map": tile_map(spec)},
+    )
+
+
+def tiled_grad_weight_identity(spec: ConvSpec, tile: tuple[int, ...]) -> Identity:
+    """∂L/∂F of tile τ: X from s·τ on, correlated with ∂L/∂O at tile τ's positions dilated
+    by s·t (stride d): the dilation pattern, over the grid of one tile's outputs."""
+    amounts, factors = [], []
+    for axis, tau, t in zip(spec.window_axes, tile, spec.tiles):
+        count = -(-(axis.outputs - tau) // t)  # positions of this tile along the axis
+        span = axis.stride * t * (count - 1) + 1
+        needed = axis.dilation * (axis.kernel - 1) + span
+        before = axis.lo - axis.stride * tau
+        amounts.append((before, needed - axis.size - before))
+        factors.append(axis.stride * t)
+    upstream: tuple = (Phase(tile, spec.tiles),)
+    if any(f > 1 for f in factors):
+        upstream += (Dilate(tuple(factors)),)
+    data: tuple = (Pad(tuple(amounts)),) if any(a != (0, 0) for a in amounts) else ()
+    return Identity(
+        lhs="gw",
+        operation=Correlation(spec.dilation, (1,) * spec.rank, spec.groups, "batch"),
+        grid=Operand("x", data),
+        kernel=Operand("gy", upstream),
+        result_steps=(Rotate(),) if spec.flips_kernel else (),
+        lhs_tile=tile,
+    )
+
+
+def tiled_grad_weight_pattern(spec: ConvSpec, symbols: dict, grad_weight: np.ndarray) -> Pattern:
+    """For every tile τ: ∂L/∂F_τ is the correlation of X with ∂L/∂O at tile τ's positions."""
+    holds = True
+    for tile in tile_phases(spec):
+        identity = tiled_grad_weight_identity(spec, tile)
+        mine = grad_weight[(slice(None), slice(None), *tile)]
+        holds = holds and same_polynomials(identity.evaluate(symbols, POLYNOMIALS), mine)
+    shown = tiled_grad_weight_identity(spec, tile_phases(spec)[0])
+    step = tuple(s * t for s, t in zip(spec.stride, spec.tiles))
+    return Pattern(
+        name="grad_weight",
+        title=(
+            "∂L/∂F of each tile τ is the cross-correlation of X with ∂L/∂O kept at the "
+            "positions of that tile"
+        ),
+        statement=(
+            f"Tile τ collects only the outputs j = t·q + τ, a grid of step t = "
+            f"{fmt_tuple(spec.tiles)} over the outputs: ∂L/∂O taken there and dilated by s·t = "
+            f"{fmt_tuple(step)} (the dilation pattern again, now over the outputs of one tile), "
+            "correlated with X from position s·τ on, stride d, summed over the batch. A shared "
+            "filter (t = 1) collects every position; a locally connected one a single "
+            "position. Proved for every tile; shown for the first one (τ = 0 along every axis), "
+            "whose whole filter the left side names."
+        ),
+        holds=holds,
+        identity=shown,
     )

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from symconv.targets.base import Target
 from symconv.targets.numba_cpu import NUMBA_CPU
+from symconv.targets.numba_cuda import NUMBA_CUDA
 
-TARGETS: dict[str, Target] = {NUMBA_CPU.name: NUMBA_CPU}
+TARGETS: dict[str, Target] = {NUMBA_CPU.name: NUMBA_CPU, NUMBA_CUDA.name: NUMBA_CUDA}
+#: Short names a user types: --target cpu, --target cuda.
+ALIASES = {"cpu": NUMBA_CPU.name, "cuda": NUMBA_CUDA.name}
 DEFAULT = NUMBA_CPU
 
 
@@ -20,9 +23,15 @@ def get(name: str | Target | None) -> Target:
         return DEFAULT
     if isinstance(name, Target):
         return name
+    name = ALIASES.get(name, name)
     if name not in TARGETS:
-        raise ValueError(f"target={name!r} must be one of {', '.join(TARGETS)}")
+        raise ValueError(f"target={name!r} must be one of {', '.join(names())}")
     return TARGETS[name]
 
 
-__all__ = ["DEFAULT", "TARGETS", "Target", "get"]
+def names() -> tuple[str, ...]:
+    """Every name `get` accepts: the short aliases first."""
+    return (*ALIASES, *TARGETS)
+
+
+__all__ = ["ALIASES", "DEFAULT", "TARGETS", "Target", "get", "names"]

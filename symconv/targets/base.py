@@ -29,6 +29,17 @@ class Target:
     wrap: Callable[[Any, ModuleType, Path], Any]
     #: Folder of the templates under templates/.
     templates: str
+    #: (index level, spec, schedules, machine, timings) -> loop nests by kernel name.
+    lower: Callable[..., dict]
+    #: The target's launch shape, where it has one (thread blocks on a GPU).
+    launch: Any = None
+    #: Raises a one-line ValueError when what the target runs on is not installed.
+    require: Callable[[], Any] | None = None
+
+    def available(self) -> None:
+        """Nothing when the target can run here; else a one-line error on what to install."""
+        if self.require is not None:
+            self.require()
 
     def digest(self) -> str:
         """Fingerprint of the templates: part of every module file's name."""

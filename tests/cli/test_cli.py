@@ -258,3 +258,17 @@ def test_help_says_what_values_are_for(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--pool KIND:K[:S[:P]]" in help_text and "--pool-only" in help_text
     assert "X of the convolution with --pool (36 numbers for --input 6x6)" in help_text
+
+
+def test_generate_autotune_prints_the_choice_and_records_it(tmp_path, capsys):
+    argv = ["generate", "--input", "9", "--kernel", "3", "--autotune", "-o", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "autotuned: forward " in out and "grad_weight " in out
+    assert len(list(tmp_path.glob("*.autotune.json"))) == 1
+
+
+def test_autotune_without_compiling_is_refused(tmp_path, capsys):
+    argv = ["generate", "--autotune", "--no-compile", "-o", str(tmp_path)]
+    assert run_cli(argv) == 2
+    assert "--autotune times compiled kernels" in capsys.readouterr().err

@@ -20,3 +20,56 @@ def test_files_with_one_name_in_two_folders_get_two_modules(tmp_path):
         (tmp_path / folder / "same.py").write_text(f"VALUE = {value}\n")
     a, b = load_module(tmp_path / "a" / "same.py"), load_module(tmp_path / "b" / "same.py")
     assert (a.VALUE, b.VALUE) == (1, 2) and a.__name__ != b.__name__
+
+
+def test_a_cold_threaded_module_is_compiled_by_parallel_workers(tmp_path, monkeypatch):
+    """Workers fill Numba's cache; the import that follows loads every kernel from it."""
+    import numpy as np
+
+    import symconv.runtime.loader as loader
+    from symconv.kinds import CONVOLUTION, ConvSpec
+    from symconv.pipeline import render
+
+    spec = ConvSpec((8, 8), 3, in_channels=4, out_channels=4, batch=8)
+    source = render(spec)
+    assert "parallel=True" in source
+    path = tmp_path / "layer.py"
+    path.write_text(source, encoding="utf-8")
+    used = []
+    real = loader.compile_in_parallel
+    monkeypatch.setattr(
+        loader, "compile_in_parallel", lambda *a: used.append(a) or real(*a)
+    )
+    module = loader.load_module(path, CONVOLUTION.kernel_names(spec))
+    (call,) = used
+    assert call[2] == 2 and loader.cache_files(path)
+    # every kernel came from the cache the workers wrote: none was compiled here
+    assert all(
+        not getattr(module, name).stats.cache_misses for name in CONVOLUTION.kernel_names(spec)
+    )
+    arrays = CONVOLUTION.random_inputs(spec, np.random.default_rng(0))
+    got = module.forward(arrays["x"], arrays["w"])
+    want = CONVOLUTION.reference(spec, arrays)["forward"]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_compile_only_names_the_kernels_a_process_compiles(tmp_path):
+    import subprocess
+    import sys
+
+    from symconv.kinds import ConvSpec
+    from symconv.pipeline import render
+
+    path = tmp_path / "small.py"
+    path.write_text(render(ConvSpec((5, 5), 3)), encoding="utf-8")
+    check = (
+        "import importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('m', sys.argv[1])\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "print(len(m.forward.signatures), len(m.grad_input.signatures))\n"
+    )
+    env = {**__import__("os").environ, "SYMCONV_COMPILE_ONLY": "forward"}
+    out = subprocess.run(
+        [sys.executable, "-c", check, str(path)], env=env, capture_output=True, text=True
+    )
+    assert out.stdout.split() == ["1", "0"], out.stderr

@@ -26,6 +26,7 @@ from symconv.symbolic.indices import (
     Indices,
     InRange,
     Loop,
+    index_symbol,
     make_indices,
     solve_for_output,
     spatial_loops,
@@ -46,6 +47,32 @@ def _stored_tap(spec: ConvSpec, ix: Indices) -> tuple[sp.Expr, ...]:
     if spec.flips_kernel:
         return tuple(k - 1 - t for k, t in zip(spec.kernel_size, ix.tap))
     return ix.tap
+
+
+def _tile_of(spec: ConvSpec, outputs: tuple[sp.Expr, ...]) -> tuple[sp.Expr, ...]:
+    """The weight's tile index for output position j: j mod t per dimension (tiled only).
+
+    An untiled weight has no tile axes (empty); a dimension with one tile is 0, one
+    with a filter per output position (locally connected) is j itself.
+    """
+    if not spec.tiled:
+        return ()
+    return tuple(
+        sp.S.Zero if t == 1 else (j if t == o else sp.Mod(j, t))
+        for j, t, o in zip(outputs, spec.tiles, spec.output_size)
+    )
+
+
+def tile_symbols(rank: int) -> tuple[sp.Symbol, ...]:
+    """τ per dimension: the tile a weight gradient belongs to."""
+    suffix = ["h", "w"] if rank == 2 else (["d", "h", "w"] if rank == 3 else [""])
+    return tuple(index_symbol(f"tau{s}") for s in suffix)
+
+
+def phase_symbols(rank: int) -> tuple[sp.Symbol, ...]:
+    """q per dimension: the q-th output position of a tile, j = t·q + τ."""
+    suffix = ["h", "w"] if rank == 2 else (["d", "h", "w"] if rank == 3 else [""])
+    return tuple(index_symbol(f"q{s}") for s in suffix)
 
 
 def _input_positions(spec: ConvSpec, ix: Indices) -> tuple[sp.Expr, ...]:
@@ -89,7 +116,7 @@ def forward_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
         guards=_position_guards(spec, ix),
         factors=(
             Access("x", (ix.n, cin_base + ix.c_in, *_input_positions(spec, ix))),
-            Access("w", (out_channel, ix.c_in, *_stored_tap(spec, ix))),
+            Access("w", (out_channel, ix.c_in, *_tile_of(spec, ix.out), *_stored_tap(spec, ix))),
         ),
         addend=Access("b", (out_channel,)) if spec.bias else None,
     )
@@ -123,7 +150,9 @@ def grad_input_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
         guards=tuple(guards),
         factors=(
             Access("gy", (ix.n, out_channel, *solved)),
-            Access("w", (out_channel, ix.c_in, *_stored_tap(spec, ix))),
+            Access(
+                "w", (out_channel, ix.c_in, *_tile_of(spec, tuple(solved)), *_stored_tap(spec, ix))
+            ),
         ),
     )
 
@@ -135,6 +164,8 @@ def grad_weight_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
     """
     group_loops, cin_base, cout_base = _group_loops(spec, ix)
     out_channel = cout_base + ix.c_out
+    if spec.tiled:
+        return _tiled_grad_weight(spec, ix, group_loops, cin_base, out_channel)
     return IndexFormula(
         name="grad_weight",
         target=Access("gw", (out_channel, ix.c_in, *_stored_tap(spec, ix))),
@@ -149,6 +180,48 @@ def grad_weight_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
         factors=(
             Access("gy", (ix.n, out_channel, *ix.out)),
             Access("x", (ix.n, cin_base + ix.c_in, *_input_positions(spec, ix))),
+        ),
+    )
+
+
+def _tiled_grad_weight(
+    spec: ConvSpec, ix: Indices, group_loops: tuple, cin_base: sp.Expr, out_channel: sp.Expr
+) -> IndexFormula:
+    """gw[m, c, τ, t] = Σ_n Σ_q gy[n, m, t·q + τ] · x[n, c, s·(t·q + τ) + d·t − lo].
+
+    Filter τ receives only the output positions of its phase, j = t·q + τ: a grid of
+    step t (the dilation pattern again, over the outputs); where t does not divide the
+    output size, the last q of some phases falls past the edge and is guarded away.
+    """
+    taus, qs = tile_symbols(spec.rank), phase_symbols(spec.rank)
+    outputs = tuple(t * q + tau for t, q, tau in zip(spec.tiles, qs, taus))
+    positions = tuple(
+        axis.position(j, t) for axis, j, t in zip(spec.window_axes, outputs, ix.tap, strict=True)
+    )
+    guards = [InRange(j, o) for j, t, o in zip(outputs, spec.tiles, spec.output_size) if o % t]
+    guards += [
+        InRange(p, axis.size)
+        for axis, p in zip(spec.window_axes, positions)
+        if axis.lo > 0 or axis.hi > axis.leftover
+    ]
+    return IndexFormula(
+        name="grad_weight",
+        target=Access("gw", (out_channel, ix.c_in, *taus, *_stored_tap(spec, ix))),
+        loops=(
+            *group_loops,
+            Loop(ix.c_out, spec.out_channels_per_group),
+            Loop(ix.c_in, spec.in_channels_per_group),
+            *spatial_loops(taus, spec.tiles),
+            *spatial_loops(ix.tap, spec.kernel_size),
+        ),
+        reductions=(
+            Loop(ix.n, spec.batch),
+            *(Loop(q, -(-o // t)) for q, t, o in zip(qs, spec.tiles, spec.output_size)),
+        ),
+        guards=tuple(guards),
+        factors=(
+            Access("gy", (ix.n, out_channel, *outputs)),
+            Access("x", (ix.n, cin_base + ix.c_in, *positions)),
         ),
     )
 

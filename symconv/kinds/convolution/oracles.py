@@ -54,11 +54,33 @@ def _result_dtype(*arrays: np.ndarray) -> np.dtype:
 
 # ----- building blocks ---------------------------------------------------------------
 def _oriented_weight(spec: ConvSpec, w: np.ndarray) -> np.ndarray:
-    """The kernel actually slid over the input: rotated 180 degrees in convolution mode."""
+    """The kernel actually slid over the input: rotated 180 degrees in convolution mode.
+
+    The taps are the last `rank` axes (a tiled weight has its tile axes before them).
+    """
     if not spec.flips_kernel:
         return w
-    spatial = tuple(range(2, 2 + spec.rank))
-    return np.flip(w, axis=spatial)
+    taps = tuple(range(w.ndim - spec.rank, w.ndim))
+    return np.flip(w, axis=taps)
+
+
+def _per_position(spec: ConvSpec, w: np.ndarray) -> np.ndarray:
+    """A tiled weight (C_out, C_in/G, *tiles, *k) as one filter per output position:
+    (C_out, C_in/G, *outputs, *k), position j taking filter j mod t per dimension."""
+    phases = np.ix_(*(np.arange(o) % t for o, t in zip(spec.output_size, spec.tiles)))
+    return w[(slice(None), slice(None), *phases)]
+
+
+def _tile_sums(spec: ConvSpec, per_position: np.ndarray) -> np.ndarray:
+    """(…, *outputs, *k) -> (…, *tiles, *k): each tile's filter collects its positions."""
+    lead = per_position.shape[: per_position.ndim - 2 * spec.rank]
+    out = np.zeros((*lead, *spec.tiles, *spec.kernel_size))
+    for phase in itertools.product(*(range(t) for t in spec.tiles)):
+        picks = tuple(slice(p, None, t) for p, t in zip(phase, spec.tiles))
+        members = per_position[(Ellipsis, *picks, *(slice(None),) * spec.rank)]
+        axes = tuple(range(len(lead), len(lead) + spec.rank))
+        out[(Ellipsis, *phase, *(slice(None),) * spec.rank)] = members.sum(axis=axes)
+    return out
 
 
 def _grouped_weight(spec: ConvSpec, w: np.ndarray) -> np.ndarray:
@@ -117,7 +139,13 @@ def forward(
     xwin = _grouped_channels(spec, xwin, spec.in_channels_per_group)
     wg = _grouped_weight(spec, _oriented_weight(spec, w.astype(np.float64)))
     j, t = _subscripts(spec)
-    y = np.einsum(f"ngc{j}{t},goc{t}->ngo{j}", xwin, wg, optimize=True)
+    if spec.tiled:
+        wg = _grouped_weight(
+            spec, _per_position(spec, _oriented_weight(spec, w.astype(np.float64)))
+        )
+        y = np.einsum(f"ngc{j}{t},goc{j}{t}->ngo{j}", xwin, wg, optimize=True)
+    else:
+        y = np.einsum(f"ngc{j}{t},goc{t}->ngo{j}", xwin, wg, optimize=True)
     y = y.reshape(spec.output_shape)
     if b is not None:
         y = y + b.astype(np.float64).reshape(-1, *(1,) * spec.rank)
@@ -136,7 +164,8 @@ def grad_input(spec: ConvSpec, gy: np.ndarray, w: np.ndarray) -> np.ndarray:
     out_dtype = _result_dtype(gy, w)
 
     gyg = _grouped_channels(spec, gy.astype(np.float64), spec.out_channels_per_group)
-    wg = _grouped_weight(spec, _oriented_weight(spec, w.astype(np.float64)))
+    oriented = _oriented_weight(spec, w.astype(np.float64))
+    wg = _grouped_weight(spec, _per_position(spec, oriented) if spec.tiled else oriented)
     gx_pad = np.zeros(
         (spec.batch, spec.groups, spec.in_channels_per_group, *spec.padded_size), np.float64
     )
@@ -146,9 +175,15 @@ def grad_input(spec: ConvSpec, gy: np.ndarray, w: np.ndarray) -> np.ndarray:
             slice(d * t, d * t + s * (o - 1) + 1, s)
             for t, d, s, o in zip(tap, spec.dilation, spec.stride, spec.output_size, strict=True)
         )
-        gx_pad[(Ellipsis, *reads)] += np.einsum(
-            f"ngo{j},goc->ngc{j}", gyg, wg[(Ellipsis, *tap)], optimize=True
-        )
+        if spec.tiled:  # each output position brings its own filter's tap
+            contribution = np.einsum(
+                f"ngo{j},goc{j}->ngc{j}", gyg, wg[(Ellipsis, *tap)], optimize=True
+            )
+        else:
+            contribution = np.einsum(
+                f"ngo{j},goc->ngc{j}", gyg, wg[(Ellipsis, *tap)], optimize=True
+            )
+        gx_pad[(Ellipsis, *reads)] += contribution
     crop = tuple(
         slice(lo, lo + i) for (lo, _), i in zip(spec.padding, spec.input_size, strict=True)
     )
@@ -170,7 +205,11 @@ def grad_weight(spec: ConvSpec, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
     xwin = _grouped_channels(spec, xwin, spec.in_channels_per_group)
     gyg = _grouped_channels(spec, gy.astype(np.float64), spec.out_channels_per_group)
     j, t = _subscripts(spec)
-    gw = np.einsum(f"ngc{j}{t},ngo{j}->goc{t}", xwin, gyg, optimize=True)
+    if spec.tiled:  # per position first, then each tile's filter sums its positions
+        per_position = np.einsum(f"ngc{j}{t},ngo{j}->goc{j}{t}", xwin, gyg, optimize=True)
+        gw = _tile_sums(spec, per_position)
+    else:
+        gw = np.einsum(f"ngc{j}{t},ngo{j}->goc{t}", xwin, gyg, optimize=True)
     gw = _oriented_weight(spec, gw.reshape(spec.weight_shape))
     return np.ascontiguousarray(gw, dtype=out_dtype)
 
@@ -193,6 +232,8 @@ def torch_function(spec: ConvSpec):
     """
     torch = importlib.import_module("torch")
     functional = torch.nn.functional
+    if spec.tiled:
+        return _torch_tiled(spec, torch)
     conv = getattr(functional, f"conv{spec.rank}d")
     spatial = tuple(range(2, 2 + spec.rank))
     pads = [amount for pair in reversed(spec.padding) for amount in pair]  # last axis first
@@ -203,6 +244,38 @@ def torch_function(spec: ConvSpec):
         return conv(
             padded, kernel, b, stride=spec.stride, dilation=spec.dilation, groups=spec.groups
         )
+
+    return layer
+
+
+def _torch_tiled(spec: ConvSpec, torch):
+    """A tiled or locally connected layer in PyTorch, which has none: windows by
+    ``Tensor.unfold`` along each axis, the filter of every position gathered by index
+    (j mod t), one ``einsum``; autograd differentiates all of it."""
+    functional = torch.nn.functional
+    pads = [amount for pair in reversed(spec.padding) for amount in pair]
+    j, t = _subscripts(spec)
+    rank = spec.rank
+
+    def layer(x, w, b=None):
+        windows = functional.pad(x, pads)
+        for axis, (span, stride) in enumerate(zip(spec.effective_kernel, spec.stride)):
+            windows = windows.unfold(2 + axis, span, stride)
+        taps = tuple(slice(None, None, d) for d in spec.dilation)
+        windows = windows[(Ellipsis, *taps)]  # (N, C, *out, *k)
+        windows = windows.reshape(x.shape[0], spec.groups, spec.in_channels_per_group,
+                                  *windows.shape[2:])  # fmt: skip
+        kernel = torch.flip(w, tuple(range(w.ndim - rank, w.ndim))) if spec.flips_kernel else w
+        index = [torch.arange(o) % tiles for o, tiles in zip(spec.output_size, spec.tiles)]
+        grids = torch.meshgrid(*index, indexing="ij")
+        per_position = kernel[(slice(None), slice(None), *grids)]  # (M, C/G, *out, *k)
+        per_position = per_position.reshape(spec.groups, spec.out_channels_per_group,
+                                            *per_position.shape[1:])  # fmt: skip
+        y = torch.einsum(f"ngc{j}{t},goc{j}{t}->ngo{j}", windows, per_position)
+        y = y.reshape(x.shape[0], spec.out_channels, *spec.output_size)
+        if b is not None:
+            y = y + b.reshape(-1, *(1,) * rank)
+        return y
 
     return layer
 

@@ -76,12 +76,39 @@ def _resolve_padding(
     return tuple(_padding_pair(f"padding[{d}]", v) for d, v in enumerate(items))
 
 
+LOCAL = "local"
+
+
+def _resolve_tiles(tiles: Any, outputs: Sequence[int]) -> tuple[int, ...]:
+    """`tiles`: an int (every dimension), one per dimension, or "local" (one per output).
+
+    Output position j uses filter j mod t along each dimension; t = 1 shares one filter
+    (ordinary convolution), t = the output size gives every position its own.
+    """
+    if isinstance(tiles, str):
+        if tiles != LOCAL:
+            raise ValueError(f'tiles={tiles!r} must be an int, one int per dimension, or "local"')
+        return tuple(outputs)
+    resolved = positive_per_dim("tiles", tiles, len(outputs))
+    for d, (t, o) in enumerate(zip(resolved, outputs)):
+        if t > o:
+            raise ValueError(
+                f"tiles[{d}]={t} is more than the output size {o} along that dimension: "
+                "a tile count is at most the number of output positions"
+            )
+    return resolved
+
+
 @dataclass(frozen=True)
 class ConvSpec(CanonicalSpec, SlidingWindow):
     """One convolution layer with fixed shapes, named with PyTorch's parameter names.
 
     Any int argument broadcasts to every spatial dimension; `padding` also accepts
-    one ``(lo, hi)`` pair per dimension, ``"valid"`` or ``"same"``.  After
+    one ``(lo, hi)`` pair per dimension, ``"valid"`` or ``"same"``.  `tiles` makes the
+    layer a tiled convolution (Goodfellow et al., ch. 9.5): output position j uses
+    filter j mod t per dimension, so the weight gains a tile axis per dimension;
+    ``tiles="local"`` is a locally connected layer (no sharing at all), 1 (the
+    default) ordinary convolution.  After
     construction every per-dimension field is a tuple and `padding` is a tuple of
     ``(lo, hi)`` pairs, so two specs that describe the same layer compare equal and
     share one `key`.  Every size and every tensor's element count stays below 2**63.
@@ -99,6 +126,7 @@ class ConvSpec(CanonicalSpec, SlidingWindow):
     bias: bool = False
     dtype: str = "float32"
     mode: str = "cross-correlation"
+    tiles: Any = 1
 
     KIND: ClassVar[str] = "convspec"
 
@@ -140,6 +168,7 @@ class ConvSpec(CanonicalSpec, SlidingWindow):
             batch=batch,
             groups=groups,
         )
+        self._store(tiles=_resolve_tiles(self.tiles, self.output_size))
         self._check_counts()
 
     def _check_counts(self) -> None:
@@ -177,8 +206,25 @@ class ConvSpec(CanonicalSpec, SlidingWindow):
         return (self.batch, self.in_channels, *self.input_size)
 
     @property
+    def tiled(self) -> bool:
+        """True when output positions do not all share one filter (some tile count > 1)."""
+        return any(t > 1 for t in self.tiles)
+
+    @property
+    def locally_connected(self) -> bool:
+        """True when every output position has its own filter (tiles = output size)."""
+        return self.tiled and self.tiles == self.output_size
+
+    @property
+    def filters(self) -> int:
+        """Filters per (output channel, input channel): the product of the tile counts."""
+        return math.prod(self.tiles)
+
+    @property
     def weight_shape(self) -> tuple[int, ...]:
-        return (self.out_channels, self.in_channels_per_group, *self.kernel_size)
+        """(C_out, C_in/groups, *kernel), with the tile axes before the kernel when tiled."""
+        tiles = self.tiles if self.tiled else ()
+        return (self.out_channels, self.in_channels_per_group, *tiles, *self.kernel_size)
 
     @property
     def bias_shape(self) -> tuple[int, ...]:
@@ -216,6 +262,7 @@ class ConvSpec(CanonicalSpec, SlidingWindow):
             "bias": self.bias,
             "dtype": self.dtype,
             "mode": self.mode,
+            **({"tiles": list(self.tiles)} if self.tiled else {}),
         }
 
     @property
@@ -226,7 +273,12 @@ class ConvSpec(CanonicalSpec, SlidingWindow):
         stride = (
             "x".join(map(str, self.stride)) if len(set(self.stride)) > 1 else str(self.stride[0])
         )
-        return f"conv{self.rank}d_{dims}_to{self.out_channels}_k{kernel}_s{stride}"
+        label = f"conv{self.rank}d_{dims}_to{self.out_channels}_k{kernel}_s{stride}"
+        if self.locally_connected:
+            return label + "_local"
+        if self.tiled:
+            return label + "_t" + "x".join(map(str, self.tiles))
+        return label
 
     def summary_rows(self) -> list[tuple[str, str]]:
         """(what, value): shapes, then every hyperparameter, as `describe` lists them."""
@@ -240,6 +292,11 @@ class ConvSpec(CanonicalSpec, SlidingWindow):
         ]
         if self.groups > 1:
             rows.append(("groups", str(self.groups)))
+        if self.tiled:
+            tiles = (
+                "local (one filter per output)" if self.locally_connected else fmt_tuple(self.tiles)
+            )
+            rows.append(("tiles", tiles))
         rows += [("bias", "yes" if self.bias else "no"), ("mode", self.mode), ("dtype", self.dtype)]
         return rows
 
@@ -248,6 +305,10 @@ class ConvSpec(CanonicalSpec, SlidingWindow):
         parts = [f"{what} {value}" for what, value in self.summary_rows()[:6]]
         if self.groups > 1:
             parts.append(f"groups {self.groups}")
+        if self.tiled:
+            parts.append(
+                "locally connected" if self.locally_connected else f"tiles {fmt_tuple(self.tiles)}"
+            )
         parts.append("bias" if self.bias else "no bias")
         parts.append(self.mode)
         parts.append(self.dtype)

@@ -43,6 +43,12 @@ class Algorithm:
         raise NotImplementedError
 
 
+def shared_filter_convolution(context: LoweringContext) -> bool:
+    """A convolution whose output positions all share one filter: what every specialised
+    algorithm assumes (a tiled or locally connected layer is lowered by `direct`)."""
+    return context.kind.name == "convolution" and not context.spec.tiled
+
+
 def work(formula: IndexFormula) -> int:
     """Iterations of the innermost statement: the multiply-adds of the formula."""
     return math.prod(loop.extent for loop in formula.loops + formula.reductions)

@@ -14,6 +14,7 @@ from symconv.lower.algorithms.base import (
     disjoint_positions,
     finish,
     lower_with_partials,
+    shared_filter_convolution,
     transcribe,
     work,
 )
@@ -29,7 +30,7 @@ class Blocked(Algorithm):
     passes = STANDARD
 
     def applies(self, context: LoweringContext) -> bool:
-        return context.kind.name == "convolution" and context.formula.name == "grad_weight"
+        return shared_filter_convolution(context) and context.formula.name == "grad_weight"
 
     def preferred(self, context: LoweringContext) -> bool:
         """Past the machine's `rows_min_work`: a tiny layer is over before a tile pays."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from symconv.lower.algorithms.base import Algorithm, finish, transcribe
+from symconv.lower.algorithms.base import Algorithm, finish, shared_filter_convolution, transcribe
 from symconv.lower.algorithms.direct import outer_loops
 from symconv.lower.ir import LoopNest, Operand
 from symconv.lower.passes import (
@@ -39,7 +39,7 @@ class Depthwise(Algorithm):
     def applies(self, context: LoweringContext) -> bool:
         spec = context.spec
         return (
-            context.kind.name == "convolution"
+            shared_filter_convolution(context)
             and context.formula.name in KERNELS
             and spec.groups > 1
             and spec.in_channels_per_group == 1

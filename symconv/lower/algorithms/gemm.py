@@ -23,7 +23,7 @@ import math
 
 import sympy as sp
 
-from symconv.lower.algorithms.base import Algorithm, work
+from symconv.lower.algorithms.base import Algorithm, shared_filter_convolution, work
 from symconv.lower.ir import AddBias, For, Gemm, LoopNest, Matrix, Operand, Stmt
 from symconv.lower.passes import DROP_UNIT_LOOPS, LoweringContext, run_passes
 
@@ -51,7 +51,7 @@ class GemmAlgorithm(Algorithm):
 
     def applies(self, context: LoweringContext) -> bool:
         return (
-            context.kind.name == "convolution"
+            shared_filter_convolution(context)
             and context.formula.name in KERNELS
             and context.machine.blas
             and _pointwise(context)

@@ -25,7 +25,7 @@ from dataclasses import replace
 
 import sympy as sp
 
-from symconv.lower.algorithms.base import Algorithm, finish, work
+from symconv.lower.algorithms.base import Algorithm, finish, shared_filter_convolution, work
 from symconv.lower.ir import (
     Accumulate,
     For,
@@ -151,16 +151,14 @@ class Rows(Algorithm):
     passes = (DROP_UNIT_LOOPS, FOLD_GUARDS, STAGE, UNROLL, FOLD_GUARDS, FUSE, HOIST)
 
     def applies(self, context: LoweringContext) -> bool:
-        return context.kind.name == "convolution" and context.formula.name in (
+        return shared_filter_convolution(context) and context.formula.name in (
             "forward",
             "grad_input",
         )
 
     def preferred(self, context: LoweringContext) -> bool:
         machine = context.machine
-        return work(context.formula) >= machine.rows_min_work and not _narrow_and_unblocked(
-            context
-        )
+        return work(context.formula) >= machine.rows_min_work and not _narrow_and_unblocked(context)
 
     def build(self, context: LoweringContext) -> LoopNest:
         formula, ix = context.formula, context.indices

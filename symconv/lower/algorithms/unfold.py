@@ -29,7 +29,7 @@ import math
 
 import sympy as sp
 
-from symconv.lower.algorithms.base import Algorithm, work
+from symconv.lower.algorithms.base import Algorithm, shared_filter_convolution, work
 from symconv.lower.ir import (
     Accumulate,
     AddBias,
@@ -61,7 +61,7 @@ class UnfoldAlgorithm(Algorithm):
 
     def applies(self, context: LoweringContext) -> bool:
         spec = context.spec
-        if context.kind.name != "convolution" or context.formula.name not in KERNELS:
+        if not shared_filter_convolution(context) or context.formula.name not in KERNELS:
             return False
         return context.machine.blas and chunk_count(context) * column_floats(spec) <= (
             MAX_COLUMN_FLOATS

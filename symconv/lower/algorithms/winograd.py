@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from symconv.lower.algorithms.base import Algorithm
+from symconv.lower.algorithms.base import Algorithm, shared_filter_convolution
 from symconv.lower.ir import (
     Accumulate,
     Combine,
@@ -135,7 +135,7 @@ class WinogradAlgorithm(Algorithm):
 
     def applies(self, context: LoweringContext) -> bool:
         spec = context.spec
-        if context.kind.name != "convolution" or context.formula.name not in KERNELS:
+        if not shared_filter_convolution(context) or context.formula.name not in KERNELS:
             return False
         m = self.tile(context)
         return (
@@ -208,11 +208,9 @@ class WinogradNest:
     def build(self, passes: tuple) -> LoopNest:
         ix, role, spec = self.ix, self.role, self.spec
         per_image = (
-            self.split_phases(),
-            self.input_transform(),
+            fused(self.split_phases(), self.input_transform()),
             self.matrix_products(),
-            self.output_transform(),
-            self.store_result(),
+            fused(self.output_transform(), self.store_result()),
         )
         body = (*self.filter_transform(), For(ix.n, spec.batch, per_image))
         shapes = self.context.shapes
@@ -446,9 +444,7 @@ class WinogradWeightNest(WinogradNest):
         gradient_rows = tuple(t * self.m for t in self.tiles[:-1])
         return (
             Operand(PHASES, (role.b, *self.padded[:-1], self.m, self.places), zeroed=True),
-            Operand(
-                GRADIENT_PHASES, (role.a, *gradient_rows, self.m, self.tiles[-1]), zeroed=True
-            ),
+            Operand(GRADIENT_PHASES, (role.a, *gradient_rows, self.m, self.tiles[-1]), zeroed=True),
             Operand(TILES, (self.products, role.b, tiles)),
             Operand(GRADIENT_TILES, (self.products, role.a, tiles)),
             Operand(PRODUCTS, (self.products, role.a, role.b_per_group), zeroed=True),
@@ -457,10 +453,8 @@ class WinogradWeightNest(WinogradNest):
     def build(self, passes: tuple) -> LoopNest:
         ix, spec = self.ix, self.spec
         per_image = (
-            self.split_phases(),
-            self.split_gradient(),
-            self.input_transform(),
-            self.gradient_transform(),
+            fused(self.split_phases(), self.input_transform()),
+            fused(self.split_gradient(), self.gradient_transform()),
             self.weight_products(),
         )
         body = (For(ix.n, spec.batch, per_image), self.weight_output())
@@ -501,9 +495,7 @@ class WinogradWeightNest(WinogradNest):
         u = sp.Symbol("place", integer=True, nonnegative=True)
         body: list[Stmt] = []
         if groups:
-            group = tuple(
-                stmt for p in range(self.m) for stmt in copy(u * self.m + p, p, u)
-            )
+            group = tuple(stmt for p in range(self.m) for stmt in copy(u * self.m + p, p, u))
             body.append(For(u, len(groups), group, vector=True))
         for column, phase, place in singles:
             body.extend(copy(sp.Integer(column), phase, sp.Integer(place)))
@@ -556,6 +548,14 @@ class WinogradWeightNest(WinogradNest):
             stores.append(Store(Read("gw", (k, c, *tap)), value.name))
         inner = For(c, self.role.b_per_group, (*stmts, *stores))
         return For(k, self.role.a, (inner,), parallel=True)
+
+
+def fused(first: For, second: For) -> For:
+    """One loop over the same channels doing both bodies: a thread splits a channel's planes
+    and transforms them while they are in its cache, and Numba compiles one parallel region
+    instead of two (each costs a separate compilation of its body)."""
+    assert first.var == second.var and first.extent == second.extent
+    return replace(first, body=first.body + second.body)
 
 
 def phase_groups(

@@ -1,5 +1,6 @@
 """The CPU target: Numba-compiled Python modules, threads by ``prange``, SciPy's BLAS."""
 
+from symconv.lower import lower_all
 from symconv.machine import HOST
 from symconv.targets.base import Target
 from symconv.targets.numba_cpu import runtime, view
@@ -10,6 +11,7 @@ NUMBA_CPU = Target(
     render=view.render_module,
     wrap=runtime.wrap,
     templates=view.TEMPLATES,
+    lower=lower_all,
 )
 
 __all__ = ["NUMBA_CPU"]

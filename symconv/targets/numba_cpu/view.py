@@ -72,6 +72,10 @@ def module_view(spec: Any, nests: dict[str, LoopNest]) -> dict[str, Any]:
     names = ", ".join(nests)
     roles = kind.role_shapes(spec)
     summaries = {s.name: s.summary for s in kind.signatures(spec)}
+    kernels = [
+        kernel_view(nest, spec.dtype, summaries[name], kind.roles) for name, nest in nests.items()
+    ]
+    numbers = {n: v for kernel in kernels for n, v in kernel.pop("numbers").items()}
     view = {
         "version": __version__,
         "template": f"{TEMPLATES}/{MODULE_TEMPLATE}",
@@ -94,18 +98,14 @@ def module_view(spec: Any, nests: dict[str, LoopNest]) -> dict[str, Any]:
         ],
         "blas_in_threads": [n for n, nest in nests.items() if nest.blas_in_threads],
         "algorithms": [{"kernel": n, "name": nest.algorithm} for n, nest in nests.items()],
-        "kernels": [
-            kernel_view(nest, spec.dtype, summaries[name], kind.roles)
-            for name, nest in nests.items()
-        ],
+        "kernels": kernels,
+        "numbers": [{"name": n, "value": v} for n, v in sorted(numbers.items())],
     }
     check_view(view)
     return view
 
 
-def kernel_view(
-    nest: LoopNest, dtype: str, summary: str, roles: dict[str, str]
-) -> dict[str, Any]:
+def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str]) -> dict[str, Any]:
     notes = [f"{s.name}: {describe_staged(s)}" for s in nest.staged] + list(nest.notes)
     printer = StatementView(nest.parallel, dtype)
     buffers = nest.buffers()
@@ -126,6 +126,7 @@ def kernel_view(
         "runtime_zero": _runtime_zero(nest),
         "flat": [{"name": name, "view": f"{name}{FLAT_SUFFIX}"} for name in flat],
         "body": [printer.view(s) for s in body],
+        "numbers": printer.constants,
     }
 
 
@@ -186,6 +187,8 @@ class StatementView:
     def __init__(self, parallel: bool, dtype: str) -> None:
         self.parallel = parallel
         self.dtype = dtype
+        #: Constants the statements name, by name: emitted once at module level.
+        self.constants: dict[str, str] = {}
 
     def view(self, stmt: Stmt) -> dict[str, Any]:
         method = getattr(self, f"_view_{type(stmt).__name__}", None)
@@ -193,12 +196,31 @@ class StatementView:
             raise TypeError(f"no template branch for {type(stmt).__name__}")
         return method(stmt)
 
+    def constant(self, value: sp.Rational) -> str:
+        """The module-level name of an exact constant in the layer's float type.
+
+        ``K_3_2 = np.float32(3) / np.float32(2)`` is computed once at import (the same
+        correctly rounded quotient as in the kernel), and a global is a compile-time
+        constant to Numba: written inline, each ``np.float32(3) / np.float32(2)`` is
+        three calls to type, and a Winograd kernel compiled a third slower.
+        """
+        value = sp.Rational(value)
+        p, q = int(value.p), int(value.q)
+        name = f"K_{'M' if p < 0 else ''}{abs(p)}" + (f"_{q}" if q != 1 else "")
+        text = f"np.{self.dtype}({p})" + (f" / np.{self.dtype}({q})" if q != 1 else "")
+        self.constants[name] = text
+        return name
+
+    def identity(self, reduction: str) -> str:
+        """The start of an accumulator (0, or −∞ for a max) as a module-level constant."""
+        value = IDENTITIES[reduction]
+        name = "ZERO" if value == 0 else "MINUS_INF"
+        self.constants[name] = _literal(value, self.dtype)
+        return name
+
     def factor(self, factor: Read | Const) -> str:
         if isinstance(factor, Const):
-            value = sp.Rational(factor.value)
-            if value.q == 1:
-                return f"np.{self.dtype}({value.p})"
-            return f"(np.{self.dtype}({value.p}) / np.{self.dtype}({value.q}))"
+            return self.constant(factor.value)
         return print_index(factor)
 
     def product(self, factors: tuple) -> str:
@@ -237,8 +259,7 @@ class StatementView:
         return {"kind": "let", "var": stmt.var.name, "expr": print_index(stmt.expr)}
 
     def _view_Init(self, stmt: Init) -> dict[str, Any]:
-        start = _literal(IDENTITIES[stmt.reduction], self.dtype)
-        value = print_index(stmt.value) if stmt.value is not None else start
+        value = print_index(stmt.value) if stmt.value is not None else self.identity(stmt.reduction)
         return {"kind": "init", "acc": stmt.acc, "value": value}
 
     def _view_Accumulate(self, stmt: Accumulate) -> dict[str, Any]:
@@ -302,5 +323,5 @@ class StatementView:
             return store.acc
         p, q = int(scale.p), int(scale.q)
         if p == 1:
-            return f"{store.acc} / np.{self.dtype}({q})"
-        return f"{store.acc} * np.{self.dtype}({p}) / np.{self.dtype}({q})"
+            return f"{store.acc} / {self.constant(sp.Integer(q))}"
+        return f"{store.acc} * {self.constant(sp.Integer(p))} / {self.constant(sp.Integer(q))}"

@@ -7,6 +7,8 @@
 # fmt: off
 """Numba kernels of conv2d_1x1x3x3_to1_k2x2_s1: forward, grad_input, grad_weight."""
 
+import os
+
 import numba
 import numpy as np
 
@@ -38,13 +40,33 @@ ALGORITHMS = {
     "grad_weight": "direct",
 }
 
+# Exact constants of the kernels in float32, computed once here (see the docstring
+# of symconv's numba_cpu view: a global is a compile-time constant to Numba).
+ZERO = np.float32(0.0)
+
 # Kernels that call the BLAS inside their own threads: the caller holds the BLAS to
 # one thread during the call (symconv's runtime does), or the two oversubscribe.
 BLAS_IN_THREADS = ()
 
 
+# Helpers the kernels call for whole-matrix updates.  Written inline inside a parallel
+# kernel, `out += np.dot(a, b)` becomes an array expression that Numba's parallel
+# compiler turns into a nested loop of its own: one dL/dF kernel took 24 s to compile
+# that way, 7 s calling this compiled-once function.
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def gemm_accumulate(out, a, b):
+    """out += a @ b."""
+    out += np.dot(a, b)
+
+
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def add_rows(out, values):
+    """out[i, :] += values[i] for every row i (a bias per channel)."""
+    for i in range(out.shape[0]):
+        out[i, :] += values[i]
+
+
 @numba.njit(
-    OUTPUT(INPUT_ARG, WEIGHT_ARG),
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
@@ -59,7 +81,7 @@ def forward(x, w):
     y = np.empty((1, 1, 2, 2), dtype=np.float32)
     for jh in range(2):
         for jw in range(2):
-            acc = np.float32(0.0)
+            acc = ZERO
             acc += x[0, 0, jh, jw] * w[0, 0, 0, 0]
             acc += x[0, 0, jh, jw + 1] * w[0, 0, 0, 1]
             acc += x[0, 0, jh + 1, jw] * w[0, 0, 1, 0]
@@ -69,7 +91,6 @@ def forward(x, w):
 
 
 @numba.njit(
-    INPUT(OUTPUT_ARG, WEIGHT_ARG),
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
@@ -87,7 +108,7 @@ def grad_input(gy, w):
     gx = np.empty((1, 1, 3, 3), dtype=np.float32)
     for rh in range(3):
         for rw in range(3):
-            acc = np.float32(0.0)
+            acc = ZERO
             acc += gy_padded[0, 0, rh + 1, rw + 1] * w[0, 0, 0, 0]
             acc += gy_padded[0, 0, rh + 1, rw] * w[0, 0, 0, 1]
             acc += gy_padded[0, 0, rh, rw + 1] * w[0, 0, 1, 0]
@@ -97,7 +118,6 @@ def grad_input(gy, w):
 
 
 @numba.njit(
-    WEIGHT(INPUT_ARG, OUTPUT_ARG),
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
@@ -110,10 +130,10 @@ def grad_weight(x, gy):
     4 taps per channel, unrolled
     """
     gw = np.empty((1, 1, 2, 2), dtype=np.float32)
-    acc_0_0 = np.float32(0.0)
-    acc_0_1 = np.float32(0.0)
-    acc_1_0 = np.float32(0.0)
-    acc_1_1 = np.float32(0.0)
+    acc_0_0 = ZERO
+    acc_0_1 = ZERO
+    acc_1_0 = ZERO
+    acc_1_1 = ZERO
     for jh in range(2):
         for jw in range(2):
             acc_0_0 += gy[0, 0, jh, jw] * x[0, 0, jh, jw]
@@ -125,3 +145,19 @@ def grad_weight(x, gy):
     gw[0, 0, 1, 0] = acc_1_0
     gw[0, 0, 1, 1] = acc_1_1
     return gw
+
+
+# Every kernel is compiled here, at import, for exactly the argument types symconv's
+# wrapper passes, and then closed to other types.  SYMCONV_COMPILE_ONLY (set by
+# symconv's loader when several processes share a cold compilation) names the kernels
+# this process compiles; the others are left for Numba's cache.
+SIGNATURES = {
+    "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG),
+    "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG),
+    "grad_weight": WEIGHT(INPUT_ARG, OUTPUT_ARG),
+}
+_ONLY = os.environ.get("SYMCONV_COMPILE_ONLY")
+for _name, _signature in SIGNATURES.items():
+    if _ONLY is None or _name in _ONLY.split(","):
+        globals()[_name].compile(_signature)
+        globals()[_name].disable_compile()

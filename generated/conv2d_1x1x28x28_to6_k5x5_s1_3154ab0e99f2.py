@@ -7,6 +7,8 @@
 # fmt: off
 """Numba kernels of conv2d_1x1x28x28_to6_k5x5_s1: forward, grad_input, grad_weight, grad_bias."""
 
+import os
+
 import numba
 import numpy as np
 
@@ -41,13 +43,33 @@ ALGORITHMS = {
     "grad_bias": "direct",
 }
 
+# Exact constants of the kernels in float32, computed once here (see the docstring
+# of symconv's numba_cpu view: a global is a compile-time constant to Numba).
+ZERO = np.float32(0.0)
+
 # Kernels that call the BLAS inside their own threads: the caller holds the BLAS to
 # one thread during the call (symconv's runtime does), or the two oversubscribe.
 BLAS_IN_THREADS = ()
 
 
+# Helpers the kernels call for whole-matrix updates.  Written inline inside a parallel
+# kernel, `out += np.dot(a, b)` becomes an array expression that Numba's parallel
+# compiler turns into a nested loop of its own: one dL/dF kernel took 24 s to compile
+# that way, 7 s calling this compiled-once function.
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def gemm_accumulate(out, a, b):
+    """out += a @ b."""
+    out += np.dot(a, b)
+
+
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def add_rows(out, values):
+    """out[i, :] += values[i] for every row i (a bias per channel)."""
+    for i in range(out.shape[0]):
+        out[i, :] += values[i]
+
+
 @numba.njit(
-    OUTPUT(INPUT_ARG, WEIGHT_ARG, BIAS_ARG),
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
@@ -393,7 +415,6 @@ def forward(x, w, b):
 
 
 @numba.njit(
-    INPUT(OUTPUT_ARG, WEIGHT_ARG),
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
@@ -419,7 +440,7 @@ def grad_input(gy, w):
     np.dot(w.reshape(6, 25).T, gy[0].reshape(6, 576), columns[0].reshape(25, 576))
     for p0 in range(28):
         for p1 in range(28 + runtime_zero):
-            value = np.float32(0.0)
+            value = ZERO
             padded_flat[28 * p0 + p1] = value
     for a0 in range(5):
         for a1 in range(5):
@@ -434,7 +455,6 @@ def grad_input(gy, w):
 
 
 @numba.njit(
-    WEIGHT(INPUT_ARG, OUTPUT_ARG),
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
@@ -449,31 +469,31 @@ def grad_weight(x, gy):
     gw = np.empty((6, 1, 5, 5), dtype=np.float32)
     for m_p in numba.prange(6):
         m = m_p % 6
-        acc_0_0 = np.float32(0.0)
-        acc_0_1 = np.float32(0.0)
-        acc_0_2 = np.float32(0.0)
-        acc_0_3 = np.float32(0.0)
-        acc_0_4 = np.float32(0.0)
-        acc_1_0 = np.float32(0.0)
-        acc_1_1 = np.float32(0.0)
-        acc_1_2 = np.float32(0.0)
-        acc_1_3 = np.float32(0.0)
-        acc_1_4 = np.float32(0.0)
-        acc_2_0 = np.float32(0.0)
-        acc_2_1 = np.float32(0.0)
-        acc_2_2 = np.float32(0.0)
-        acc_2_3 = np.float32(0.0)
-        acc_2_4 = np.float32(0.0)
-        acc_3_0 = np.float32(0.0)
-        acc_3_1 = np.float32(0.0)
-        acc_3_2 = np.float32(0.0)
-        acc_3_3 = np.float32(0.0)
-        acc_3_4 = np.float32(0.0)
-        acc_4_0 = np.float32(0.0)
-        acc_4_1 = np.float32(0.0)
-        acc_4_2 = np.float32(0.0)
-        acc_4_3 = np.float32(0.0)
-        acc_4_4 = np.float32(0.0)
+        acc_0_0 = ZERO
+        acc_0_1 = ZERO
+        acc_0_2 = ZERO
+        acc_0_3 = ZERO
+        acc_0_4 = ZERO
+        acc_1_0 = ZERO
+        acc_1_1 = ZERO
+        acc_1_2 = ZERO
+        acc_1_3 = ZERO
+        acc_1_4 = ZERO
+        acc_2_0 = ZERO
+        acc_2_1 = ZERO
+        acc_2_2 = ZERO
+        acc_2_3 = ZERO
+        acc_2_4 = ZERO
+        acc_3_0 = ZERO
+        acc_3_1 = ZERO
+        acc_3_2 = ZERO
+        acc_3_3 = ZERO
+        acc_3_4 = ZERO
+        acc_4_0 = ZERO
+        acc_4_1 = ZERO
+        acc_4_2 = ZERO
+        acc_4_3 = ZERO
+        acc_4_4 = ZERO
         for jh in range(24):
             for jw in range(24):
                 acc_0_0 += gy[0, m, jh, jw] * x[0, 0, jh, jw]
@@ -530,7 +550,6 @@ def grad_weight(x, gy):
 
 
 @numba.njit(
-    BIAS(OUTPUT_ARG),
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
@@ -543,9 +562,26 @@ def grad_bias(gy):
     """
     gb = np.empty((6,), dtype=np.float32)
     for m in range(6):
-        acc = np.float32(0.0)
+        acc = ZERO
         for jh in range(24):
             for jw in range(24):
                 acc += gy[0, m, jh, jw]
         gb[m] = acc
     return gb
+
+
+# Every kernel is compiled here, at import, for exactly the argument types symconv's
+# wrapper passes, and then closed to other types.  SYMCONV_COMPILE_ONLY (set by
+# symconv's loader when several processes share a cold compilation) names the kernels
+# this process compiles; the others are left for Numba's cache.
+SIGNATURES = {
+    "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG, BIAS_ARG),
+    "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG),
+    "grad_weight": WEIGHT(INPUT_ARG, OUTPUT_ARG),
+    "grad_bias": BIAS(OUTPUT_ARG),
+}
+_ONLY = os.environ.get("SYMCONV_COMPILE_ONLY")
+for _name, _signature in SIGNATURES.items():
+    if _ONLY is None or _name in _ONLY.split(","):
+        globals()[_name].compile(_signature)
+        globals()[_name].disable_compile()

@@ -7,6 +7,8 @@
 # fmt: off
 """Numba kernels of maxpool2d_1x16x8x8_k2x2_s2: forward, grad_input."""
 
+import os
+
 import numba
 import numpy as np
 
@@ -33,13 +35,33 @@ ALGORITHMS = {
     "grad_input": "direct",
 }
 
+# Exact constants of the kernels in float32, computed once here (see the docstring
+# of symconv's numba_cpu view: a global is a compile-time constant to Numba).
+MINUS_INF = np.float32(-np.inf)
+
 # Kernels that call the BLAS inside their own threads: the caller holds the BLAS to
 # one thread during the call (symconv's runtime does), or the two oversubscribe.
 BLAS_IN_THREADS = ()
 
 
+# Helpers the kernels call for whole-matrix updates.  Written inline inside a parallel
+# kernel, `out += np.dot(a, b)` becomes an array expression that Numba's parallel
+# compiler turns into a nested loop of its own: one dL/dF kernel took 24 s to compile
+# that way, 7 s calling this compiled-once function.
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def gemm_accumulate(out, a, b):
+    """out += a @ b."""
+    out += np.dot(a, b)
+
+
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def add_rows(out, values):
+    """out[i, :] += values[i] for every row i (a bias per channel)."""
+    for i in range(out.shape[0]):
+        out[i, :] += values[i]
+
+
 @numba.njit(
-    OUTPUT(INPUT_ARG),
     fastmath=False,
     boundscheck=False,
     cache=True,
@@ -56,7 +78,7 @@ def forward(x):
     for c in range(16):
         for jh in range(4):
             for jw in range(4):
-                acc = np.float32(-np.inf)
+                acc = MINUS_INF
                 candidate = x[0, c, 2 * jh, 2 * jw]
                 if candidate > acc or candidate != candidate:
                     acc = candidate
@@ -74,7 +96,6 @@ def forward(x):
 
 
 @numba.njit(
-    INPUT(OUTPUT_ARG, INPUT_ARG),
     fastmath=False,
     boundscheck=False,
     cache=True,
@@ -92,7 +113,7 @@ def grad_input(gy, x):
     for c in range(16):
         for jh in range(4):
             for jw in range(4):
-                acc = np.float32(-np.inf)
+                acc = MINUS_INF
                 th_best = 0
                 tw_best = 0
                 candidate = x[0, c, 2 * jh, 2 * jw]
@@ -117,3 +138,18 @@ def grad_input(gy, x):
                     tw_best = 1
                 gx[0, c, 2 * jh + th_best, 2 * jw + tw_best] += gy[0, c, jh, jw]
     return gx
+
+
+# Every kernel is compiled here, at import, for exactly the argument types symconv's
+# wrapper passes, and then closed to other types.  SYMCONV_COMPILE_ONLY (set by
+# symconv's loader when several processes share a cold compilation) names the kernels
+# this process compiles; the others are left for Numba's cache.
+SIGNATURES = {
+    "forward": OUTPUT(INPUT_ARG),
+    "grad_input": INPUT(OUTPUT_ARG, INPUT_ARG),
+}
+_ONLY = os.environ.get("SYMCONV_COMPILE_ONLY")
+for _name, _signature in SIGNATURES.items():
+    if _ONLY is None or _name in _ONLY.split(","):
+        globals()[_name].compile(_signature)
+        globals()[_name].disable_compile()

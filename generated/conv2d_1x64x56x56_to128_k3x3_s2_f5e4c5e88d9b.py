@@ -7,6 +7,8 @@
 # fmt: off
 """Numba kernels of conv2d_1x64x56x56_to128_k3x3_s2: forward, grad_input, grad_weight."""
 
+import os
+
 import numba
 import numpy as np
 
@@ -38,13 +40,33 @@ ALGORITHMS = {
     "grad_weight": "unfold",
 }
 
+# Exact constants of the kernels in float32, computed once here (see the docstring
+# of symconv's numba_cpu view: a global is a compile-time constant to Numba).
+ZERO = np.float32(0.0)
+
 # Kernels that call the BLAS inside their own threads: the caller holds the BLAS to
 # one thread during the call (symconv's runtime does), or the two oversubscribe.
 BLAS_IN_THREADS = ()
 
 
+# Helpers the kernels call for whole-matrix updates.  Written inline inside a parallel
+# kernel, `out += np.dot(a, b)` becomes an array expression that Numba's parallel
+# compiler turns into a nested loop of its own: one dL/dF kernel took 24 s to compile
+# that way, 7 s calling this compiled-once function.
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def gemm_accumulate(out, a, b):
+    """out += a @ b."""
+    out += np.dot(a, b)
+
+
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def add_rows(out, values):
+    """out[i, :] += values[i] for every row i (a bias per channel)."""
+    for i in range(out.shape[0]):
+        out[i, :] += values[i]
+
+
 @numba.njit(
-    OUTPUT(INPUT_ARG, WEIGHT_ARG),
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
@@ -86,7 +108,6 @@ def forward(x, w):
 
 
 @numba.njit(
-    INPUT(OUTPUT_ARG, WEIGHT_ARG),
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
@@ -114,7 +135,7 @@ def grad_input(gy, w):
         c = c_p % 64
         for p0 in range(57):
             for p1 in range(57 + runtime_zero):
-                value = np.float32(0.0)
+                value = ZERO
                 padded_flat[3249 * c + 57 * p0 + p1] = value
     for c_p in numba.prange(64):
         c = c_p % 64
@@ -133,7 +154,6 @@ def grad_input(gy, w):
 
 
 @numba.njit(
-    WEIGHT(INPUT_ARG, OUTPUT_ARG),
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
@@ -170,5 +190,21 @@ def grad_weight(x, gy):
                     for j1 in range(28 + runtime_zero):
                         value = padded_flat[3249 * c + 114 * j0 + 57 * a0 + 2 * j1 + a1]
                         columns_flat[7056 * c + 2352 * a0 + 784 * a1 + 28 * j0 + j1] = value
-    gw.reshape(128, 576)[:, :] += np.dot(gy[0].reshape(128, 784), columns[0].reshape(576, 784).T)
+    gemm_accumulate(gw.reshape(128, 576), gy[0].reshape(128, 784), columns[0].reshape(576, 784).T)
     return gw
+
+
+# Every kernel is compiled here, at import, for exactly the argument types symconv's
+# wrapper passes, and then closed to other types.  SYMCONV_COMPILE_ONLY (set by
+# symconv's loader when several processes share a cold compilation) names the kernels
+# this process compiles; the others are left for Numba's cache.
+SIGNATURES = {
+    "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG),
+    "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG),
+    "grad_weight": WEIGHT(INPUT_ARG, OUTPUT_ARG),
+}
+_ONLY = os.environ.get("SYMCONV_COMPILE_ONLY")
+for _name, _signature in SIGNATURES.items():
+    if _ONLY is None or _name in _ONLY.split(","):
+        globals()[_name].compile(_signature)
+        globals()[_name].disable_compile()
