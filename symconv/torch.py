@@ -1,17 +1,24 @@
-"""PyTorch bridge: one fixed-shape convolution layer as a differentiable torch function.
+"""PyTorch bridge: one convolution layer as a differentiable torch function.
 
 `function(spec)` wraps the generated kernels of `spec` in a `torch.autograd.Function`
 whose forward calls ``kernels.forward`` and whose backward calls ``grad_input``,
 ``grad_weight`` and ``grad_bias`` (only those autograd asks for).  `Conv(spec)` is the
 matching `nn.Module` with PyTorch's default initialisation.
 
-The kernels run on NumPy arrays on the CPU, so every call copies tensors to
-contiguous NumPy arrays and the results back to the input's device.  Shapes and
-dtypes are fixed by the spec; a tensor that does not fit raises a `ValueError`
-naming the expected and the given shape *before* any kernel runs, because inside a
-kernel a wrong shape would either fail without naming the argument or read out of
-bounds.  The backward is first-order only (``once_differentiable``): the generated
-kernels have no derivatives of their own.
+**Any batch size.**  Kernels are specialized for every size, the batch included, so
+a batch of another size gets kernels of its own: generated once (or loaded from the
+on-disk cache) the first time that size is met, then reused.  An epoch's smaller
+last batch costs one compile per run, and nothing on later runs.
+**No copies on the CPU.**  A contiguous CPU tensor is handed to the kernels as a
+NumPy view of its memory, and the result comes back as a tensor over the kernel's
+array.  **CUDA tensors** run the CUDA target's kernels (numba-cuda) on the device,
+passed through ``__cuda_array_interface__`` without copies.
+
+Everything but the batch is fixed by the spec; a tensor that does not fit raises a
+`ValueError` naming the expected and the given shape *before* any kernel runs,
+because inside a kernel a wrong shape would either fail without naming the argument
+or read out of bounds.  The backward is first-order only (``once_differentiable``):
+the generated kernels have no derivatives of their own.
 
 This module is imported only on request (``import symconv.torch``); ``import
 symconv`` never needs PyTorch.
@@ -19,8 +26,11 @@ symconv`` never needs PyTorch.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import threading
 from collections.abc import Callable
+from typing import Any
 
 try:
     import torch
@@ -37,7 +47,7 @@ from symconv.kinds import CONVOLUTION, ConvSpec, require
 from symconv.pipeline import generate
 from symconv.runtime import Kernels
 
-__all__ = ["Conv", "ConvFunction", "function"]
+__all__ = ["Conv", "ConvFunction", "KernelSet", "function"]
 
 ConvCallable = Callable[..., torch.Tensor]
 
@@ -49,21 +59,27 @@ def torch_dtype(spec: ConvSpec) -> torch.dtype:
     return _TORCH_DTYPES[spec.dtype]
 
 
-def check_tensor(name: str, value: object, shape: tuple[int, ...], spec: ConvSpec) -> torch.Tensor:
+def check_tensor(
+    name: str, value: object, shape: tuple[int, ...], spec: ConvSpec, any_batch: bool = False
+) -> torch.Tensor:
     """Return `value` if it is a tensor of `shape` in the spec's dtype, else raise ValueError.
 
-    Checked on the tensor (not later on the NumPy copy) so the message speaks of the
-    caller's argument and mentions the layer it was meant for.
+    With `any_batch` the first axis may have any positive length.  Checked on the
+    tensor (not later on the NumPy view) so the message speaks of the caller's
+    argument and mentions the layer it was meant for.
     """
     if not isinstance(value, torch.Tensor):
         raise ValueError(
             f"{name} is a {type(value).__name__}, expected a torch.Tensor of shape {shape} "
             f"for {spec.label}"
         )
-    if tuple(value.shape) != shape:
+    given = tuple(value.shape)
+    fits = given[1:] == shape[1:] and len(given) == len(shape) and given[0] >= 1
+    if not (fits if any_batch else given == shape):
+        expected = f"(N, {', '.join(map(str, shape[1:]))})" if any_batch else str(shape)
         raise ValueError(
-            f"{name} has shape {tuple(value.shape)}, expected {shape} for {spec.label} "
-            "(a generated layer accepts exactly the shapes of its spec)"
+            f"{name} has shape {given}, expected {expected} for {spec.label}"
+            + ("" if any_batch else " (a generated layer accepts exactly the shapes of its spec)")
         )
     expected = torch_dtype(spec)
     if value.dtype != expected:
@@ -77,14 +93,53 @@ def check_tensor(name: str, value: object, shape: tuple[int, ...], spec: ConvSpe
 
 
 def to_numpy(value: torch.Tensor) -> np.ndarray:
-    """A C-contiguous, writeable CPU copy-or-view that the kernels' checks accept."""
+    """A C-contiguous CPU array the kernels' checks accept: a view when the tensor is one."""
     array = value.detach().cpu().resolve_conj().resolve_neg().contiguous().numpy()
     return np.ascontiguousarray(array)
 
 
-def from_numpy(array: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    """Wrap a kernel result (a fresh array) as a tensor on the device of `like`."""
-    return torch.from_numpy(array).to(like.device)
+def to_kernel(value: torch.Tensor) -> Any:
+    """What a kernel takes: a NumPy view on the CPU, the contiguous tensor itself on CUDA
+    (read by the CUDA target through ``__cuda_array_interface__``, no copy)."""
+    if value.device.type == "cuda":
+        return value.detach().resolve_conj().resolve_neg().contiguous()
+    return to_numpy(value)
+
+
+def from_kernel(result: Any, like: torch.Tensor) -> torch.Tensor:
+    """A kernel's result as a tensor on the device of `like` (no copy on either)."""
+    if like.device.type == "cuda":
+        return torch.as_tensor(result, device=like.device)
+    return torch.from_numpy(result)
+
+
+class KernelSet:
+    """The layer's kernels per (device type, batch size), made on first use.
+
+    Kernels are specialized for the batch too, so each batch size met gets its own
+    set: from the on-disk cache when an earlier run generated it, else generated and
+    compiled now (about a second per kernel).  CUDA tensors get the CUDA target's.
+    """
+
+    def __init__(self, spec: ConvSpec, kernels: Kernels | None = None) -> None:
+        self.spec = spec
+        self._sets: dict[tuple[str, int], Kernels] = {}
+        self._lock = threading.Lock()
+        if kernels is not None:
+            self._sets["cpu", spec.batch] = kernels
+
+    def get(self, batch: int, device: str) -> Kernels:
+        key = (device, batch)
+        with self._lock:
+            if key not in self._sets:
+                spec = dataclasses.replace(self.spec, batch=batch)
+                self._sets[key] = generate(spec, target="cuda" if device == "cuda" else None)
+            return self._sets[key]
+
+    @property
+    def batches(self) -> tuple[tuple[str, int], ...]:
+        """(device type, batch size) of every kernel set made so far."""
+        return tuple(self._sets)
 
 
 class ConvFunction(torch.autograd.Function):
@@ -93,18 +148,19 @@ class ConvFunction(torch.autograd.Function):
     @staticmethod
     def forward(
         ctx: torch.autograd.function.FunctionCtx,
-        kernels: Kernels,
+        kernel_set: KernelSet,
         x: torch.Tensor,
         w: torch.Tensor,
         b: torch.Tensor | None,
     ) -> torch.Tensor:
-        y = kernels.forward(to_numpy(x), to_numpy(w), None if b is None else to_numpy(b))
+        kernels = kernel_set.get(x.shape[0], x.device.type)
+        y = kernels.forward(to_kernel(x), to_kernel(w), None if b is None else to_kernel(b))
         ctx.kernels = kernels
         ctx.has_bias = b is not None
         # save_for_backward (not NumPy views) so autograd's version counter catches an
         # in-place change of x or w between forward and backward.
         ctx.save_for_backward(x, w)
-        return from_numpy(y, x)
+        return from_kernel(y, x)
 
     @staticmethod
     @once_differentiable
@@ -115,29 +171,30 @@ class ConvFunction(torch.autograd.Function):
         spec = kernels.spec
         x, w = ctx.saved_tensors
         # Autograd may hand a non-contiguous (e.g. expanded) gradient: copy it.
-        gy_np = to_numpy(check_tensor("grad_output", gy, spec.output_shape, spec))
+        g = to_kernel(check_tensor("grad_output", gy, spec.output_shape, spec))
         _, need_x, need_w, need_b = ctx.needs_input_grad
-        gx = from_numpy(kernels.grad_input(gy_np, to_numpy(w)), gy) if need_x else None
-        gw = from_numpy(kernels.grad_weight(to_numpy(x), gy_np), gy) if need_w else None
-        gb = from_numpy(kernels.grad_bias(gy_np), gy) if (need_b and ctx.has_bias) else None
+        gx = from_kernel(kernels.grad_input(g, to_kernel(w)), gy) if need_x else None
+        gw = from_kernel(kernels.grad_weight(to_kernel(x), g), gy) if need_w else None
+        gb = from_kernel(kernels.grad_bias(g), gy) if (need_b and ctx.has_bias) else None
         return None, gx, gw, gb
 
 
 def function(spec: ConvSpec, kernels: Kernels | None = None) -> ConvCallable:
     """A differentiable ``(x, w, b=None) -> y`` on torch tensors for the layer `spec`.
 
-    The kernels are generated (and compiled, or loaded from the cache) here, once,
-    so calling the result costs only the copies and the kernels.  Pass `kernels` to
-    reuse ones you already have.
+    `x` may have any batch size (see `KernelSet`); the kernels of ``spec.batch`` are
+    generated (or loaded from the cache) here, once.  Pass `kernels` to reuse ones you
+    already have.
     """
     require(spec, CONVOLUTION)
     if kernels is None:
         kernels = generate(spec)
     elif kernels.spec != spec:
         raise ValueError(f"kernels were generated for {kernels.spec.label}, not {spec.label}")
+    kernel_set = KernelSet(spec, kernels)
 
     def conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
-        check_tensor("x", x, spec.input_shape, spec)
+        check_tensor("x", x, spec.input_shape, spec, any_batch=True)
         check_tensor("w", w, spec.weight_shape, spec)
         if spec.bias:
             if b is None:
@@ -145,12 +202,16 @@ def function(spec: ConvSpec, kernels: Kernels | None = None) -> ConvCallable:
             check_tensor("b", b, spec.bias_shape, spec)
         elif b is not None:
             raise ValueError(f"b was given, but {spec.label} has bias=False")
-        return ConvFunction.apply(kernels, x, w, b)
+        for name, tensor in (("w", w), ("b", b)):
+            if tensor is not None and tensor.device != x.device:
+                raise ValueError(f"{name} is on {tensor.device}, x on {x.device}: move one")
+        return ConvFunction.apply(kernel_set, x, w, b)
 
     conv.__name__ = f"conv_{spec.label}"
     conv.__doc__ = f"Differentiable {spec.describe()}."
     conv.spec = spec  # type: ignore[attr-defined]
     conv.kernels = kernels  # type: ignore[attr-defined]
+    conv.kernel_set = kernel_set  # type: ignore[attr-defined]
     return conv
 
 
@@ -160,7 +221,7 @@ class Conv(nn.Module):
     `weight` (and `bias` when ``spec.bias``) are `nn.Parameter`s in the spec's dtype,
     initialised as `nn.Conv2d` does (Kaiming-uniform with a=sqrt(5), bias uniform in
     ±1/sqrt(fan_in)), so swapping an `nn.Conv*d` for `Conv` keeps training behaviour.
-    The input must have exactly ``spec.input_shape``, batch size included.
+    The input may have any batch size; everything else is ``spec.input_shape``.
     """
 
     def __init__(self, spec: ConvSpec, kernels: Kernels | None = None) -> None:

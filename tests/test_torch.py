@@ -8,6 +8,7 @@ leftover rows, asymmetric padding, dilation with groups in convolution mode, 1-D
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import subprocess
 import sys
@@ -49,7 +50,14 @@ SPECS = {
     ),
     # PyTorch has no tiled layer: its side is the oracle built from unfold and einsum
     "tiled_strided": ConvSpec(
-        (7, 6), 2, 2, 2, stride=(2, 1), padding=((1, 0), (0, 1)), tiles=(2, 3), bias=True,
+        (7, 6),
+        2,
+        2,
+        2,
+        stride=(2, 1),
+        padding=((1, 0), (0, 1)),
+        tiles=(2, 3),
+        bias=True,
         dtype="float64",
     ),  # fmt: skip
     "locally_connected_1d": ConvSpec(
@@ -152,7 +160,7 @@ def test_no_bias_gives_three_gradients():
     [
         (
             lambda x, w, b: (x[..., :3], w, b),
-            r"x has shape \(1, 2, 5, 3\), expected \(1, 2, 5, 4\)",
+            r"x has shape \(1, 2, 5, 3\), expected \(N, 2, 5, 4\)",
         ),
         (lambda x, w, b: (x, w[:, :1], b), r"w has shape \(2, 1, 2, 3\), expected \(2, 2, 2, 3\)"),
         (lambda x, w, b: (x, w, b[:1]), r"b has shape \(1,\), expected \(2,\)"),
@@ -199,8 +207,8 @@ def test_module_initialises_like_nn_conv2d_and_trains():
     reference(x).square().mean().backward()
     torch.testing.assert_close(layer.weight.grad, reference.weight.grad, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(layer.bias.grad, reference.bias.grad, rtol=1e-4, atol=1e-6)
-    with pytest.raises(ValueError, match=r"expected \(3, 2, 6, 6\)"):
-        layer(torch.rand(4, 2, 6, 6))
+    with pytest.raises(ValueError, match=r"expected \(N, 2, 6, 6\)"):
+        layer(torch.rand(4, 3, 6, 6))
 
 
 def test_module_without_bias():
@@ -232,3 +240,40 @@ def test_numpy_result_does_not_alias_inputs():
     before = y.clone()
     x.add_(1.0)
     assert np.array_equal(y.numpy(), before.numpy())
+
+
+# ----- any batch size, no copies on the CPU --------------------------------------------
+def test_any_batch_size_gets_kernels_of_its_own_and_matches_torch(functions):
+    spec = SPECS["asymmetric_padding_bias"]  # generated for batch 1
+    conv = functions["asymmetric_padding_bias"]
+    for batch in (3, 1, 3):
+        x, w, b = random_args(dataclasses.replace(spec, batch=batch), seed=batch)
+        y = conv(x, w, b)
+        assert y.shape == (batch, *spec.output_shape[1:])
+        torch.testing.assert_close(y, torch_conv(spec, x, w, b), rtol=1e-12, atol=1e-12)
+    assert conv.kernel_set.batches == (("cpu", 1), ("cpu", 3))
+
+
+def test_gradcheck_at_another_batch_size(functions):
+    spec = dataclasses.replace(SPECS["strided_leftover"], batch=3)
+    assert torch.autograd.gradcheck(functions["strided_leftover"], tuple(random_args(spec, 4)))
+
+
+def test_contiguous_cpu_tensors_reach_the_kernels_without_a_copy():
+    spec = SPECS["strided_leftover"]
+    x, w = random_args(spec, requires_grad=False)
+    assert np.shares_memory(st.to_kernel(x), x.numpy())
+    result = np.ones(spec.output_shape)
+    assert np.shares_memory(st.from_kernel(result, x).numpy(), result)
+    # a transposed view is not contiguous: that one is copied
+    assert not np.shares_memory(st.to_kernel(x.transpose(2, 3)), x.numpy())
+
+
+def test_a_batch_of_zero_or_a_wrong_channel_count_is_refused():
+    spec = SPECS["strided_leftover"]
+    conv = st.function(spec)
+    _, w = random_args(spec, requires_grad=False)
+    with pytest.raises(ValueError, match=r"x has shape \(0, 2, 8, 7\), expected \(N, 2, 8, 7\)"):
+        conv(torch.zeros(0, 2, 8, 7, dtype=torch.float64), w)
+    with pytest.raises(ValueError, match=r"expected \(N, 2, 8, 7\)"):
+        conv(torch.zeros(2, 3, 8, 7, dtype=torch.float64), w)
