@@ -68,18 +68,19 @@ def numpy_calls(spec: ConvSpec, data: Inputs) -> dict[str, Call]:
     }
 
 
-def torch_calls(spec: ConvSpec, data: Inputs) -> dict[str, Call]:
-    """PyTorch's CPU convolution on the same arrays (shared memory, no copies timed).
+def torch_calls(spec: ConvSpec, data: Inputs, device: str = "cpu") -> dict[str, Call]:
+    """PyTorch's convolution on the same arrays (shared memory on the CPU, no copies timed).
 
     Asymmetric padding has no torch argument: the input is padded with ``F.pad``
     inside every timed call and dL/dx cropped back, as a user would have to.  In
     "convolution" mode torch is given the flipped kernel, so its dL/dw is flipped back.
+    `device` "cuda" puts the tensors on the GPU once, before any call.
     """
     import torch
     import torch.nn.functional as F
 
-    x, w, gy = (torch.from_numpy(a) for a in (data.x, data.w, data.gy))
-    b = torch.from_numpy(data.b) if data.b is not None else None
+    x, w, gy = (torch.from_numpy(a).to(device) for a in (data.x, data.w, data.gy))
+    b = torch.from_numpy(data.b).to(device) if data.b is not None else None
     spatial = tuple(range(2, 2 + spec.rank))
     if spec.flips_kernel:
         w = torch.flip(w, dims=spatial).contiguous()

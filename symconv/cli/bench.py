@@ -20,7 +20,7 @@ from symconv.benchmark.run import run_suite
 from symconv.benchmark.suite import SUITE, quick_suite
 from symconv.cli.layers import add_layer_flags, manifest_given
 from symconv.cli.spec_args import given_spec_flags, spec_from_args
-from symconv.files import output_folder
+from symconv.files import output_folder, write_text_atomic
 from symconv.kinds import CONVOLUTION, ConvSpec, kind_of
 from symconv.manifest import load_manifest
 
@@ -64,6 +64,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--layers", metavar="NAME,NAME", help="only these layers of the suite (or manifest)"
     )
     parser.add_argument(
+        "--target",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="cpu (default): Numba kernels against PyTorch's CPU convolution; cuda: the CUDA "
+        "target's kernels against PyTorch on the GPU (needs a CUDA GPU; writes bench_cuda.md)",
+    )
+    parser.add_argument(
         "--budget",
         type=float,
         metavar="SECONDS",
@@ -81,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     dtypes = parse_dtypes(args.dtype, args.quick)
     budget = parse_budget(args.budget, args.quick)
     layers = layers_to_time(args, progress)
+    if args.target == "cuda":
+        return run_cuda(args, layers, dtypes, budget)
     folder, created = output_folder(args.out)  # an unusable -o fails before the run
     if created:
         progress(f"created the folder {folder}")
@@ -117,6 +126,24 @@ def parse_budget(budget: float | None, quick: bool) -> float:
     if not math.isfinite(budget) or budget <= 0:
         raise ValueError(f"--budget={budget:g} must be a positive number of seconds")
     return budget
+
+
+def run_cuda(
+    args: argparse.Namespace, layers: dict[str, ConvSpec], dtypes: tuple[str, ...], budget: float
+) -> int:
+    """The GPU table: refused in one line without a GPU, before any folder is made."""
+    from symconv.benchmark import gpu
+
+    reason = gpu.gpu_missing()
+    if reason is not None:
+        raise ValueError(reason)
+    folder, created = output_folder(args.out)
+    if created:
+        progress(f"created the folder {folder}")
+    table = gpu.markdown(gpu.run_gpu(layers, dtypes, budget, progress))
+    write_text_atomic(folder / "bench_cuda.md", table + "\n")
+    print(table)
+    return 0
 
 
 def layers_to_time(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
+
 import pytest
 
 from symconv.benchmark.suite import SUITE, quick_suite
@@ -104,3 +109,39 @@ def test_an_unusable_output_folder_fails_before_anything_is_timed(tmp_path, caps
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and "a-file is a file, not a folder" in captured.err
     assert "[bench]" not in captured.err  # no gemm ceiling, no layer: nothing ran
+
+
+# ----- --target cuda ---------------------------------------------------------------------
+def _bench_cuda(tmp_path, simulator: bool) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1" if simulator else "0"}
+    argv = ["--target", "cuda", "--input", "5", "--kernel", "2", "--dtype", "float32"]
+    return subprocess.run(
+        [sys.executable, "-m", "symconv", "bench", *argv, "--budget", "0.01", "-o", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("numba_cuda") is None, reason="numba-cuda is not installed"
+)
+def test_bench_cuda_without_a_gpu_refuses_in_one_line(tmp_path):
+    result = _bench_cuda(tmp_path / "out", simulator=False)
+    if result.returncode == 0:
+        pytest.skip("this machine has a CUDA GPU: the refusal cannot be seen")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "symconv: error: --target cuda needs a CUDA GPU, and numba.cuda.is_available() is "
+        "False here"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("numba_cuda") is None, reason="numba-cuda is not installed"
+)
+def test_bench_cuda_runs_on_the_simulator_and_writes_its_table(tmp_path):
+    result = _bench_cuda(tmp_path, simulator=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = (tmp_path / "bench_cuda.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| conv1d")]
+    assert [row.split(" | ")[2] for row in rows] == ["forward", "grad_input", "grad_weight"]
