@@ -75,22 +75,26 @@ def phase_symbols(rank: int) -> tuple[sp.Symbol, ...]:
     return tuple(index_symbol(f"q{s}") for s in suffix)
 
 
-def _input_positions(spec: ConvSpec, ix: Indices) -> tuple[sp.Expr, ...]:
-    """p = s·j + d·t − lo in every dimension: the forward index equation."""
+def _input_positions(
+    spec: ConvSpec, ix: Indices, outputs: tuple[sp.Expr, ...] | None = None
+) -> tuple[sp.Expr, ...]:
+    """p = s·j + d·t − lo in every dimension: the forward index equation (j = `outputs`,
+    by default the output index symbols)."""
+    outputs = ix.out if outputs is None else outputs
     return tuple(
-        axis.position(j, t) for axis, j, t in zip(spec.window_axes, ix.out, ix.tap, strict=True)
+        axis.position(j, t) for axis, j, t in zip(spec.window_axes, outputs, ix.tap, strict=True)
     )
 
 
-def _position_guards(spec: ConvSpec, ix: Indices) -> tuple[Guard, ...]:
-    """Bounds on p that can fail; a guard that always holds is left out.
+def _position_guards(spec: ConvSpec, positions: tuple[sp.Expr, ...]) -> tuple[Guard, ...]:
+    """Bounds on the input positions p that can fail; a guard that always holds is left out.
 
     p ≥ 0 always when lo = 0.  The largest p is i + hi − a − 1, so p < i always
     when hi ≤ a (the leftover a swallows the hi padding).
     """
     return tuple(
-        InRange(axis.position(j, t), axis.size)
-        for axis, j, t in zip(spec.window_axes, ix.out, ix.tap, strict=True)
+        InRange(p, axis.size)
+        for axis, p in zip(spec.window_axes, positions, strict=True)
         if axis.lo > 0 or axis.hi > axis.leftover
     )
 
@@ -100,6 +104,7 @@ def forward_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
     """y[n, m, j] = b[m] + Σ_{c, t} x[n, c, s·j + d·t − lo] · w[m, c, t]."""
     group_loops, cin_base, cout_base = _group_loops(spec, ix)
     out_channel = cout_base + ix.c_out
+    positions = _input_positions(spec, ix)
     return IndexFormula(
         name="forward",
         target=Access("y", (ix.n, out_channel, *ix.out)),
@@ -113,9 +118,9 @@ def forward_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
             Loop(ix.c_in, spec.in_channels_per_group),
             *spatial_loops(ix.tap, spec.kernel_size),
         ),
-        guards=_position_guards(spec, ix),
+        guards=_position_guards(spec, positions),
         factors=(
-            Access("x", (ix.n, cin_base + ix.c_in, *_input_positions(spec, ix))),
+            Access("x", (ix.n, cin_base + ix.c_in, *positions)),
             Access("w", (out_channel, ix.c_in, *_tile_of(spec, ix.out), *_stored_tap(spec, ix))),
         ),
         addend=Access("b", (out_channel,)) if spec.bias else None,
@@ -166,6 +171,7 @@ def grad_weight_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
     out_channel = cout_base + ix.c_out
     if spec.tiled:
         return _tiled_grad_weight(spec, ix, group_loops, cin_base, out_channel)
+    positions = _input_positions(spec, ix)
     return IndexFormula(
         name="grad_weight",
         target=Access("gw", (out_channel, ix.c_in, *_stored_tap(spec, ix))),
@@ -176,10 +182,10 @@ def grad_weight_formula(spec: ConvSpec, ix: Indices) -> IndexFormula:
             *spatial_loops(ix.tap, spec.kernel_size),
         ),
         reductions=(Loop(ix.n, spec.batch), *spatial_loops(ix.out, spec.output_size)),
-        guards=_position_guards(spec, ix),
+        guards=_position_guards(spec, positions),
         factors=(
             Access("gy", (ix.n, out_channel, *ix.out)),
-            Access("x", (ix.n, cin_base + ix.c_in, *_input_positions(spec, ix))),
+            Access("x", (ix.n, cin_base + ix.c_in, *positions)),
         ),
     )
 
@@ -195,15 +201,9 @@ def _tiled_grad_weight(
     """
     taus, qs = tile_symbols(spec.rank), phase_symbols(spec.rank)
     outputs = tuple(t * q + tau for t, q, tau in zip(spec.tiles, qs, taus))
-    positions = tuple(
-        axis.position(j, t) for axis, j, t in zip(spec.window_axes, outputs, ix.tap, strict=True)
-    )
+    positions = _input_positions(spec, ix, outputs)
     guards = [InRange(j, o) for j, t, o in zip(outputs, spec.tiles, spec.output_size) if o % t]
-    guards += [
-        InRange(p, axis.size)
-        for axis, p in zip(spec.window_axes, positions)
-        if axis.lo > 0 or axis.hi > axis.leftover
-    ]
+    guards += _position_guards(spec, positions)
     return IndexFormula(
         name="grad_weight",
         target=Access("gw", (out_channel, ix.c_in, *taus, *_stored_tap(spec, ix))),
