@@ -13,8 +13,11 @@ import hashlib
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jinja2
+
+from symconv.version import __version__
 
 TEMPLATE_PACKAGE = "symconv.templates"
 MODULE_TEMPLATE = "module.py.j2"
@@ -60,3 +63,20 @@ def environment(target: str) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+
+
+def module_header(spec: Any, target: str, command: str, docstring: str) -> dict[str, str]:
+    """The part of a module's view every target shows the same way: where it came from
+    (symconv's version, the template, the spec and the command that writes it again),
+    the layer's names, its key and dtype."""
+    return {
+        "version": __version__,
+        "template": f"{target}/{MODULE_TEMPLATE}",
+        "label": spec.label,
+        "description": spec.describe(),
+        "spec_json": spec.to_json(),
+        "command": command.format(spec_json=spec.to_json()),
+        "docstring": docstring,
+        "key": spec.key,
+        "dtype": spec.dtype,
+    }

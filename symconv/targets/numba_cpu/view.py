@@ -16,7 +16,7 @@ import sympy as sp
 
 from symconv.codegen.check import check_view
 from symconv.codegen.printer import print_index, print_slices
-from symconv.codegen.templates import MODULE_TEMPLATE, environment
+from symconv.codegen.templates import MODULE_TEMPLATE, environment, module_header
 from symconv.kinds import kind_of
 from symconv.lower.ir import (
     IDENTITIES,
@@ -41,7 +41,6 @@ from symconv.lower.ir import (
     flatten_reads,
     walk,
 )
-from symconv.version import __version__
 
 #: The folder under templates/ that holds this target's templates.
 TEMPLATES = "numba_cpu"
@@ -77,15 +76,7 @@ def module_view(spec: Any, nests: dict[str, LoopNest]) -> dict[str, Any]:
     ]
     numbers = {n: v for kernel in kernels for n, v in kernel.pop("numbers").items()}
     view = {
-        "version": __version__,
-        "template": f"{TEMPLATES}/{MODULE_TEMPLATE}",
-        "label": spec.label,
-        "description": spec.describe(),
-        "spec_json": spec.to_json(),
-        "command": REGENERATE.format(spec_json=spec.to_json()),
-        "docstring": f"Numba kernels of {spec.label}: {names}.",
-        "key": spec.key,
-        "dtype": spec.dtype,
+        **module_header(spec, TEMPLATES, REGENERATE, f"Numba kernels of {spec.label}: {names}."),
         "constants": [{"name": f"{role}_SHAPE", "value": repr(v)} for role, v in roles.items()],
         "types": [
             {

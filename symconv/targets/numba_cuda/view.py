@@ -19,12 +19,11 @@ import sympy as sp
 
 from symconv.codegen.check import check_view
 from symconv.codegen.printer import print_index
-from symconv.codegen.templates import MODULE_TEMPLATE, environment
+from symconv.codegen.templates import MODULE_TEMPLATE, environment, module_header
 from symconv.kinds import kind_of
 from symconv.lower.ir import Accumulate, For, Init, LoopNest, Read, ScatterAdd, Stmt, Store
 from symconv.targets.numba_cpu.view import StatementView
 from symconv.targets.numba_cuda.lowering import BLOCK_PER_ELEMENT, PhaseFor
-from symconv.version import __version__
 
 TEMPLATES = "numba_cuda"
 REGENERATE = "python -m symconv.pipeline --target numba_cuda '{spec_json}'"
@@ -61,16 +60,9 @@ def module_view(spec: Any, nests: dict[str, LoopNest], launch: Launch) -> dict[s
         kernel_view(nest, summaries[name], printer, launch, spec.rank)
         for name, nest in nests.items()
     ]
+    docstring = f"CUDA kernels (numba-cuda) of {spec.label}: {', '.join(nests)}."
     view = {
-        "version": __version__,
-        "template": f"{TEMPLATES}/{MODULE_TEMPLATE}",
-        "label": spec.label,
-        "description": spec.describe(),
-        "spec_json": spec.to_json(),
-        "command": REGENERATE.format(spec_json=spec.to_json()),
-        "docstring": f"CUDA kernels (numba-cuda) of {spec.label}: {', '.join(nests)}.",
-        "key": spec.key,
-        "dtype": spec.dtype,
+        **module_header(spec, TEMPLATES, REGENERATE, docstring),
         "threads": str(launch.threads),
         "reduce_threads": str(launch.reduce_threads),
         "algorithms": [{"kernel": n, "name": nest.algorithm} for n, nest in nests.items()],
