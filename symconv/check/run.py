@@ -59,9 +59,14 @@ def expected(kernel: str, spec: ConvSpec, arrays: dict[str, np.ndarray]) -> np.n
     return reference.grad_weight(spec, arrays["x"], arrays["gy"])
 
 
-def run_one(kernel: str, function: UserFunction, spec: ConvSpec, convention: Convention) -> Outcome:
+def run_one(
+    kernel: str,
+    function: UserFunction,
+    spec: ConvSpec,
+    convention: Convention,
+    arrays: dict[str, np.ndarray],
+) -> Outcome:
     """Call the function on `spec`'s data; an exception or a wrong shape is a failure too."""
-    arrays = layer_arrays(spec)
     want = np.asarray(expected(kernel, spec, arrays), dtype=np.float64)
     try:
         got = convention.call(kernel, function, spec, arrays)
@@ -80,4 +85,5 @@ def run_one(kernel: str, function: UserFunction, spec: ConvSpec, convention: Con
 def run_layer(
     spec: ConvSpec, functions: dict[str, UserFunction], convention: Convention
 ) -> list[Outcome]:
-    return [run_one(kernel, f, spec, convention) for kernel, f in functions.items()]
+    arrays = layer_arrays(spec)
+    return [run_one(kernel, f, spec, convention, arrays) for kernel, f in functions.items()]
