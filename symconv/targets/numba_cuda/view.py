@@ -195,9 +195,7 @@ def _weight_stage(
     shape = weights[0].shape
     reads = [r for r in _reads(inside) if r.buffer == "w"]
     plane_vars = {var for var, _ in plane_loops}
-    extents = {}
-    for stmt in inside:
-        extents.update(_loop_extents((stmt,)))
+    extents = _loop_extents(inside)
     if not reads or len({r.index for r in reads}) != 1:
         return None
     index = reads[0].index
