@@ -15,34 +15,13 @@ from collections.abc import Sequence
 import numpy as np
 from hypothesis import strategies as st
 
+from symconv.check.search import dimension
 from symconv.kinds import ConvSpec
 from symconv.kinds.convolution import DTYPES, MODES
 
 # Per-rank cap on outputs per dimension: rank-3 layers stay tiny so brute force is fast.
 _DEFAULT_MAX_OUTPUT = {1: 5, 2: 4, 3: 2}
 _DEFAULT_MAX_KERNEL = {1: 4, 2: 3, 3: 2}
-
-
-@st.composite
-def _dimension(
-    draw: st.DrawFn,
-    max_kernel: int,
-    max_stride: int,
-    max_dilation: int,
-    max_padding: int,
-    max_output: int,
-) -> tuple[int, int, int, int, tuple[int, int]]:
-    """One spatial dimension: (input, kernel, stride, dilation, (lo, hi))."""
-    kernel = draw(st.integers(1, max_kernel))
-    stride = draw(st.integers(1, max_stride))
-    dilation = draw(st.integers(1, max_dilation)) if kernel > 1 else 1
-    outputs = draw(st.integers(1, max_output))
-    leftover = draw(st.integers(0, stride - 1))
-    padded = dilation * (kernel - 1) + 1 + (outputs - 1) * stride + leftover
-    # Padding may be anything that leaves at least one real input element.
-    lo = draw(st.integers(0, min(max_padding, padded - 1)))
-    hi = draw(st.integers(0, min(max_padding, padded - 1 - lo)))
-    return padded - lo - hi, kernel, stride, dilation, (lo, hi)
 
 
 def _choice(value: object, default: Sequence[object]) -> st.SearchStrategy:
@@ -84,7 +63,7 @@ def conv_specs(
     k_cap = max_kernel if max_kernel is not None else _DEFAULT_MAX_KERNEL[rank]
     o_cap = max_output if max_output is not None else _DEFAULT_MAX_OUTPUT[rank]
     dims = [
-        draw(_dimension(k_cap, max_stride, max_dilation, max_padding, o_cap))
+        draw(dimension(k_cap, max_stride, max_dilation, max_padding, o_cap))
         for _ in range(rank)
     ]
     n_groups = draw(st.sampled_from(tuple(groups)))

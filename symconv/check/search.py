@@ -32,31 +32,58 @@ def _hypothesis() -> Any:
     return hypothesis
 
 
+def dimension(
+    max_kernel: int,
+    max_stride: int,
+    max_dilation: int,
+    max_padding: int,
+    max_output: int,
+    symmetric: bool = False,
+) -> Any:
+    """A strategy of one spatial dimension: (input, kernel, stride, dilation, (lo, hi)).
+
+    Drawn from the output side, so every draw is valid: padding may be anything that
+    leaves at least one real input element (the same on both sides if `symmetric`).
+    The tests' layer strategies draw their dimensions here too.
+    """
+    st = _hypothesis().strategies
+
+    @st.composite
+    def draw_dimension(draw: Any) -> tuple[int, int, int, int, tuple[int, int]]:
+        kernel = draw(st.integers(1, max_kernel))
+        stride = draw(st.integers(1, max_stride))
+        dilation = draw(st.integers(1, max_dilation)) if kernel > 1 else 1
+        outputs = draw(st.integers(1, max_output))
+        leftover = draw(st.integers(0, stride - 1))
+        padded = dilation * (kernel - 1) + 1 + (outputs - 1) * stride + leftover
+        if symmetric:
+            lo = hi = draw(st.integers(0, min(max_padding, (padded - 1) // 2)))
+        else:
+            lo = draw(st.integers(0, min(max_padding, padded - 1)))
+            hi = draw(st.integers(0, min(max_padding, padded - 1 - lo)))
+        return padded - lo - hi, kernel, stride, dilation, (lo, hi)
+
+    return draw_dimension()
+
+
 def layers(limits: Limits, dtypes: tuple[str, ...] = ("float64", "float32")) -> Any:
     """A Hypothesis strategy of ConvSpecs every checked function can be called on."""
     st = _hypothesis().strategies
 
-    @st.composite
-    def dimension(draw: Any, rank: int) -> tuple[int, int, int, int, tuple[int, int]]:
-        kernel = draw(st.integers(1, 3))
-        stride = draw(st.integers(1, 3)) if limits.stride else 1
-        dilation = draw(st.integers(1, 2)) if limits.dilation and kernel > 1 else 1
-        outputs = draw(st.integers(1, MAX_OUTPUTS[rank]))
-        leftover = draw(st.integers(0, stride - 1))
-        padded = dilation * (kernel - 1) + 1 + (outputs - 1) * stride + leftover
-        if not limits.padding:
-            lo = hi = 0
-        elif limits.asymmetric_padding:
-            lo = draw(st.integers(0, min(2, padded - 1)))
-            hi = draw(st.integers(0, min(2, padded - 1 - lo)))
-        else:
-            lo = hi = draw(st.integers(0, min(2, (padded - 1) // 2)))
-        return padded - lo - hi, kernel, stride, dilation, (lo, hi)
+    def layer_dimension(rank: int) -> Any:
+        return dimension(
+            max_kernel=3,
+            max_stride=3 if limits.stride else 1,
+            max_dilation=2 if limits.dilation else 1,
+            max_padding=2 if limits.padding else 0,
+            max_output=MAX_OUTPUTS[rank],
+            symmetric=not limits.asymmetric_padding,
+        )
 
     @st.composite
     def layer(draw: Any) -> ConvSpec:
         rank = draw(st.sampled_from(sorted(limits.ranks)))
-        dims = [draw(dimension(rank)) for _ in range(rank)]
+        dims = [draw(layer_dimension(rank)) for _ in range(rank)]
         groups = draw(st.integers(1, 3)) if limits.groups else 1
         in_per_group, out_per_group = draw(st.integers(1, 2)), draw(st.integers(1, 2))
         return ConvSpec(
