@@ -120,14 +120,23 @@ def grad_input_identity(spec: ConvSpec) -> Identity:
 def grad_weight_identity(spec: ConvSpec) -> Identity:
     """∂L/∂F as the correlation of X (padded, cropped to the reach) with the dilated ∂L/∂O."""
     amounts = tuple((axis.lo, axis.hi - axis.leftover) for axis in spec.window_axes)
-    data: tuple = (Pad(amounts),) if any(a != (0, 0) for a in amounts) else ()
     upstream: tuple = (Dilate(spec.stride),) if strided(spec) else ()
+    return _grad_weight_correlation(spec, amounts, upstream)
+
+
+def _grad_weight_correlation(
+    spec: ConvSpec, amounts: tuple, upstream: tuple, tile: tuple[int, ...] = ()
+) -> Identity:
+    """∂L/∂F (of `tile`) = the correlation, summed over the batch, of X padded (or cropped)
+    by `amounts` with ∂L/∂O after `upstream`; rotated back when the layer convolves."""
+    data: tuple = (Pad(tuple(amounts)),) if any(a != (0, 0) for a in amounts) else ()
     return Identity(
         lhs="gw",
         operation=Correlation(spec.dilation, (1,) * spec.rank, spec.groups, "batch"),
         grid=Operand("x", data),
         kernel=Operand("gy", upstream),
         result_steps=(Rotate(),) if spec.flips_kernel else (),
+        lhs_tile=tile,
     )
 
 
@@ -398,15 +407,7 @@ def tiled_grad_weight_identity(spec: ConvSpec, tile: tuple[int, ...]) -> Identit
     upstream: tuple = (Phase(tile, spec.tiles),)
     if any(f > 1 for f in factors):
         upstream += (Dilate(tuple(factors)),)
-    data: tuple = (Pad(tuple(amounts)),) if any(a != (0, 0) for a in amounts) else ()
-    return Identity(
-        lhs="gw",
-        operation=Correlation(spec.dilation, (1,) * spec.rank, spec.groups, "batch"),
-        grid=Operand("x", data),
-        kernel=Operand("gy", upstream),
-        result_steps=(Rotate(),) if spec.flips_kernel else (),
-        lhs_tile=tile,
-    )
+    return _grad_weight_correlation(spec, tuple(amounts), upstream, tile)
 
 
 def tiled_grad_weight_pattern(spec: ConvSpec, symbols: dict, grad_weight: np.ndarray) -> Pattern:
