@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ import numpy as np
 from symconv.files import write_text_atomic
 from symconv.kinds import TOLERANCES, kind_of, relative_error
 from symconv.lower.algorithms.winograd import LARGEST_TILE
-from symconv.lower.driver import schedules_for
+from symconv.lower.driver import default_schedule, schedules_for
 from symconv.machine import cpu_name
 from symconv.timing import time_call
 from symconv.version import __version__
@@ -42,6 +43,9 @@ BUDGET = 0.3
 MIN_RUNS = 5
 #: A candidate whose first call takes this many times the best median is not timed further.
 HOPELESS = 10
+#: Seconds a tuning run may take before it starts no further round (compiling is most
+#: of it: a 3-D layer's Winograd candidates alone compile for minutes).
+SECONDS = 120.0
 
 Build = Callable[[dict[str, str]], Any]
 Progress = Callable[[str], None]
@@ -53,6 +57,9 @@ class Tuning:
 
     machine: dict[str, object]
     seconds: dict[str, dict[str, float]]
+    #: Candidates left untimed when the time budget ran out, per kernel.
+    not_tried: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    budget_seconds: float = SECONDS
 
     @property
     def choice(self) -> dict[str, str]:
@@ -64,6 +71,8 @@ class Tuning:
             "spec": spec.to_dict(),
             "machine": self.machine,
             "candidates_seconds": self.seconds,
+            "not_tried": {k: list(v) for k, v in self.not_tried.items() if v},
+            "budget_seconds": self.budget_seconds,
             "choice": self.choice,
         }
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -103,10 +112,11 @@ def recorded_choice(path: Path, machine: dict[str, object]) -> dict[str, str] | 
 
 
 def candidates(spec: Any) -> dict[str, tuple[str, ...]]:
-    """Per kernel, the algorithms to try: every applicable one, Winograd at each tile."""
+    """Per kernel, the algorithms to try: the default choice first (so a run cut short by
+    its time budget still has it), then every other applicable one, Winograd at each tile."""
     found = {}
     for formula in kind_of(spec).index_level(spec).formulas():
-        names: list[str] = []
+        names: list[str] = [default_schedule(formula, spec)]
         for name in schedules_for(formula, spec):
             if name == "winograd":
                 names += [f"winograd:{m}" for m in WINOGRAD_TILES if _fits(spec, m)]
@@ -120,19 +130,32 @@ def _fits(spec: Any, m: int) -> bool:
     return max(spec.kernel_size) + m - 1 <= LARGEST_TILE
 
 
-def tune(spec: Any, build: Build, machine: dict[str, object], say: Progress) -> Tuning:
-    """Compile, check and time every candidate of every kernel (`build(schedules)` compiles)."""
+def tune(
+    spec: Any, build: Build, machine: dict[str, object], say: Progress, budget: float = SECONDS
+) -> Tuning:
+    """Compile, check and time every candidate of every kernel (`build(schedules)` compiles).
+
+    Round 1 (the default choice) always runs; no round starts after `budget` seconds,
+    and the candidates left are recorded as not tried.
+    """
     options = candidates(spec)
     kind = kind_of(spec)
     arrays = kind.random_inputs(spec, np.random.default_rng(0))
     expected = kind.reference(spec, arrays)
     rounds = max(len(names) for names in options.values())
     seconds: dict[str, dict[str, float]] = {kernel: {} for kernel in options}
+    started = time.perf_counter()
     for index in range(rounds):
         schedules = {k: names[min(index, len(names) - 1)] for k, names in options.items()}
         fresh = {k: s for k, s in schedules.items() if s not in seconds[k]}
         if not fresh:
             continue
+        if index and time.perf_counter() - started > budget:
+            left = {
+                k: tuple(n for n in names if n not in seconds[k]) for k, names in options.items()
+            }
+            say(f"{spec.label}: autotune stopped after {budget:g} s; not tried: " + _left(left))
+            return Tuning(machine, seconds, left, budget)
         say(f"{spec.label}: autotune round {index + 1} of {rounds}: " + _describe(fresh))
         kernels = build(schedules)
         for signature in kind.signatures(spec):
@@ -147,7 +170,7 @@ def tune(spec: Any, build: Build, machine: dict[str, object], say: Progress) -> 
                 )
             seconds[name][fresh[name]] = measure(call, min(seconds[name].values(), default=None))
             say(f"{spec.label}: {name} {fresh[name]}: {seconds[name][fresh[name]] * 1e6:,.0f} µs")
-    return Tuning(machine, seconds)
+    return Tuning(machine, seconds, {}, budget)
 
 
 def measure(call: Callable[[], Any], best: float | None) -> float:
@@ -166,6 +189,10 @@ def _call(kernels: Any, signature: Any, arrays: dict[str, np.ndarray]) -> Callab
     function = getattr(kernels, signature.name)
     args = tuple(arrays.get(p) for p in signature.params if p not in signature.absent)
     return lambda: function(*args)
+
+
+def _left(left: dict[str, tuple[str, ...]]) -> str:
+    return "; ".join(f"{kernel} {', '.join(names)}" for kernel, names in left.items() if names)
 
 
 def _describe(schedules: dict[str, str]) -> str:

@@ -99,13 +99,15 @@ def generate(
     schedules: Schedules = None,
     target: TargetName = None,
     autotune: bool = False,
+    autotune_seconds: float = autotune.SECONDS,
 ) -> Kernels:
     """Compiled, checked kernels for `spec`; the module file is reused while unchanged.
 
     A `ConvSpec` gives forward, grad_input, grad_weight (and grad_bias); a `PoolSpec`
     gives forward(x) and grad_input(gy, x).  `autotune` times every algorithm of every
     kernel on this machine and keeps the fastest (`symconv.autotune`), or reuses the
-    choice recorded by an earlier run on this machine.
+    choice recorded by an earlier run on this machine; it starts no candidate after
+    `autotune_seconds` (the default choice is always among those timed).
     """
     say = progress or _quiet
     if autotune:
@@ -116,14 +118,20 @@ def generate(
             )
         if schedules:
             raise ValueError("autotune=True chooses the schedules: give one or the other")
-        schedules = tuned_schedules(spec, out, say, target)
+        if not autotune_seconds > 0:
+            raise ValueError(f"autotune_seconds={autotune_seconds!r}: expected a positive number")
+        schedules = tuned_schedules(spec, out, say, target, autotune_seconds)
     path = write(spec, out, say, schedules, target)
     say(f"{spec.label}: compiling with Numba (or loading its cache)")
     return load(path, spec, target)
 
 
 def tuned_schedules(
-    spec: LayerSpec, out: Out, say: Progress, target: TargetName = None
+    spec: LayerSpec,
+    out: Out,
+    say: Progress,
+    target: TargetName = None,
+    budget: float = autotune.SECONDS,
 ) -> dict[str, str]:
     """The fastest algorithm per kernel on this machine: recorded, or measured now."""
     chosen = targets.get(target)
@@ -137,7 +145,7 @@ def tuned_schedules(
     def build(schedules: dict[str, str]) -> Kernels:
         return load(write(spec, out, _quiet, schedules, target), spec, target)
 
-    tuning = autotune.tune(spec, build, machine, say)
+    tuning = autotune.tune(spec, build, machine, say, budget)
     autotune.write_record(record, spec, tuning)
     say(f"{spec.label}: autotune chose " + ", ".join(f"{k} {v}" for k, v in tuning.choice.items()))
     return tuning.choice

@@ -111,3 +111,34 @@ def test_generate_autotune_writes_the_record_and_reuses_it(tmp_path, monkeypatch
 def test_autotune_and_schedules_together_are_refused():
     with pytest.raises(ValueError, match="give one or the other"):
         generate(SPEC, schedules={"forward": "direct"}, autotune=True)
+
+
+def test_a_spent_budget_starts_no_further_round_and_records_what_was_left():
+    """Round 1 (the default choice of every kernel) runs; the rest is named as not tried."""
+    built = []
+
+    def build(schedules):
+        built.append(dict(schedules))
+        return FakeKernels(SPEC, schedules, {})
+
+    tuning = autotune.tune(SPEC, build, MACHINE, lambda message: None, budget=1e-9)
+    options = autotune.candidates(SPEC)
+    assert len(built) == 1
+    assert tuning.choice == {kernel: names[0] for kernel, names in options.items()}
+    for kernel, names in options.items():
+        assert tuning.not_tried[kernel] == names[1:]
+    data = json.loads(tuning.to_json(SPEC))
+    assert data["not_tried"]["forward"] == list(options["forward"][1:])
+    assert data["budget_seconds"] == 1e-9
+
+
+def test_candidates_start_with_the_default_choice():
+    from symconv.lower.driver import default_schedule
+
+    for formula in CONVOLUTION.index_level(SPEC).formulas():
+        assert autotune.candidates(SPEC)[formula.name][0] == default_schedule(formula, SPEC)
+
+
+def test_a_budget_that_is_not_a_positive_number_is_refused():
+    with pytest.raises(ValueError, match="autotune_seconds=0: expected a positive number"):
+        generate(SPEC, autotune=True, autotune_seconds=0)

@@ -42,21 +42,51 @@ def report_largest_errors():
 def assert_kernels_match_reference(
     spec: ConvSpec, seed: int, schedules: dict[str, str] | None = None
 ) -> None:
+    """Every kernel against the reference, on its second call, written into a NaN-filled `out=`.
+
+    The first call, on other data, leaves the kernel's workspaces (padded copies,
+    scratch, partial sums) full: a second call that trusted them would be caught.
+    """
     kernels = generate(spec, schedules=schedules)
-    x, w, b, gy = random_arrays(spec, np.random.default_rng(seed))
-    pairs = {
-        "forward": (kernels.forward(x, w, b), reference.forward(spec, x, w, b)),
-        "grad_input": (kernels.grad_input(gy, w), reference.grad_input(spec, gy, w)),
-        "grad_weight": (kernels.grad_weight(x, gy), reference.grad_weight(spec, x, gy)),
+    rng = np.random.default_rng(seed)
+    _call_every_kernel(kernels, spec, *random_arrays(spec, rng), out=False)
+    x, w, b, gy = random_arrays(spec, rng)
+    got = _call_every_kernel(kernels, spec, x, w, b, gy, out=True)
+    want = {
+        "forward": reference.forward(spec, x, w, b),
+        "grad_input": reference.grad_input(spec, gy, w),
+        "grad_weight": reference.grad_weight(spec, x, gy),
     }
     if spec.bias:
-        pairs["grad_bias"] = (kernels.grad_bias(gy), reference.grad_bias(spec, gy))
-    for name, (got, want) in pairs.items():
-        assert got.shape == want.shape and got.dtype == np.dtype(spec.dtype), name
-        scale = float(np.max(np.abs(want.astype(np.float64)), initial=0.0)) or 1.0
-        error = float(np.max(np.abs(got.astype(np.float64) - want), initial=0.0)) / scale
+        want["grad_bias"] = reference.grad_bias(spec, gy)
+    assert set(got) == set(want)
+    for name, value in got.items():
+        assert value.shape == want[name].shape and value.dtype == np.dtype(spec.dtype), name
+        scale = float(np.max(np.abs(want[name].astype(np.float64)), initial=0.0)) or 1.0
+        error = float(np.max(np.abs(value.astype(np.float64) - want[name]), initial=0.0)) / scale
         LARGEST_ERROR[spec.dtype] = max(LARGEST_ERROR[spec.dtype], error)
         assert error <= TOLERANCES[spec.dtype], f"{name}: relative error {error:.3g}"
+
+
+def _call_every_kernel(kernels, spec, x, w, b, gy, out: bool) -> dict[str, np.ndarray]:
+    """Each kernel's result; with `out`, written into a NaN-filled array it must return."""
+    calls = {
+        "forward": (kernels.forward, (x, w, b)),
+        "grad_input": (kernels.grad_input, (gy, w)),
+        "grad_weight": (kernels.grad_weight, (x, gy)),
+    }
+    if spec.bias:
+        calls["grad_bias"] = (kernels.grad_bias, (gy,))
+    results = {}
+    for name, (kernel, args) in calls.items():
+        if not out:
+            results[name] = kernel(*args)
+            continue
+        shape = kernels.shapes[kernel.signature.result]
+        given = np.full(shape, np.nan, spec.dtype)
+        results[name] = kernel(*args, out=given)
+        assert results[name] is given, f"{name} did not return out"
+    return results
 
 
 @settings(
@@ -95,7 +125,7 @@ def test_threaded_kernels_with_batch_chunks_equal_the_reference():
     spec = ConvSpec((8, 8), 3, in_channels=4, out_channels=4, batch=8, bias=True)
     source = render(spec)
     assert source.count("parallel=True") == 3  # forward, grad_input, grad_weight
-    assert "partial = np.empty((4, 4, 4, 3, 3)" in source and "for nn in range(2):" in source
+    assert '("partial", (4, 4, 4, 3, 3), 0.0)' in source and "for nn in range(2):" in source
     assert_kernels_match_reference(spec, seed=11)
 
 

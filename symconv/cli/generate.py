@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 
 from tqdm import tqdm
 
+from symconv import autotune
 from symconv.cli.layers import add_layer_flags, layers_from_args
 from symconv.files import output_folder
 from symconv.pipeline import generate, write
@@ -43,7 +45,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="time every algorithm of every kernel on this machine and keep the fastest; the "
         "choice is recorded beside the module and reused on this machine",
     )
+    parser.add_argument(
+        "--autotune-seconds",
+        metavar="S",
+        default=None,
+        help="with --autotune: start no candidate after S seconds (default "
+        f"{autotune.SECONDS:g}); the default choice is always timed, the rest is recorded "
+        "as not tried",
+    )
     return parser
+
+
+def autotune_seconds(text: str | None) -> float:
+    """The --autotune-seconds value: a positive, finite number of seconds."""
+    if text is None:
+        return autotune.SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"--autotune-seconds {text!r}: expected a positive number of seconds")
+    return value
 
 
 def progress(message: str) -> None:
@@ -64,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--autotune times compiled kernels: it cannot run with --no-compile")
     if args.autotune and args.target == "cuda":
         raise ValueError("--autotune chooses among the CPU's algorithms: it takes no --target cuda")
+    if args.autotune_seconds is not None and not args.autotune:
+        raise ValueError("--autotune-seconds limits --autotune: give --autotune too")
+    seconds = autotune_seconds(args.autotune_seconds)
     layers = layers_from_args(args)
     prepare_out(args.out)
     bar = tqdm(total=len(layers), unit="layer", file=sys.stderr, disable=None, leave=False)
@@ -76,7 +102,12 @@ def run(args: argparse.Namespace) -> int:
             path = write(spec, args.out, say_layer, target=args.target)
         else:
             kernels = generate(
-                spec, args.out, say_layer, target=args.target, autotune=args.autotune
+                spec,
+                args.out,
+                say_layer,
+                target=args.target,
+                autotune=args.autotune,
+                autotune_seconds=seconds,
             )
             path = kernels.path
             if args.autotune:

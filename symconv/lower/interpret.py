@@ -49,7 +49,8 @@ def run(nest: LoopNest, inputs: dict[str, np.ndarray]) -> np.ndarray:
     for staged in nest.staged:
         buffers[staged.name] = materialize(staged, buffers[staged.source.name])
     for scratch in nest.scratch:
-        buffers[scratch.name] = np.full(scratch.shape, 0.0 if scratch.zeroed else np.nan)
+        starts_at_zero = scratch.zeroed or scratch.accumulated
+        buffers[scratch.name] = np.full(scratch.shape, 0.0 if starts_at_zero else np.nan)
     buffers[nest.result.name] = np.full(nest.result.shape, 0.0 if nest.zeroed else np.nan)
     _execute(nest.body, {}, {}, buffers)
     return buffers[nest.result.name]

@@ -211,9 +211,7 @@ class If:
     body: tuple[Stmt, ...]
 
 
-Stmt = (
-    Init | Accumulate | Combine | Maximize | ScatterAdd | Store | Let | Gemm | AddBias | For | If
-)
+Stmt = Init | Accumulate | Combine | Maximize | ScatterAdd | Store | Let | Gemm | AddBias | For | If
 Block = tuple[Stmt, ...]
 
 
@@ -222,12 +220,16 @@ Block = tuple[Stmt, ...]
 class Operand:
     """A named array with a fixed shape: a kernel argument, its result or scratch space.
 
-    Scratch that is `zeroed` starts at zero (its untouched parts are read as padding).
+    Scratch that is `zeroed` starts at zero (its untouched parts are read as padding):
+    a caller that keeps it between calls zeroes it once, since every call writes the
+    same elements.  Scratch that is `accumulated` is added into (partial sums): it is
+    zeroed at the start of every call.
     """
 
     name: str
     shape: tuple[int, ...]
     zeroed: bool = False
+    accumulated: bool = False
 
 
 @dataclass(frozen=True)
@@ -349,6 +351,24 @@ def walk(body: Block, loops: tuple[For, ...] = ()) -> Iterator[tuple[Stmt, tuple
             yield from walk(stmt.body, loops + (stmt,))
         elif isinstance(stmt, If):
             yield from walk(stmt.body, loops)
+
+
+def free_indices(body: Block) -> frozenset[sp.Symbol]:
+    """Index variables `body` reads but does not bind: what it needs from around it."""
+    used: set[sp.Symbol] = set()
+
+    def note(expr: sp.Expr) -> sp.Expr:
+        used.update(expr.free_symbols)
+        return expr
+
+    ExpressionMapper(note)(body)
+    bound: set[sp.Symbol] = set()
+    for stmt, _ in walk(body):
+        if isinstance(stmt, (For, Let)):
+            bound.add(stmt.var)
+        elif isinstance(stmt, Maximize):
+            bound.update(var for var, _ in stmt.track)
+    return frozenset(used - bound)
 
 
 def has_parallel_loop(body: Block) -> bool:

@@ -6,7 +6,8 @@ that names no argument or, with bounds checks off, read out of bounds.  Every ca
 therefore checks each argument first (the target's `check`: shape, dtype, layout)
 and raises a `ValueError` that names the argument, what was expected and what was
 given.  Which kernels a layer has, and what each takes, comes from its kind's
-signatures (`symconv.kinds`), so one class serves every kind.
+signatures (`symconv.kinds`), so one class serves every kind.  ``out=`` hands the
+target an array to write the result into; the target checks it.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class Kernel:
         self.__doc__ = signature.summary
         self.__name__ = signature.name
 
-    def __call__(self, *args: object) -> Any:
+    def __call__(self, *args: object, out: object = None) -> Any:
+        """The kernel's result for `args`, written into `out` when given (and returned)."""
         spec, signature = self._layer.spec, self.signature
         if len(args) > len(signature.params):
             raise ValueError(
@@ -61,7 +63,10 @@ class Kernel:
                     f"{name} is required: {signature.name} takes ({', '.join(signature.passed)})"
                 )
             checked[name] = self._check(name, value, shapes[name], spec.dtype)
-        return self._function(*(checked[name] for name in self._takes))
+        arguments = (checked[name] for name in self._takes)
+        if out is None:
+            return self._function(*arguments)
+        return self._function(*arguments, out=out)
 
     def __repr__(self) -> str:
         return f"<kernel {self.signature.name}({', '.join(self.signature.params)})>"

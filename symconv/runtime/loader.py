@@ -97,8 +97,11 @@ def compile_in_parallel(path: Path, kernels: tuple[str, ...], workers: int) -> b
     independent, so on a machine with cores to spare each worker process imports the
     module compiling only its share (`COMPILE_ONLY`), writing Numba's cache, and the
     import that follows loads every kernel from that cache (measured on 2 cores: the
-    64-channel layer's cold generate from 32 s to about 17).  Returns False if a worker
-    failed; the import that follows then compiles, and reports, as usual.
+    64-channel layer's cold generate from 32 s to about 17).  `load_module` starts one
+    worker per kernel, up to two per core: the kernels take unequal times (6.8, 6.8 and
+    8.6 s for that layer's three), and two workers sharing them round-robin waited
+    15 s on the pair that fell to one of them.  Returns False if a worker failed; the
+    import that follows then compiles, and reports, as usual.
     """
     shares = [kernels[i::workers] for i in range(workers) if kernels[i::workers]]
     started = [
@@ -138,8 +141,8 @@ def load_module(path: str | Path, kernels: tuple[str, ...] = ()) -> ModuleType:
         cached = _LOADED.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        workers = min(len(kernels), os.cpu_count() or 1)
-        if workers > 1 and _worth_parallel(path):
+        workers = min(len(kernels), 2 * (os.cpu_count() or 1))
+        if (os.cpu_count() or 1) > 1 and workers > 1 and _worth_parallel(path):
             compile_in_parallel(path, kernels, workers)
         module = _execute_recovering(path)
         _LOADED[path] = (stamp, module)

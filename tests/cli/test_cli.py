@@ -189,8 +189,7 @@ def test_main_job_runs_the_whole_pipeline_on_the_lecture_example(capsys):
     out = capsys.readouterr().out
     assert "O11 = X11·F11 + X12·F12 + X21·F21 + X22·F22" in out
     assert (
-        "✓ proved: ∂L/∂X is the full cross-correlation of ∂L/∂O with the 180°-rotated filter"
-        in out
+        "✓ proved: ∂L/∂X is the full cross-correlation of ∂L/∂O with the 180°-rotated filter" in out
     )
     last = out.strip().splitlines()[-1]
     assert last.startswith("verdict: OK: 6/6 patterns proved")  # no bias: no dL/db pattern
@@ -272,3 +271,25 @@ def test_autotune_without_compiling_is_refused(tmp_path, capsys):
     argv = ["generate", "--autotune", "--no-compile", "-o", str(tmp_path)]
     assert run_cli(argv) == 2
     assert "--autotune times compiled kernels" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--autotune", "--autotune-seconds", "-5"],
+            "--autotune-seconds '-5': expected a positive",
+        ),
+        (
+            ["--autotune", "--autotune-seconds", "nan"],
+            "--autotune-seconds 'nan': expected a positive",
+        ),
+        (["--autotune-seconds", "10"], "--autotune-seconds limits --autotune: give --autotune too"),
+    ],
+)
+def test_a_bad_autotune_budget_is_one_line_and_status_2(tmp_path, capsys, extra, message):
+    argv = ["generate", "--input", "9", "--kernel", "3", *extra, "-o", str(tmp_path / "out")]
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()

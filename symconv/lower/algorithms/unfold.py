@@ -136,7 +136,7 @@ class UnfoldNest:
         ]
         result = self.context.formula.target.tensor
         if self.name == "grad_weight" and self.chunks > 1:
-            scratch.append(Operand(PARTIAL_SUMS, (self.chunks, *shapes["w"]), zeroed=True))
+            scratch.append(Operand(PARTIAL_SUMS, (self.chunks, *shapes["w"]), accumulated=True))
             body += (self.sum_partials(),)
         reads = {"forward": ("x", "w", "b"), "grad_input": ("gy", "w"), "grad_weight": ("x", "gy")}
         params = tuple(

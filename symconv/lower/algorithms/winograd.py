@@ -447,7 +447,7 @@ class WinogradWeightNest(WinogradNest):
             Operand(GRADIENT_PHASES, (role.a, *gradient_rows, self.m, self.tiles[-1]), zeroed=True),
             Operand(TILES, (self.products, role.b, tiles)),
             Operand(GRADIENT_TILES, (self.products, role.a, tiles)),
-            Operand(PRODUCTS, (self.products, role.a, role.b_per_group), zeroed=True),
+            Operand(PRODUCTS, (self.products, role.a, role.b_per_group), accumulated=True),
         )
 
     def build(self, passes: tuple) -> LoopNest:

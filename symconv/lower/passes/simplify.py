@@ -5,6 +5,7 @@ kernel and the index expressions; substituting 0 leaves literal indices that the
 printer folds.  A guard that holds (or fails) for every value of the loops around
 it, as unit loops and unrolling often make it, is decided here once instead of at
 every iteration, and before staging, so no copy is made for a guard that never fails.
+A product that only ever meets padding stays, as a product with an exact zero.
 """
 
 from __future__ import annotations
@@ -13,7 +14,17 @@ from dataclasses import replace
 
 import sympy as sp
 
-from symconv.lower.ir import Block, For, If, LoopNest, Stmt, Transformer, substitute
+from symconv.lower.ir import (
+    Accumulate,
+    Block,
+    Const,
+    For,
+    If,
+    LoopNest,
+    Stmt,
+    Transformer,
+    substitute,
+)
 from symconv.lower.passes.staging import affine_bounds
 from symconv.symbolic.indices import Divisible, Guard
 
@@ -64,10 +75,16 @@ class _FoldGuards(Transformer):
 
     def visit_If(self, stmt: If) -> Stmt | Block:
         values = [static_value(g, self.extents) for g in stmt.guards]
-        if any(v is False for v in values):
-            return ()
+        failing = [g for g, v in zip(stmt.guards, values) if v is False]
         kept = tuple(g for g, v in zip(stmt.guards, values) if v is None)
-        inner = self.block(stmt.body)
+        body = stmt.body
+        if failing:
+            body = multiply_padding(stmt.body, failing)
+            if body is None:
+                return ()
+            # 0·(a factor read in bounds): the bounds guards left guard only the padding
+            kept = tuple(g for g in kept if isinstance(g, Divisible))
+        inner = self.block(body)
         return If(kept, inner) if kept else inner
 
     def visit_For(self, stmt: For) -> Stmt | Block:
@@ -76,6 +93,31 @@ class _FoldGuards(Transformer):
         inner = self.block(stmt.body)
         self.extents = outer
         return replace(stmt, body=inner) if inner else ()  # a loop decided away does nothing
+
+
+def multiply_padding(body: Block, failing: list[Guard]) -> Block | None:
+    """`body` with every read a failing `InRange` guard protects replaced by an exact 0.
+
+    A read outside its tensor reads padding, and padding is zeros that multiply: with
+    dL/dy = inf the reference and PyTorch give 0·inf = NaN, so a term that only ever
+    meets padding is kept as 0·(the other factors), not dropped.  None when the body
+    is dropped after all: a failing `Divisible` guard (an inserted zero, whose product
+    the reference skips) or anything but sums of products.
+    """
+    if any(isinstance(g, Divisible) for g in failing):
+        return None
+    outside = {sp.expand(g.expr) for g in failing}
+
+    def padding(factor: object) -> bool:
+        return any(sp.expand(e) in outside for e in getattr(factor, "index", ()))
+
+    kept: list[Stmt] = []
+    for statement in body:
+        if not isinstance(statement, Accumulate) or not any(map(padding, statement.factors)):
+            return None
+        zero = tuple(Const(sp.S.Zero) if padding(f) else f for f in statement.factors)
+        kept.append(replace(statement, factors=zero))
+    return tuple(kept)
 
 
 def fold_static_guards(nest: LoopNest) -> LoopNest:

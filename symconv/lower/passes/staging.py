@@ -124,6 +124,8 @@ def _stage_if(
     for i, update in enumerate(stmt.body):
         enforced: set[Guard] = set()
         for k, factor in enumerate(_reads(update)):
+            if not isinstance(factor, Read):
+                continue  # an exact constant (a product with padding) reads nothing
             operand = operands.get(factor.buffer)
             plan = _plan(factor, operand, stmt.guards, extents, _fill(update)) if operand else None
             if plan is not None:

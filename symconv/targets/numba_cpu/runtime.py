@@ -1,12 +1,22 @@
-"""The CPU target's side of a call: NumPy arrays checked before a compiled kernel sees them.
+"""The CPU target's side of a call: NumPy arrays checked, buffers reused, the kernel called.
 
 The kernels are compiled for C-contiguous, aligned arrays of exactly the layer's
 shapes and dtype; inputs are only read, so read-only arrays (memmaps, views of
 read-only buffers) are accepted as they are.
+
+A generated kernel takes its result and its workspaces (padded copies, scratch,
+transformed weights) as arguments (the module's RESULTS and WORKSPACES say what
+they are).  `Call` allocates the workspaces once per kernel object and thread, not
+on every call: a fresh ``np.zeros`` of a padded 8×64×58×58 input costs its page
+faults again on every call, and two threads calling one kernel must never share a
+workspace.  The result is a new array unless the caller passes ``out=``.
 """
 
 from __future__ import annotations
 
+import inspect
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,10 +45,64 @@ def check_array(name: str, value: object, shape: tuple[int, ...], dtype: str) ->
     return value
 
 
+def check_out(out: object, shape: tuple[int, ...], dtype: str, inputs: tuple) -> np.ndarray:
+    """`out` if the kernel may write its result there: the result's array, writable, apart."""
+    check_array("out", out, shape, dtype)
+    if not out.flags.writeable:
+        raise ValueError("out is read-only, expected a writable array")
+    for value in inputs:
+        if np.may_share_memory(out, value):
+            raise ValueError("out overlaps an argument, expected an array of its own")
+    return out
+
+
+class Call:
+    """One compiled kernel with its workspaces, allocated on a thread's first call.
+
+    ``call(*arguments, out=None)`` passes the arguments, the result (``out`` or a new
+    array) and this thread's workspaces.  A staged copy is allocated with its fill
+    (zeros, −∞) once: each call copies the argument into the same elements and the
+    border keeps the fill.
+    """
+
+    def __init__(self, module: ModuleType, name: str, function: Callable[..., Any]) -> None:
+        self._function = function
+        self._dtype = np.dtype(module.DTYPE)
+        _, self._shape, _ = module.RESULTS[name]
+        self._workspaces = module.WORKSPACES[name]
+        self._local = threading.local()
+        compiled = getattr(function, "py_func", function)
+        takes = list(inspect.signature(compiled).parameters)[: -1 - len(self._workspaces)]
+        self.__signature__ = inspect.Signature(
+            [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in takes]
+        )
+        self.__name__ = name
+
+    def workspaces(self) -> tuple[np.ndarray, ...]:
+        """This thread's workspaces, allocated on its first call."""
+        buffers = getattr(self._local, "buffers", None)
+        if buffers is None:
+            buffers = tuple(
+                np.full(shape, fill, self._dtype) for _, shape, fill in self._workspaces
+            )
+            self._local.buffers = buffers
+        return buffers
+
+    def __call__(self, *arguments: np.ndarray, out: object = None) -> np.ndarray:
+        if out is None:
+            result = np.empty(self._shape, self._dtype)
+        else:
+            result = check_out(out, self._shape, self._dtype.name, arguments)
+        return self._function(*arguments, result, *self.workspaces())
+
+
 def wrap(spec: Any, module: ModuleType, path: Path) -> Kernels:
     """The checked kernels of a loaded module (the BLAS held to one thread where they say)."""
-    functions = {
-        name: one_blas_thread(getattr(module, name))
-        for name in getattr(module, "BLAS_IN_THREADS", ())
-    }
+    blas_in_threads = set(getattr(module, "BLAS_IN_THREADS", ()))
+    functions = {}
+    for name in module.RESULTS:
+        function = getattr(module, name)
+        if name in blas_in_threads:
+            function = one_blas_thread(function)
+        functions[name] = Call(module, name, function)
     return Kernels(spec, module, path, check_array, functions)

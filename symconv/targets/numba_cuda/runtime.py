@@ -83,11 +83,19 @@ def launcher(module: ModuleType, name: str) -> Any:
     _, shape, zeroed = module.RESULTS[name]
     dtype = np.dtype(module.DTYPE)
 
-    def launch(*arguments: Argument) -> Any:
-        result = (
-            cuda.to_device(np.zeros(shape, dtype)) if zeroed else cuda.device_array(shape, dtype)
-        )
+    def launch(*arguments: Argument, out: object = None) -> Any:
+        given = None if out is None else check_argument("out", out, shape, dtype.name)
+        if given is not None and given.from_host:
+            given = None  # a host array: computed on the device, then copied into it
+        result = cuda.device_array(shape, dtype) if given is None else given.array
+        if zeroed:
+            result.copy_to_device(np.zeros(shape, dtype))  # the kernel adds into it
         kernel[blocks, threads](*(a.array for a in arguments), result)
+        if isinstance(out, np.ndarray):
+            result.copy_to_host(out)
+            return out
+        if out is not None:
+            return out
         if all(a.from_host for a in arguments):
             return result.copy_to_host()
         return result

@@ -35,7 +35,7 @@ def test_rendered_module_declares_c_contiguous_signatures_and_flags():
     source = render(ConvSpec((5, 5, 5), 2, bias=True, dtype="float64"))
     assert "INPUT = numba.float64[:, :, :, :, ::1]" in source
     assert "BIAS = numba.float64[::1]" in source
-    assert "OUTPUT(INPUT_ARG, WEIGHT_ARG, BIAS_ARG)," in source
+    assert "OUTPUT(INPUT_ARG, WEIGHT_ARG, BIAS_ARG, OUTPUT)," in source
     assert 'FASTMATH = {"contract", "reassoc"}' in source
     # four kernels and two helpers (a GEMM accumulation, a row sum) the kernels call
     for flag in ("fastmath=FASTMATH", "boundscheck=False", "cache=True"):
@@ -87,6 +87,15 @@ def execute(source: str, monkeypatch: pytest.MonkeyPatch) -> dict:
     return namespace
 
 
+def call(namespace: dict, name: str, *args: np.ndarray) -> np.ndarray:
+    """Kernel `name` of an executed module, given a fresh result and workspaces (as the
+    runtime allocates them: RESULTS and WORKSPACES say what they are)."""
+    dtype = namespace["DTYPE"]
+    _, shape, _ = namespace["RESULTS"][name]
+    workspaces = [np.full(s, fill, dtype) for _, s, fill in namespace["WORKSPACES"][name]]
+    return namespace[name](*args, np.full(shape, np.nan, dtype), *workspaces)
+
+
 @settings(max_examples=60, deadline=None)
 @given(spec=conv_specs(max_batch=2))
 def test_rendered_module_computes_the_reference_in_pure_python(spec):
@@ -97,9 +106,9 @@ def test_rendered_module_computes_the_reference_in_pure_python(spec):
     x, w, b, gy = random_arrays(spec, np.random.default_rng(0))
     tol = {"float32": 1e-4, "float64": 1e-10}[spec.dtype]
     got = {
-        "forward": module["forward"](x, w, *([b] if spec.bias else [])),
-        "grad_input": module["grad_input"](gy, w),
-        "grad_weight": module["grad_weight"](x, gy),
+        "forward": call(module, "forward", x, w, *([b] if spec.bias else [])),
+        "grad_input": call(module, "grad_input", gy, w),
+        "grad_weight": call(module, "grad_weight", x, gy),
     }
     want = {
         "forward": reference.forward(spec, x, w, b),
@@ -107,7 +116,7 @@ def test_rendered_module_computes_the_reference_in_pure_python(spec):
         "grad_weight": reference.grad_weight(spec, x, gy),
     }
     if spec.bias:
-        got["grad_bias"] = module["grad_bias"](gy)
+        got["grad_bias"] = call(module, "grad_bias", gy)
         want["grad_bias"] = reference.grad_bias(spec, gy)
     for name, value in got.items():
         assert value.dtype == np.dtype(spec.dtype) and value.shape == want[name].shape, name
@@ -121,9 +130,9 @@ def test_parallel_module_runs_in_pure_python(monkeypatch):
 
     spec = ConvSpec((10, 10), 3, in_channels=4, out_channels=4, batch=8)
     source = render(spec)
-    assert "numba.prange(" in source and "partial = np.empty((4, 4, 4, 3, 3)" in source
+    assert "numba.prange(" in source and '("partial", (4, 4, 4, 3, 3), 0.0)' in source
     module = execute(source, monkeypatch)
     x, w, _, gy = random_arrays(spec, np.random.default_rng(1))
     np.testing.assert_allclose(
-        module["grad_weight"](x, gy), reference.grad_weight(spec, x, gy), rtol=1e-4, atol=1e-4
+        call(module, "grad_weight", x, gy), reference.grad_weight(spec, x, gy), rtol=1e-4, atol=1e-4
     )

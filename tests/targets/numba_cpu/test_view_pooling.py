@@ -22,7 +22,7 @@ from symconv.kinds import PoolSpec
 from symconv.pipeline import render as render_module
 from symconv.symbolic.indices import index_symbol
 from tests.pool_strategies import pool_arrays, pool_specs
-from tests.targets.numba_cpu.test_view import execute
+from tests.targets.numba_cpu.test_view import call, execute
 
 LENET_POOL = PoolSpec("max", (24, 24), 2, channels=6)
 TOLERANCES = {"float32": 1e-5, "float64": 1e-12}
@@ -34,8 +34,10 @@ def test_rendered_pooling_module_computes_the_reference_in_pure_python(spec, see
     with pytest.MonkeyPatch.context() as monkeypatch:
         module = execute(render_module(spec), monkeypatch)
     x, gy = pool_arrays(spec, np.random.default_rng(seed))
-    got_y = module["forward"](x)
-    got_gx = module["grad_input"](gy, x) if spec.kind == "max" else module["grad_input"](gy)
+    got_y = call(module, "forward", x)
+    got_gx = (
+        call(module, "grad_input", gy, x) if spec.kind == "max" else call(module, "grad_input", gy)
+    )
     for got, want in (
         (got_y, reference.pool_forward(spec, x)),
         (got_gx, reference.pool_grad_input(spec, gy, x)),
@@ -57,8 +59,13 @@ def test_signatures_follow_the_kind():
             if isinstance(node, ast.FunctionDef)
         }
     helpers = {"gemm_accumulate": ["out", "a", "b"], "add_rows": ["out", "values"]}
-    assert functions["max"] == {**helpers, "forward": ["x"], "grad_input": ["gy", "x"]}
-    assert functions["avg"] == {**helpers, "forward": ["x"], "grad_input": ["gy"]}
+    # each kernel's arguments, then its result (the caller passes it: see RESULTS)
+    assert functions["max"] == {**helpers, "forward": ["x", "y"], "grad_input": ["gy", "x", "gx"]}
+    assert functions["avg"] == {
+        **helpers,
+        "forward": ["x", "y"],
+        "grad_input": ["gy", "gx", "gy_dilated"],
+    }
 
 
 def test_module_declares_only_input_and_output_types():
@@ -67,7 +74,10 @@ def test_module_declares_only_input_and_output_types():
     assert "OUTPUT = numba.float64[:, :, :, :, ::1]" in source
     assert "WEIGHT" not in source and "BIAS" not in source
     assert "INPUT_SHAPE = (1, 1, 4, 5, 6)" in source and "OUTPUT_SHAPE = (1, 1, 2, 2, 3)" in source
-    assert "OUTPUT(INPUT_ARG)," in source and "INPUT(OUTPUT_ARG)," in source
+    # arguments read-only, then the result, then the dilated dL/dy workspace
+    assert (
+        "OUTPUT(INPUT_ARG, OUTPUT)," in source and "INPUT(OUTPUT_ARG, INPUT, BUFFER_5D)," in source
+    )
 
 
 def test_max_kernels_have_no_fastmath_and_mean_kernels_do():
@@ -78,16 +88,20 @@ def test_max_kernels_have_no_fastmath_and_mean_kernels_do():
 
 def test_max_pooling_pads_with_minus_infinity_and_its_gradient_starts_at_zero():
     source = render_module(PoolSpec("max", (5, 5), 3, stride=2, padding=1))
-    assert "x_padded = np.full((1, 1, 7, 7), -np.inf, dtype=np.float32)" in source
+    # the padded copy is allocated once, filled with -inf; each call copies x into it
+    assert '"forward": (("x_padded", (1, 1, 7, 7), -np.inf), ),' in source
+    assert "x_padded[:, :, 1:6, 1:6] = x" in source
     assert "MINUS_INF = np.float32(-np.inf)" in source and "acc = MINUS_INF" in source
-    assert "gx = np.zeros((1, 1, 5, 5), dtype=np.float32)" in source
+    # the gradient adds into its result, so the kernel zeroes it first
+    assert '"grad_input": ("gx", (1, 1, 5, 5), True),' in source
+    assert "gx.reshape(-1)[:] = 0" in source
     assert "th_best = max(0, 1 - 2 * jh)" in source
     assert "gx[0, 0, 2 * jh + th_best - 1, 2 * jw + tw_best - 1] += gy[0, 0, jh, jw]" in source
 
 
 def test_average_pooling_divides_once_at_the_store():
     source = render_module(PoolSpec("avg", (5,), 3, stride=2, padding=1, dtype="float64"))
-    assert "x_padded = np.zeros((1, 1, 7), dtype=np.float64)" in source
+    assert '"forward": (("x_padded", (1, 1, 7), 0.0), ),' in source
     assert "K_3 = np.float64(3)" in source
     assert "y[0, 0, j] = acc / K_3" in source
     assert "gx[0, 0, r] = acc / K_3" in source
@@ -97,7 +111,7 @@ def test_lenet_pool_forward_reads_like_hand_written_code():
     """The first LeNet max pool: four literal taps per window, strict > so ties keep the
     first, and a NaN takes over (PyTorch's rule) so it reaches the output."""
     source = render_module(LENET_POOL)
-    start = source.index("def forward(x):")
+    start = source.index("def forward(x, y):")
     forward = source[start : source.index("@numba.njit", start)]
     body = [line.strip() for line in forward.splitlines()]
     first = body.index("acc = MINUS_INF")

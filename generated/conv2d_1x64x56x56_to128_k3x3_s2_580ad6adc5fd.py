@@ -27,6 +27,9 @@ WEIGHT = numba.float32[:, :, :, ::1]
 WEIGHT_ARG = numba.types.Array(numba.float32, 4, "C", readonly=True)
 OUTPUT = numba.float32[:, :, :, ::1]
 OUTPUT_ARG = numba.types.Array(numba.float32, 4, "C", readonly=True)
+# Workspace types: writable, C-contiguous.
+BUFFER_3D = numba.float32[:, :, ::1]
+BUFFER_4D = numba.float32[:, :, :, ::1]
 
 # Fast-math flags that keep IEEE 754 values: reassociation (vectorized sums) and
 # contraction (fused multiply-add), not nnan/ninf, so NaN and inf come out as in the
@@ -38,6 +41,21 @@ ALGORITHMS = {
     "forward": "unfold",
     "grad_input": "unfold",
     "grad_weight": "unfold",
+}
+
+# Each kernel is called with its arguments, then its result and its workspaces, which
+# the caller allocates once and passes again on every call (symconv's wrapper keeps
+# one set per thread): RESULTS[kernel] = (name, shape, whether the kernel zeroes it
+# first), WORKSPACES[kernel] = ((name, shape, the value it is allocated with), ...).
+RESULTS = {
+    "forward": ("y", (1, 128, 28, 28), False),
+    "grad_input": ("gx", (1, 64, 56, 56), False),
+    "grad_weight": ("gw", (128, 64, 3, 3), True),
+}
+WORKSPACES = {
+    "forward": (("columns", (1, 576, 784), 0.0), ("padded", (1, 64, 57, 57), 0.0), ),
+    "grad_input": (("columns", (1, 576, 784), 0.0), ("padded", (1, 64, 57, 57), 0.0), ),
+    "grad_weight": (("columns", (1, 576, 784), 0.0), ("padded", (1, 64, 57, 57), 0.0), ),
 }
 
 # Exact constants of the kernels in float32, computed once here (see the docstring
@@ -66,21 +84,40 @@ def add_rows(out, values):
         out[i, :] += values[i]
 
 
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def _forward_task_0(x, w, y, columns, padded, x_flat, w_flat, columns_flat, padded_flat, y_flat, runtime_zero, c_p):
+    """One iteration of forward's threaded loop over c."""
+    c = c_p % 64
+    for p0 in range(56):
+        for p1 in range(56 + runtime_zero):
+            value = x_flat[3136 * c + 56 * p0 + p1]
+            padded_flat[3249 * c + 57 * p0 + p1 + 58] = value
+
+
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def _forward_task_1(x, w, y, columns, padded, x_flat, w_flat, columns_flat, padded_flat, y_flat, runtime_zero, c_p):
+    """One iteration of forward's threaded loop over c."""
+    c = c_p % 64
+    for a0 in range(3):
+        for a1 in range(3):
+            for j0 in range(28):
+                for j1 in range(28 + runtime_zero):
+                    value = padded_flat[3249 * c + 114 * j0 + 57 * a0 + 2 * j1 + a1]
+                    columns_flat[7056 * c + 2352 * a0 + 784 * a1 + 28 * j0 + j1] = value
+
+
 @numba.njit(
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
     parallel=True,
 )
-def forward(x, w):
+def forward(x, w, y, columns, padded):
     """y = x * w (+ b): every output gathers its input channels and taps.
 
     unfold: 576x784 columns per image, one BLAS product per image
     one image at a time, the BLAS runs the threads
     """
-    columns = np.empty((1, 576, 784), dtype=np.float32)
-    padded = np.zeros((1, 64, 57, 57), dtype=np.float32)
-    y = np.empty((1, 128, 28, 28), dtype=np.float32)
     # Vector loops run to a bound LLVM cannot fold: it would unroll a short literal one
     # and leave it scalar.  The wrapper checked every shape, so this is 0.
     runtime_zero = x.shape[0] - 1
@@ -90,21 +127,42 @@ def forward(x, w):
     padded_flat = padded.reshape(-1)
     y_flat = y.reshape(-1)
     for c_p in numba.prange(64):
-        c = c_p % 64
-        for p0 in range(56):
-            for p1 in range(56 + runtime_zero):
-                value = x_flat[3136 * c + 56 * p0 + p1]
-                padded_flat[3249 * c + 57 * p0 + p1 + 58] = value
+        _forward_task_0(x, w, y, columns, padded, x_flat, w_flat, columns_flat, padded_flat, y_flat, runtime_zero, np.int64(c_p))
     for c_p in numba.prange(64):
-        c = c_p % 64
-        for a0 in range(3):
-            for a1 in range(3):
-                for j0 in range(28):
-                    for j1 in range(28 + runtime_zero):
-                        value = padded_flat[3249 * c + 114 * j0 + 57 * a0 + 2 * j1 + a1]
-                        columns_flat[7056 * c + 2352 * a0 + 784 * a1 + 28 * j0 + j1] = value
+        _forward_task_1(x, w, y, columns, padded, x_flat, w_flat, columns_flat, padded_flat, y_flat, runtime_zero, np.int64(c_p))
     np.dot(w.reshape(128, 576), columns[0].reshape(576, 784), y[0].reshape(128, 784))
     return y
+
+
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def _grad_input_task_0(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, c_p):
+    """One iteration of grad_input's threaded loop over c."""
+    c = c_p % 64
+    for p0 in range(57):
+        for p1 in range(57 + runtime_zero):
+            value = ZERO
+            padded_flat[3249 * c + 57 * p0 + p1] = value
+
+
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def _grad_input_task_1(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, c_p):
+    """One iteration of grad_input's threaded loop over c."""
+    c = c_p % 64
+    for a0 in range(3):
+        for a1 in range(3):
+            for j0 in range(28):
+                for j1 in range(28 + runtime_zero):
+                    padded_flat[3249 * c + 114 * j0 + 57 * a0 + 2 * j1 + a1] += columns_flat[7056 * c + 2352 * a0 + 784 * a1 + 28 * j0 + j1]
+
+
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def _grad_input_task_2(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, c_p):
+    """One iteration of grad_input's threaded loop over c."""
+    c = c_p % 64
+    for p0 in range(56):
+        for p1 in range(56 + runtime_zero):
+            value = padded_flat[3249 * c + 57 * p0 + p1 + 58]
+            gx_flat[3136 * c + 56 * p0 + p1] = value
 
 
 @numba.njit(
@@ -113,15 +171,12 @@ def forward(x, w):
     cache=True,
     parallel=True,
 )
-def grad_input(gy, w):
+def grad_input(gy, w, gx, columns, padded):
     """dL/dx: the dilated, padded dL/dy correlated with the rotated filter (a gather).
 
     unfold: 576x784 columns per image, one BLAS product per image
     one image at a time, the BLAS runs the threads
     """
-    columns = np.empty((1, 576, 784), dtype=np.float32)
-    padded = np.zeros((1, 64, 57, 57), dtype=np.float32)
-    gx = np.empty((1, 64, 56, 56), dtype=np.float32)
     # Vector loops run to a bound LLVM cannot fold: it would unroll a short literal one
     # and leave it scalar.  The wrapper checked every shape, so this is 0.
     runtime_zero = gy.shape[0] - 1
@@ -132,25 +187,34 @@ def grad_input(gy, w):
     gx_flat = gx.reshape(-1)
     np.dot(w.reshape(128, 576).T, gy[0].reshape(128, 784), columns[0].reshape(576, 784))
     for c_p in numba.prange(64):
-        c = c_p % 64
-        for p0 in range(57):
-            for p1 in range(57 + runtime_zero):
-                value = ZERO
-                padded_flat[3249 * c + 57 * p0 + p1] = value
+        _grad_input_task_0(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, np.int64(c_p))
     for c_p in numba.prange(64):
-        c = c_p % 64
-        for a0 in range(3):
-            for a1 in range(3):
-                for j0 in range(28):
-                    for j1 in range(28 + runtime_zero):
-                        padded_flat[3249 * c + 114 * j0 + 57 * a0 + 2 * j1 + a1] += columns_flat[7056 * c + 2352 * a0 + 784 * a1 + 28 * j0 + j1]
+        _grad_input_task_1(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, np.int64(c_p))
     for c_p in numba.prange(64):
-        c = c_p % 64
-        for p0 in range(56):
-            for p1 in range(56 + runtime_zero):
-                value = padded_flat[3249 * c + 57 * p0 + p1 + 58]
-                gx_flat[3136 * c + 56 * p0 + p1] = value
+        _grad_input_task_2(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, np.int64(c_p))
     return gx
+
+
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def _grad_weight_task_0(x, gy, gw, columns, padded, x_flat, gy_flat, columns_flat, padded_flat, gw_flat, runtime_zero, c_p):
+    """One iteration of grad_weight's threaded loop over c."""
+    c = c_p % 64
+    for p0 in range(56):
+        for p1 in range(56 + runtime_zero):
+            value = x_flat[3136 * c + 56 * p0 + p1]
+            padded_flat[3249 * c + 57 * p0 + p1 + 58] = value
+
+
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def _grad_weight_task_1(x, gy, gw, columns, padded, x_flat, gy_flat, columns_flat, padded_flat, gw_flat, runtime_zero, c_p):
+    """One iteration of grad_weight's threaded loop over c."""
+    c = c_p % 64
+    for a0 in range(3):
+        for a1 in range(3):
+            for j0 in range(28):
+                for j1 in range(28 + runtime_zero):
+                    value = padded_flat[3249 * c + 114 * j0 + 57 * a0 + 2 * j1 + a1]
+                    columns_flat[7056 * c + 2352 * a0 + 784 * a1 + 28 * j0 + j1] = value
 
 
 @numba.njit(
@@ -159,15 +223,13 @@ def grad_input(gy, w):
     cache=True,
     parallel=True,
 )
-def grad_weight(x, gy):
+def grad_weight(x, gy, gw, columns, padded):
     """dL/dw: the padded x correlated with dL/dy, summed over the batch.
 
     unfold: 576x784 columns per image, one BLAS product per image
     one image at a time, the BLAS runs the threads
     """
-    columns = np.empty((1, 576, 784), dtype=np.float32)
-    padded = np.zeros((1, 64, 57, 57), dtype=np.float32)
-    gw = np.zeros((128, 64, 3, 3), dtype=np.float32)
+    gw.reshape(-1)[:] = 0
     # Vector loops run to a bound LLVM cannot fold: it would unroll a short literal one
     # and leave it scalar.  The wrapper checked every shape, so this is 0.
     runtime_zero = x.shape[0] - 1
@@ -177,19 +239,9 @@ def grad_weight(x, gy):
     padded_flat = padded.reshape(-1)
     gw_flat = gw.reshape(-1)
     for c_p in numba.prange(64):
-        c = c_p % 64
-        for p0 in range(56):
-            for p1 in range(56 + runtime_zero):
-                value = x_flat[3136 * c + 56 * p0 + p1]
-                padded_flat[3249 * c + 57 * p0 + p1 + 58] = value
+        _grad_weight_task_0(x, gy, gw, columns, padded, x_flat, gy_flat, columns_flat, padded_flat, gw_flat, runtime_zero, np.int64(c_p))
     for c_p in numba.prange(64):
-        c = c_p % 64
-        for a0 in range(3):
-            for a1 in range(3):
-                for j0 in range(28):
-                    for j1 in range(28 + runtime_zero):
-                        value = padded_flat[3249 * c + 114 * j0 + 57 * a0 + 2 * j1 + a1]
-                        columns_flat[7056 * c + 2352 * a0 + 784 * a1 + 28 * j0 + j1] = value
+        _grad_weight_task_1(x, gy, gw, columns, padded, x_flat, gy_flat, columns_flat, padded_flat, gw_flat, runtime_zero, np.int64(c_p))
     gemm_accumulate(gw.reshape(128, 576), gy[0].reshape(128, 784), columns[0].reshape(576, 784).T)
     return gw
 
@@ -199,9 +251,9 @@ def grad_weight(x, gy):
 # symconv's loader when several processes share a cold compilation) names the kernels
 # this process compiles; the others are left for Numba's cache.
 SIGNATURES = {
-    "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG),
-    "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG),
-    "grad_weight": WEIGHT(INPUT_ARG, OUTPUT_ARG),
+    "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG, OUTPUT, BUFFER_3D, BUFFER_4D),
+    "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG, INPUT, BUFFER_3D, BUFFER_4D),
+    "grad_weight": WEIGHT(INPUT_ARG, OUTPUT_ARG, WEIGHT, BUFFER_3D, BUFFER_4D),
 }
 _ONLY = os.environ.get("SYMCONV_COMPILE_ONLY")
 for _name, _signature in SIGNATURES.items():

@@ -27,6 +27,8 @@ WEIGHT = numba.float32[:, :, :, ::1]
 WEIGHT_ARG = numba.types.Array(numba.float32, 4, "C", readonly=True)
 OUTPUT = numba.float32[:, :, :, ::1]
 OUTPUT_ARG = numba.types.Array(numba.float32, 4, "C", readonly=True)
+# Workspace types: writable, C-contiguous.
+BUFFER_4D = numba.float32[:, :, :, ::1]
 
 # Fast-math flags that keep IEEE 754 values: reassociation (vectorized sums) and
 # contraction (fused multiply-add), not nnan/ninf, so NaN and inf come out as in the
@@ -38,6 +40,21 @@ ALGORITHMS = {
     "forward": "direct",
     "grad_input": "direct",
     "grad_weight": "direct",
+}
+
+# Each kernel is called with its arguments, then its result and its workspaces, which
+# the caller allocates once and passes again on every call (symconv's wrapper keeps
+# one set per thread): RESULTS[kernel] = (name, shape, whether the kernel zeroes it
+# first), WORKSPACES[kernel] = ((name, shape, the value it is allocated with), ...).
+RESULTS = {
+    "forward": ("y", (1, 1, 2, 2), False),
+    "grad_input": ("gx", (1, 1, 3, 3), False),
+    "grad_weight": ("gw", (1, 1, 2, 2), False),
+}
+WORKSPACES = {
+    "forward": (),
+    "grad_input": (("gy_padded", (1, 1, 4, 4), 0.0), ),
+    "grad_weight": (),
 }
 
 # Exact constants of the kernels in float32, computed once here (see the docstring
@@ -72,13 +89,12 @@ def add_rows(out, values):
     cache=True,
     parallel=False,
 )
-def forward(x, w):
+def forward(x, w, y):
     """y = x * w (+ b): every output gathers its input channels and taps.
 
     16 multiply-adds < 32768: one thread
     4 taps per channel, unrolled
     """
-    y = np.empty((1, 1, 2, 2), dtype=np.float32)
     for jh in range(2):
         for jw in range(2):
             acc = ZERO
@@ -96,16 +112,14 @@ def forward(x, w):
     cache=True,
     parallel=False,
 )
-def grad_input(gy, w):
+def grad_input(gy, w, gx, gy_padded):
     """dL/dx: the dilated, padded dL/dy correlated with the rotated filter (a gather).
 
     gy_padded: gy padded (1, 1), (1, 1)
     36 multiply-adds < 32768: one thread
     4 taps per channel, unrolled
     """
-    gy_padded = np.zeros((1, 1, 4, 4), dtype=np.float32)
     gy_padded[:, :, 1:3, 1:3] = gy
-    gx = np.empty((1, 1, 3, 3), dtype=np.float32)
     for rh in range(3):
         for rw in range(3):
             acc = ZERO
@@ -123,13 +137,12 @@ def grad_input(gy, w):
     cache=True,
     parallel=False,
 )
-def grad_weight(x, gy):
+def grad_weight(x, gy, gw):
     """dL/dw: the padded x correlated with dL/dy, summed over the batch.
 
     16 multiply-adds < 32768: one thread
     4 taps per channel, unrolled
     """
-    gw = np.empty((1, 1, 2, 2), dtype=np.float32)
     acc_0_0 = ZERO
     acc_0_1 = ZERO
     acc_1_0 = ZERO
@@ -152,9 +165,9 @@ def grad_weight(x, gy):
 # symconv's loader when several processes share a cold compilation) names the kernels
 # this process compiles; the others are left for Numba's cache.
 SIGNATURES = {
-    "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG),
-    "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG),
-    "grad_weight": WEIGHT(INPUT_ARG, OUTPUT_ARG),
+    "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG, OUTPUT),
+    "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG, INPUT, BUFFER_4D),
+    "grad_weight": WEIGHT(INPUT_ARG, OUTPUT_ARG, WEIGHT),
 }
 _ONLY = os.environ.get("SYMCONV_COMPILE_ONLY")
 for _name, _signature in SIGNATURES.items():

@@ -35,6 +35,19 @@ ALGORITHMS = {
     "grad_input": "direct",
 }
 
+# Each kernel is called with its arguments, then its result and its workspaces, which
+# the caller allocates once and passes again on every call (symconv's wrapper keeps
+# one set per thread): RESULTS[kernel] = (name, shape, whether the kernel zeroes it
+# first), WORKSPACES[kernel] = ((name, shape, the value it is allocated with), ...).
+RESULTS = {
+    "forward": ("y", (1, 16, 4, 4), False),
+    "grad_input": ("gx", (1, 16, 8, 8), True),
+}
+WORKSPACES = {
+    "forward": (),
+    "grad_input": (),
+}
+
 # Exact constants of the kernels in float32, computed once here (see the docstring
 # of symconv's numba_cpu view: a global is a compile-time constant to Numba).
 MINUS_INF = np.float32(-np.inf)
@@ -67,14 +80,13 @@ def add_rows(out, values):
     cache=True,
     parallel=False,
 )
-def forward(x):
+def forward(x, y):
     """y = the largest x of each window; padding is -inf and never wins.
 
     1024 window reads < 32768: one thread
     the max starts at -inf and a NaN wins: no fast-math flags at all
     4 taps per channel, unrolled
     """
-    y = np.empty((1, 16, 4, 4), dtype=np.float32)
     for c in range(16):
         for jh in range(4):
             for jw in range(4):
@@ -101,7 +113,7 @@ def forward(x):
     cache=True,
     parallel=False,
 )
-def grad_input(gy, x):
+def grad_input(gy, x, gx):
     """dL/dx: each window adds dL/dy at its first maximum (row-major), overlaps add up.
 
     1024 window reads < 32768: one thread
@@ -109,7 +121,7 @@ def grad_input(gy, x):
     ties keep the first maximum (strict >), a NaN takes over (the last NaN, as PyTorch); threads own whole (n, c) planes
     4 taps per channel, unrolled
     """
-    gx = np.zeros((1, 16, 8, 8), dtype=np.float32)
+    gx.reshape(-1)[:] = 0
     for c in range(16):
         for jh in range(4):
             for jw in range(4):
@@ -145,8 +157,8 @@ def grad_input(gy, x):
 # symconv's loader when several processes share a cold compilation) names the kernels
 # this process compiles; the others are left for Numba's cache.
 SIGNATURES = {
-    "forward": OUTPUT(INPUT_ARG),
-    "grad_input": INPUT(OUTPUT_ARG, INPUT_ARG),
+    "forward": OUTPUT(INPUT_ARG, OUTPUT),
+    "grad_input": INPUT(OUTPUT_ARG, INPUT_ARG, INPUT),
 }
 _ONLY = os.environ.get("SYMCONV_COMPILE_ONLY")
 for _name, _signature in SIGNATURES.items():

@@ -29,6 +29,9 @@ OUTPUT = numba.float32[:, :, :, ::1]
 OUTPUT_ARG = numba.types.Array(numba.float32, 4, "C", readonly=True)
 BIAS = numba.float32[::1]
 BIAS_ARG = numba.types.Array(numba.float32, 1, "C", readonly=True)
+# Workspace types: writable, C-contiguous.
+BUFFER_3D = numba.float32[:, :, ::1]
+BUFFER_4D = numba.float32[:, :, :, ::1]
 
 # Fast-math flags that keep IEEE 754 values: reassociation (vectorized sums) and
 # contraction (fused multiply-add), not nnan/ninf, so NaN and inf come out as in the
@@ -41,6 +44,23 @@ ALGORITHMS = {
     "grad_input": "unfold",
     "grad_weight": "blocked",
     "grad_bias": "direct",
+}
+
+# Each kernel is called with its arguments, then its result and its workspaces, which
+# the caller allocates once and passes again on every call (symconv's wrapper keeps
+# one set per thread): RESULTS[kernel] = (name, shape, whether the kernel zeroes it
+# first), WORKSPACES[kernel] = ((name, shape, the value it is allocated with), ...).
+RESULTS = {
+    "forward": ("y", (1, 6, 24, 24), False),
+    "grad_input": ("gx", (1, 1, 28, 28), False),
+    "grad_weight": ("gw", (6, 1, 5, 5), False),
+    "grad_bias": ("gb", (6,), False),
+}
+WORKSPACES = {
+    "forward": (),
+    "grad_input": (("columns", (1, 25, 576), 0.0), ("padded", (1, 1, 28, 28), 0.0), ),
+    "grad_weight": (),
+    "grad_bias": (),
 }
 
 # Exact constants of the kernels in float32, computed once here (see the docstring
@@ -75,14 +95,13 @@ def add_rows(out, values):
     cache=True,
     parallel=False,
 )
-def forward(x, w, b):
+def forward(x, w, b, y):
     """y = x * w (+ b): every output gathers its input channels and taps.
 
     86400 multiply-adds >= 32768: one thread
     25 taps per channel, unrolled
     rows schedule: 6 output channels per pass, rows in place
     """
-    y = np.empty((1, 6, 24, 24), dtype=np.float32)
     for jh in range(24):
         for jw in range(24):
             acc_0 = b[0]
@@ -420,15 +439,12 @@ def forward(x, w, b):
     cache=True,
     parallel=True,
 )
-def grad_input(gy, w):
+def grad_input(gy, w, gx, columns, padded):
     """dL/dx: the dilated, padded dL/dy correlated with the rotated filter (a gather).
 
     unfold: 25x576 columns per image, one BLAS product per image
     one image at a time, the BLAS runs the threads
     """
-    columns = np.empty((1, 25, 576), dtype=np.float32)
-    padded = np.zeros((1, 1, 28, 28), dtype=np.float32)
-    gx = np.empty((1, 1, 28, 28), dtype=np.float32)
     # Vector loops run to a bound LLVM cannot fold: it would unroll a short literal one
     # and leave it scalar.  The wrapper checked every shape, so this is 0.
     runtime_zero = gy.shape[0] - 1
@@ -454,98 +470,103 @@ def grad_input(gy, w):
     return gx
 
 
+@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
+def _grad_weight_task_0(x, gy, gw, m_p):
+    """One iteration of grad_weight's threaded loop over m."""
+    m = m_p % 6
+    acc_0_0 = ZERO
+    acc_0_1 = ZERO
+    acc_0_2 = ZERO
+    acc_0_3 = ZERO
+    acc_0_4 = ZERO
+    acc_1_0 = ZERO
+    acc_1_1 = ZERO
+    acc_1_2 = ZERO
+    acc_1_3 = ZERO
+    acc_1_4 = ZERO
+    acc_2_0 = ZERO
+    acc_2_1 = ZERO
+    acc_2_2 = ZERO
+    acc_2_3 = ZERO
+    acc_2_4 = ZERO
+    acc_3_0 = ZERO
+    acc_3_1 = ZERO
+    acc_3_2 = ZERO
+    acc_3_3 = ZERO
+    acc_3_4 = ZERO
+    acc_4_0 = ZERO
+    acc_4_1 = ZERO
+    acc_4_2 = ZERO
+    acc_4_3 = ZERO
+    acc_4_4 = ZERO
+    for jh in range(24):
+        for jw in range(24):
+            acc_0_0 += gy[0, m, jh, jw] * x[0, 0, jh, jw]
+            acc_0_1 += gy[0, m, jh, jw] * x[0, 0, jh, jw + 1]
+            acc_0_2 += gy[0, m, jh, jw] * x[0, 0, jh, jw + 2]
+            acc_0_3 += gy[0, m, jh, jw] * x[0, 0, jh, jw + 3]
+            acc_0_4 += gy[0, m, jh, jw] * x[0, 0, jh, jw + 4]
+            acc_1_0 += gy[0, m, jh, jw] * x[0, 0, jh + 1, jw]
+            acc_1_1 += gy[0, m, jh, jw] * x[0, 0, jh + 1, jw + 1]
+            acc_1_2 += gy[0, m, jh, jw] * x[0, 0, jh + 1, jw + 2]
+            acc_1_3 += gy[0, m, jh, jw] * x[0, 0, jh + 1, jw + 3]
+            acc_1_4 += gy[0, m, jh, jw] * x[0, 0, jh + 1, jw + 4]
+            acc_2_0 += gy[0, m, jh, jw] * x[0, 0, jh + 2, jw]
+            acc_2_1 += gy[0, m, jh, jw] * x[0, 0, jh + 2, jw + 1]
+            acc_2_2 += gy[0, m, jh, jw] * x[0, 0, jh + 2, jw + 2]
+            acc_2_3 += gy[0, m, jh, jw] * x[0, 0, jh + 2, jw + 3]
+            acc_2_4 += gy[0, m, jh, jw] * x[0, 0, jh + 2, jw + 4]
+            acc_3_0 += gy[0, m, jh, jw] * x[0, 0, jh + 3, jw]
+            acc_3_1 += gy[0, m, jh, jw] * x[0, 0, jh + 3, jw + 1]
+            acc_3_2 += gy[0, m, jh, jw] * x[0, 0, jh + 3, jw + 2]
+            acc_3_3 += gy[0, m, jh, jw] * x[0, 0, jh + 3, jw + 3]
+            acc_3_4 += gy[0, m, jh, jw] * x[0, 0, jh + 3, jw + 4]
+            acc_4_0 += gy[0, m, jh, jw] * x[0, 0, jh + 4, jw]
+            acc_4_1 += gy[0, m, jh, jw] * x[0, 0, jh + 4, jw + 1]
+            acc_4_2 += gy[0, m, jh, jw] * x[0, 0, jh + 4, jw + 2]
+            acc_4_3 += gy[0, m, jh, jw] * x[0, 0, jh + 4, jw + 3]
+            acc_4_4 += gy[0, m, jh, jw] * x[0, 0, jh + 4, jw + 4]
+    gw[m, 0, 0, 0] = acc_0_0
+    gw[m, 0, 0, 1] = acc_0_1
+    gw[m, 0, 0, 2] = acc_0_2
+    gw[m, 0, 0, 3] = acc_0_3
+    gw[m, 0, 0, 4] = acc_0_4
+    gw[m, 0, 1, 0] = acc_1_0
+    gw[m, 0, 1, 1] = acc_1_1
+    gw[m, 0, 1, 2] = acc_1_2
+    gw[m, 0, 1, 3] = acc_1_3
+    gw[m, 0, 1, 4] = acc_1_4
+    gw[m, 0, 2, 0] = acc_2_0
+    gw[m, 0, 2, 1] = acc_2_1
+    gw[m, 0, 2, 2] = acc_2_2
+    gw[m, 0, 2, 3] = acc_2_3
+    gw[m, 0, 2, 4] = acc_2_4
+    gw[m, 0, 3, 0] = acc_3_0
+    gw[m, 0, 3, 1] = acc_3_1
+    gw[m, 0, 3, 2] = acc_3_2
+    gw[m, 0, 3, 3] = acc_3_3
+    gw[m, 0, 3, 4] = acc_3_4
+    gw[m, 0, 4, 0] = acc_4_0
+    gw[m, 0, 4, 1] = acc_4_1
+    gw[m, 0, 4, 2] = acc_4_2
+    gw[m, 0, 4, 3] = acc_4_3
+    gw[m, 0, 4, 4] = acc_4_4
+
+
 @numba.njit(
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
     parallel=True,
 )
-def grad_weight(x, gy):
+def grad_weight(x, gy, gw):
     """dL/dw: the padded x correlated with dL/dy, summed over the batch.
 
     86400 multiply-adds >= 32768: threads
     25 taps per channel, unrolled
     """
-    gw = np.empty((6, 1, 5, 5), dtype=np.float32)
     for m_p in numba.prange(6):
-        m = m_p % 6
-        acc_0_0 = ZERO
-        acc_0_1 = ZERO
-        acc_0_2 = ZERO
-        acc_0_3 = ZERO
-        acc_0_4 = ZERO
-        acc_1_0 = ZERO
-        acc_1_1 = ZERO
-        acc_1_2 = ZERO
-        acc_1_3 = ZERO
-        acc_1_4 = ZERO
-        acc_2_0 = ZERO
-        acc_2_1 = ZERO
-        acc_2_2 = ZERO
-        acc_2_3 = ZERO
-        acc_2_4 = ZERO
-        acc_3_0 = ZERO
-        acc_3_1 = ZERO
-        acc_3_2 = ZERO
-        acc_3_3 = ZERO
-        acc_3_4 = ZERO
-        acc_4_0 = ZERO
-        acc_4_1 = ZERO
-        acc_4_2 = ZERO
-        acc_4_3 = ZERO
-        acc_4_4 = ZERO
-        for jh in range(24):
-            for jw in range(24):
-                acc_0_0 += gy[0, m, jh, jw] * x[0, 0, jh, jw]
-                acc_0_1 += gy[0, m, jh, jw] * x[0, 0, jh, jw + 1]
-                acc_0_2 += gy[0, m, jh, jw] * x[0, 0, jh, jw + 2]
-                acc_0_3 += gy[0, m, jh, jw] * x[0, 0, jh, jw + 3]
-                acc_0_4 += gy[0, m, jh, jw] * x[0, 0, jh, jw + 4]
-                acc_1_0 += gy[0, m, jh, jw] * x[0, 0, jh + 1, jw]
-                acc_1_1 += gy[0, m, jh, jw] * x[0, 0, jh + 1, jw + 1]
-                acc_1_2 += gy[0, m, jh, jw] * x[0, 0, jh + 1, jw + 2]
-                acc_1_3 += gy[0, m, jh, jw] * x[0, 0, jh + 1, jw + 3]
-                acc_1_4 += gy[0, m, jh, jw] * x[0, 0, jh + 1, jw + 4]
-                acc_2_0 += gy[0, m, jh, jw] * x[0, 0, jh + 2, jw]
-                acc_2_1 += gy[0, m, jh, jw] * x[0, 0, jh + 2, jw + 1]
-                acc_2_2 += gy[0, m, jh, jw] * x[0, 0, jh + 2, jw + 2]
-                acc_2_3 += gy[0, m, jh, jw] * x[0, 0, jh + 2, jw + 3]
-                acc_2_4 += gy[0, m, jh, jw] * x[0, 0, jh + 2, jw + 4]
-                acc_3_0 += gy[0, m, jh, jw] * x[0, 0, jh + 3, jw]
-                acc_3_1 += gy[0, m, jh, jw] * x[0, 0, jh + 3, jw + 1]
-                acc_3_2 += gy[0, m, jh, jw] * x[0, 0, jh + 3, jw + 2]
-                acc_3_3 += gy[0, m, jh, jw] * x[0, 0, jh + 3, jw + 3]
-                acc_3_4 += gy[0, m, jh, jw] * x[0, 0, jh + 3, jw + 4]
-                acc_4_0 += gy[0, m, jh, jw] * x[0, 0, jh + 4, jw]
-                acc_4_1 += gy[0, m, jh, jw] * x[0, 0, jh + 4, jw + 1]
-                acc_4_2 += gy[0, m, jh, jw] * x[0, 0, jh + 4, jw + 2]
-                acc_4_3 += gy[0, m, jh, jw] * x[0, 0, jh + 4, jw + 3]
-                acc_4_4 += gy[0, m, jh, jw] * x[0, 0, jh + 4, jw + 4]
-        gw[m, 0, 0, 0] = acc_0_0
-        gw[m, 0, 0, 1] = acc_0_1
-        gw[m, 0, 0, 2] = acc_0_2
-        gw[m, 0, 0, 3] = acc_0_3
-        gw[m, 0, 0, 4] = acc_0_4
-        gw[m, 0, 1, 0] = acc_1_0
-        gw[m, 0, 1, 1] = acc_1_1
-        gw[m, 0, 1, 2] = acc_1_2
-        gw[m, 0, 1, 3] = acc_1_3
-        gw[m, 0, 1, 4] = acc_1_4
-        gw[m, 0, 2, 0] = acc_2_0
-        gw[m, 0, 2, 1] = acc_2_1
-        gw[m, 0, 2, 2] = acc_2_2
-        gw[m, 0, 2, 3] = acc_2_3
-        gw[m, 0, 2, 4] = acc_2_4
-        gw[m, 0, 3, 0] = acc_3_0
-        gw[m, 0, 3, 1] = acc_3_1
-        gw[m, 0, 3, 2] = acc_3_2
-        gw[m, 0, 3, 3] = acc_3_3
-        gw[m, 0, 3, 4] = acc_3_4
-        gw[m, 0, 4, 0] = acc_4_0
-        gw[m, 0, 4, 1] = acc_4_1
-        gw[m, 0, 4, 2] = acc_4_2
-        gw[m, 0, 4, 3] = acc_4_3
-        gw[m, 0, 4, 4] = acc_4_4
+        _grad_weight_task_0(x, gy, gw, np.int64(m_p))
     return gw
 
 
@@ -555,12 +576,11 @@ def grad_weight(x, gy):
     cache=True,
     parallel=False,
 )
-def grad_bias(gy):
+def grad_bias(gy, gb):
     """dL/db: dL/dy summed over the batch and every output position.
 
     3456 multiply-adds < 32768: one thread
     """
-    gb = np.empty((6,), dtype=np.float32)
     for m in range(6):
         acc = ZERO
         for jh in range(24):
@@ -575,10 +595,10 @@ def grad_bias(gy):
 # symconv's loader when several processes share a cold compilation) names the kernels
 # this process compiles; the others are left for Numba's cache.
 SIGNATURES = {
-    "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG, BIAS_ARG),
-    "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG),
-    "grad_weight": WEIGHT(INPUT_ARG, OUTPUT_ARG),
-    "grad_bias": BIAS(OUTPUT_ARG),
+    "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG, BIAS_ARG, OUTPUT),
+    "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG, INPUT, BUFFER_3D, BUFFER_4D),
+    "grad_weight": WEIGHT(INPUT_ARG, OUTPUT_ARG, WEIGHT),
+    "grad_bias": BIAS(OUTPUT_ARG, BIAS),
 }
 _ONLY = os.environ.get("SYMCONV_COMPILE_ONLY")
 for _name, _signature in SIGNATURES.items():
