@@ -201,91 +201,6 @@ def grad_input(gy, w, gx, columns, padded):
     return gx
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _grad_weight_task_0(x, gy, gw, m_c_p):
-    """One iteration of grad_weight's threaded loop over m_c."""
-    m_c = m_c_p % 96
-    m = m_c // 6
-    c = m_c % 6
-    acc_0_0 = ZERO
-    acc_0_1 = ZERO
-    acc_0_2 = ZERO
-    acc_0_3 = ZERO
-    acc_0_4 = ZERO
-    acc_1_0 = ZERO
-    acc_1_1 = ZERO
-    acc_1_2 = ZERO
-    acc_1_3 = ZERO
-    acc_1_4 = ZERO
-    acc_2_0 = ZERO
-    acc_2_1 = ZERO
-    acc_2_2 = ZERO
-    acc_2_3 = ZERO
-    acc_2_4 = ZERO
-    acc_3_0 = ZERO
-    acc_3_1 = ZERO
-    acc_3_2 = ZERO
-    acc_3_3 = ZERO
-    acc_3_4 = ZERO
-    acc_4_0 = ZERO
-    acc_4_1 = ZERO
-    acc_4_2 = ZERO
-    acc_4_3 = ZERO
-    acc_4_4 = ZERO
-    for jh in range(8):
-        for jw in range(8):
-            acc_0_0 += gy[0, m, jh, jw] * x[0, c, jh, jw]
-            acc_0_1 += gy[0, m, jh, jw] * x[0, c, jh, jw + 1]
-            acc_0_2 += gy[0, m, jh, jw] * x[0, c, jh, jw + 2]
-            acc_0_3 += gy[0, m, jh, jw] * x[0, c, jh, jw + 3]
-            acc_0_4 += gy[0, m, jh, jw] * x[0, c, jh, jw + 4]
-            acc_1_0 += gy[0, m, jh, jw] * x[0, c, jh + 1, jw]
-            acc_1_1 += gy[0, m, jh, jw] * x[0, c, jh + 1, jw + 1]
-            acc_1_2 += gy[0, m, jh, jw] * x[0, c, jh + 1, jw + 2]
-            acc_1_3 += gy[0, m, jh, jw] * x[0, c, jh + 1, jw + 3]
-            acc_1_4 += gy[0, m, jh, jw] * x[0, c, jh + 1, jw + 4]
-            acc_2_0 += gy[0, m, jh, jw] * x[0, c, jh + 2, jw]
-            acc_2_1 += gy[0, m, jh, jw] * x[0, c, jh + 2, jw + 1]
-            acc_2_2 += gy[0, m, jh, jw] * x[0, c, jh + 2, jw + 2]
-            acc_2_3 += gy[0, m, jh, jw] * x[0, c, jh + 2, jw + 3]
-            acc_2_4 += gy[0, m, jh, jw] * x[0, c, jh + 2, jw + 4]
-            acc_3_0 += gy[0, m, jh, jw] * x[0, c, jh + 3, jw]
-            acc_3_1 += gy[0, m, jh, jw] * x[0, c, jh + 3, jw + 1]
-            acc_3_2 += gy[0, m, jh, jw] * x[0, c, jh + 3, jw + 2]
-            acc_3_3 += gy[0, m, jh, jw] * x[0, c, jh + 3, jw + 3]
-            acc_3_4 += gy[0, m, jh, jw] * x[0, c, jh + 3, jw + 4]
-            acc_4_0 += gy[0, m, jh, jw] * x[0, c, jh + 4, jw]
-            acc_4_1 += gy[0, m, jh, jw] * x[0, c, jh + 4, jw + 1]
-            acc_4_2 += gy[0, m, jh, jw] * x[0, c, jh + 4, jw + 2]
-            acc_4_3 += gy[0, m, jh, jw] * x[0, c, jh + 4, jw + 3]
-            acc_4_4 += gy[0, m, jh, jw] * x[0, c, jh + 4, jw + 4]
-    gw[m, c, 0, 0] = acc_0_0
-    gw[m, c, 0, 1] = acc_0_1
-    gw[m, c, 0, 2] = acc_0_2
-    gw[m, c, 0, 3] = acc_0_3
-    gw[m, c, 0, 4] = acc_0_4
-    gw[m, c, 1, 0] = acc_1_0
-    gw[m, c, 1, 1] = acc_1_1
-    gw[m, c, 1, 2] = acc_1_2
-    gw[m, c, 1, 3] = acc_1_3
-    gw[m, c, 1, 4] = acc_1_4
-    gw[m, c, 2, 0] = acc_2_0
-    gw[m, c, 2, 1] = acc_2_1
-    gw[m, c, 2, 2] = acc_2_2
-    gw[m, c, 2, 3] = acc_2_3
-    gw[m, c, 2, 4] = acc_2_4
-    gw[m, c, 3, 0] = acc_3_0
-    gw[m, c, 3, 1] = acc_3_1
-    gw[m, c, 3, 2] = acc_3_2
-    gw[m, c, 3, 3] = acc_3_3
-    gw[m, c, 3, 4] = acc_3_4
-    gw[m, c, 4, 0] = acc_4_0
-    gw[m, c, 4, 1] = acc_4_1
-    gw[m, c, 4, 2] = acc_4_2
-    gw[m, c, 4, 3] = acc_4_3
-    gw[m, c, 4, 4] = acc_4_4
-
-
 @numba.njit(
     fastmath=FASTMATH,
     boundscheck=False,
@@ -299,7 +214,86 @@ def grad_weight(x, gy, gw):
     25 taps per channel, unrolled
     """
     for m_c_p in numba.prange(96):
-        _grad_weight_task_0(x, gy, gw, np.int64(m_c_p))
+        m_c = m_c_p % 96
+        m = m_c // 6
+        c = m_c % 6
+        acc_0_0 = ZERO
+        acc_0_1 = ZERO
+        acc_0_2 = ZERO
+        acc_0_3 = ZERO
+        acc_0_4 = ZERO
+        acc_1_0 = ZERO
+        acc_1_1 = ZERO
+        acc_1_2 = ZERO
+        acc_1_3 = ZERO
+        acc_1_4 = ZERO
+        acc_2_0 = ZERO
+        acc_2_1 = ZERO
+        acc_2_2 = ZERO
+        acc_2_3 = ZERO
+        acc_2_4 = ZERO
+        acc_3_0 = ZERO
+        acc_3_1 = ZERO
+        acc_3_2 = ZERO
+        acc_3_3 = ZERO
+        acc_3_4 = ZERO
+        acc_4_0 = ZERO
+        acc_4_1 = ZERO
+        acc_4_2 = ZERO
+        acc_4_3 = ZERO
+        acc_4_4 = ZERO
+        for jh in range(8):
+            for jw in range(8):
+                acc_0_0 += gy[0, m, jh, jw] * x[0, c, jh, jw]
+                acc_0_1 += gy[0, m, jh, jw] * x[0, c, jh, jw + 1]
+                acc_0_2 += gy[0, m, jh, jw] * x[0, c, jh, jw + 2]
+                acc_0_3 += gy[0, m, jh, jw] * x[0, c, jh, jw + 3]
+                acc_0_4 += gy[0, m, jh, jw] * x[0, c, jh, jw + 4]
+                acc_1_0 += gy[0, m, jh, jw] * x[0, c, jh + 1, jw]
+                acc_1_1 += gy[0, m, jh, jw] * x[0, c, jh + 1, jw + 1]
+                acc_1_2 += gy[0, m, jh, jw] * x[0, c, jh + 1, jw + 2]
+                acc_1_3 += gy[0, m, jh, jw] * x[0, c, jh + 1, jw + 3]
+                acc_1_4 += gy[0, m, jh, jw] * x[0, c, jh + 1, jw + 4]
+                acc_2_0 += gy[0, m, jh, jw] * x[0, c, jh + 2, jw]
+                acc_2_1 += gy[0, m, jh, jw] * x[0, c, jh + 2, jw + 1]
+                acc_2_2 += gy[0, m, jh, jw] * x[0, c, jh + 2, jw + 2]
+                acc_2_3 += gy[0, m, jh, jw] * x[0, c, jh + 2, jw + 3]
+                acc_2_4 += gy[0, m, jh, jw] * x[0, c, jh + 2, jw + 4]
+                acc_3_0 += gy[0, m, jh, jw] * x[0, c, jh + 3, jw]
+                acc_3_1 += gy[0, m, jh, jw] * x[0, c, jh + 3, jw + 1]
+                acc_3_2 += gy[0, m, jh, jw] * x[0, c, jh + 3, jw + 2]
+                acc_3_3 += gy[0, m, jh, jw] * x[0, c, jh + 3, jw + 3]
+                acc_3_4 += gy[0, m, jh, jw] * x[0, c, jh + 3, jw + 4]
+                acc_4_0 += gy[0, m, jh, jw] * x[0, c, jh + 4, jw]
+                acc_4_1 += gy[0, m, jh, jw] * x[0, c, jh + 4, jw + 1]
+                acc_4_2 += gy[0, m, jh, jw] * x[0, c, jh + 4, jw + 2]
+                acc_4_3 += gy[0, m, jh, jw] * x[0, c, jh + 4, jw + 3]
+                acc_4_4 += gy[0, m, jh, jw] * x[0, c, jh + 4, jw + 4]
+        gw[m, c, 0, 0] = acc_0_0
+        gw[m, c, 0, 1] = acc_0_1
+        gw[m, c, 0, 2] = acc_0_2
+        gw[m, c, 0, 3] = acc_0_3
+        gw[m, c, 0, 4] = acc_0_4
+        gw[m, c, 1, 0] = acc_1_0
+        gw[m, c, 1, 1] = acc_1_1
+        gw[m, c, 1, 2] = acc_1_2
+        gw[m, c, 1, 3] = acc_1_3
+        gw[m, c, 1, 4] = acc_1_4
+        gw[m, c, 2, 0] = acc_2_0
+        gw[m, c, 2, 1] = acc_2_1
+        gw[m, c, 2, 2] = acc_2_2
+        gw[m, c, 2, 3] = acc_2_3
+        gw[m, c, 2, 4] = acc_2_4
+        gw[m, c, 3, 0] = acc_3_0
+        gw[m, c, 3, 1] = acc_3_1
+        gw[m, c, 3, 2] = acc_3_2
+        gw[m, c, 3, 3] = acc_3_3
+        gw[m, c, 3, 4] = acc_3_4
+        gw[m, c, 4, 0] = acc_4_0
+        gw[m, c, 4, 1] = acc_4_1
+        gw[m, c, 4, 2] = acc_4_2
+        gw[m, c, 4, 3] = acc_4_3
+        gw[m, c, 4, 4] = acc_4_4
     return gw
 
 

@@ -136,3 +136,20 @@ def test_parallel_module_runs_in_pure_python(monkeypatch):
     np.testing.assert_allclose(
         call(module, "grad_weight", x, gy), reference.grad_weight(spec, x, gy), rtol=1e-4, atol=1e-4
     )
+
+
+def test_threaded_loops_of_vector_nests_call_serial_tasks_and_others_stay_inline():
+    """Winograd's loop bodies are compiled as tasks (faster to compile, as fast to run);
+    a rows nest keeps them inside the parallel function, where they vectorize."""
+    winograd = {"forward": "winograd", "grad_input": "winograd", "grad_weight": "winograd"}
+    spec = ConvSpec((14, 13), 3, padding=1, in_channels=8, out_channels=8, batch=3)
+    source = render(spec, schedules=winograd)
+    assert "def _forward_task_1(" in source and "def _grad_weight_task_0(" in source
+    assert ", np.int64(c_p))" in source  # typed once: int64 in the kernel and its prange
+    tree = ast.parse(source)
+    tasks = [n for n in tree.body if isinstance(n, ast.FunctionDef) and "_task_" in n.name]
+    assert all(not any(isinstance(d, ast.Attribute) and d.attr == "prange" for d in ast.walk(t))
+               for t in tasks)  # fmt: skip
+    rows = render(ConvSpec((10, 10), 3, in_channels=4, out_channels=4, batch=8),
+                  schedules={"forward": "rows"})  # fmt: skip
+    assert "numba.prange(" in rows and "_task_" not in rows
