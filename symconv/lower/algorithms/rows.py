@@ -178,7 +178,8 @@ class Rows(Algorithm):
         if formula.addend is not None:
             names.add(formula.addend.tensor)
         params = tuple(Operand(n, context.shapes[n]) for n in context.order if n in names)
-        nest = replace(nest, params=params, body=body, staged=staged)
+        flat = (*(p.name for p in params), nest.result.name, *(b.name for b in staged))
+        nest = replace(nest, params=params, body=body, staged=staged, flat=flat)
         note = f"rows schedule: {rows_note(formula, ix, len(phases), context.machine)}"
         return finish(context, nest, context.unroll_taps, 1, (note,))
 

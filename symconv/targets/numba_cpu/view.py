@@ -24,6 +24,7 @@ from symconv.lower.ir import (
     AddBias,
     Combine,
     Const,
+    ExpressionMapper,
     For,
     Gemm,
     If,
@@ -113,7 +114,7 @@ def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str])
     workspaces = _workspaces(nest)
     arrays = [p.name for p in nest.params] + [nest.result.name]
     arrays += [w.name for w in workspaces] + [f"{name}{FLAT_SUFFIX}" for name in flat]
-    tasks = nest.parallel and _has_vector_loop(nest.body)
+    tasks = nest.parallel and (_has_vector_loop(nest.body) or _all_flat(nest))
     printer = StatementView(nest.parallel, dtype, nest.name if tasks else "", arrays)
     body = flatten_reads(nest.body, flat, FLAT_SUFFIX) if flat else nest.body
     zeroed = [s.name for s in nest.scratch if s.accumulated] + (
@@ -145,6 +146,20 @@ def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str])
 
 def _has_vector_loop(body: tuple[Stmt, ...]) -> bool:
     return any(isinstance(s, For) and s.vector for s, _ in walk(body))
+
+
+def _all_flat(nest: LoopNest) -> bool:
+    """True when every element the nest reads or writes goes through a flat 1-D view."""
+    buffers: set[str] = set()
+
+    class Reads(ExpressionMapper):
+        def read(self, factor):  # type: ignore[override]
+            if isinstance(factor, Read):
+                buffers.add(factor.buffer)
+            return factor
+
+    Reads(lambda e: e)(nest.body)
+    return bool(buffers) and buffers <= set(nest.flat)
 
 
 def _runtime_zero(nest: LoopNest) -> str:
@@ -216,15 +231,18 @@ def _workspace_view(buffer: Staged | Operand) -> dict[str, str]:
 class StatementView:
     """One dict per IR statement for the loops template, dispatched on the statement's class.
 
-    In a nest whose algorithm laid out vector loops (flat views, an opaque bound:
-    Winograd), a threaded loop's body becomes a task: a function of its own, compiled
-    without threads, that the kernel calls once per iteration of a ``prange`` loop.
-    Numba's parallel compiler analyses every statement of the function it threads;
-    handed only the call, it compiled the 8×64×56×56 → 64 layer's Winograd kernels in
-    6.8–8.6 s each instead of 9–11 s, at the same speed.  Elsewhere the bodies stay
-    inline: the rows nest's loops over 4-D arrays, vectorized inside the parallel
-    function, came out scalar in a task (LeNet conv1's forward 102 µs → 493 µs), and a
-    task holding a BLAS product took 24 s to compile instead of 4.
+    In a nest that reads and writes only through flat views (Winograd, rows), a
+    threaded loop's body becomes a task: a function of its own, compiled without
+    threads, that the kernel calls once per iteration of a ``prange`` loop.  Numba's
+    parallel compiler analyses every statement of the function it threads; handed
+    only the call, it compiled the 8×64×56×56 → 64 layer's Winograd kernels in
+    6.8–8.6 s each instead of 9–11 s, and LeNet conv1's layer in 5.9 s instead of
+    11.8, at the same speed.  Only flat views: a task gets no `noalias` (Numba gives
+    that to its parallel functions alone), and over 4-D arrays with runtime strides
+    LLVM could not check the rows nest's 7 pointers for overlap and left it scalar
+    (LeNet conv1's forward 102 µs → 493 µs); flat views with literal strides it
+    checks.  A task holding a BLAS product took 24 s to compile instead of 4: those
+    loops stay inline.
     """
 
     def __init__(self, parallel: bool, dtype: str, kernel: str = "", arrays: list[str] = ()):

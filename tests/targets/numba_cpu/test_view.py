@@ -138,9 +138,10 @@ def test_parallel_module_runs_in_pure_python(monkeypatch):
     )
 
 
-def test_threaded_loops_of_vector_nests_call_serial_tasks_and_others_stay_inline():
-    """Winograd's loop bodies are compiled as tasks (faster to compile, as fast to run);
-    a rows nest keeps them inside the parallel function, where they vectorize."""
+def test_threaded_loops_of_flat_nests_call_serial_tasks_and_others_stay_inline():
+    """Winograd's and rows' loop bodies (flat views only) are compiled as tasks: faster
+    to compile, as fast to run.  A nest indexing 4-D arrays keeps them inside the
+    parallel function, the only place it vectorizes."""
     winograd = {"forward": "winograd", "grad_input": "winograd", "grad_weight": "winograd"}
     spec = ConvSpec((14, 13), 3, padding=1, in_channels=8, out_channels=8, batch=3)
     source = render(spec, schedules=winograd)
@@ -150,6 +151,8 @@ def test_threaded_loops_of_vector_nests_call_serial_tasks_and_others_stay_inline
     tasks = [n for n in tree.body if isinstance(n, ast.FunctionDef) and "_task_" in n.name]
     assert all(not any(isinstance(d, ast.Attribute) and d.attr == "prange" for d in ast.walk(t))
                for t in tasks)  # fmt: skip
-    rows = render(ConvSpec((10, 10), 3, in_channels=4, out_channels=4, batch=8),
-                  schedules={"forward": "rows"})  # fmt: skip
-    assert "numba.prange(" in rows and "_task_" not in rows
+    layer = render(ConvSpec((10, 10), 3, in_channels=4, out_channels=4, batch=8),
+                   schedules={"forward": "rows", "grad_weight": "blocked"})  # fmt: skip
+    assert "def _forward_task_0(x, w, y, x_flat, w_flat, y_flat, n_p):" in layer
+    blocked = layer[layer.index("def grad_weight(") :]
+    assert "numba.prange(" in blocked and "_task_" not in blocked
