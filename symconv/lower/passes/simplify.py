@@ -21,6 +21,7 @@ from symconv.lower.ir import (
     For,
     If,
     LoopNest,
+    Read,
     Stmt,
     Transformer,
     substitute,
@@ -70,8 +71,24 @@ def static_value(guard: Guard, extents: dict[sp.Symbol, int]) -> bool | None:
 class _FoldGuards(Transformer):
     """Tracks the loop extents in scope; decides each guard over them."""
 
-    def __init__(self) -> None:
+    def __init__(self, shapes: dict[str, tuple[int, ...]]) -> None:
         self.extents: dict[sp.Symbol, int] = {}
+        self.shapes = shapes
+
+    def in_bounds(self, body: Block) -> bool:
+        """True when every read of `body` stays inside its buffer for every loop value."""
+        for statement in body:
+            for factor in getattr(statement, "factors", ()):
+                if not isinstance(factor, Read):
+                    continue
+                shape = self.shapes.get(factor.buffer)
+                if shape is None:
+                    return False
+                for index, size in zip(factor.index, shape):
+                    bounds = affine_bounds(sp.expand(sp.sympify(index)), self.extents)
+                    if bounds is None or bounds[0] < 0 or bounds[1] >= size:
+                        return False
+        return True
 
     def visit_If(self, stmt: If) -> Stmt | Block:
         values = [static_value(g, self.extents) for g in stmt.guards]
@@ -82,8 +99,8 @@ class _FoldGuards(Transformer):
             body = multiply_padding(stmt.body, failing)
             if body is None:
                 return ()
-            # 0·(a factor read in bounds): the bounds guards left guard only the padding
-            kept = tuple(g for g in kept if isinstance(g, Divisible))
+            if self.in_bounds(body):  # then the bounds guards left guarded only the padding
+                kept = tuple(g for g in kept if isinstance(g, Divisible))
         inner = self.block(body)
         return If(kept, inner) if kept else inner
 
@@ -122,4 +139,4 @@ def multiply_padding(body: Block, failing: list[Guard]) -> Block | None:
 
 def fold_static_guards(nest: LoopNest) -> LoopNest:
     """Drop guards that always hold, statements whose guards never hold, emptied loops."""
-    return replace(nest, body=_FoldGuards()(nest.body))
+    return replace(nest, body=_FoldGuards(nest.buffers())(nest.body))

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from symconv import derive
@@ -96,6 +96,9 @@ def test_bad_tiles_are_refused_in_one_line(tiles, message):
 # ----- formulas, the NumPy reference, the nests, PyTorch -----------------------------------------
 @SLOW
 @given(spec=tiled_specs(max_batch=2, max_channels_per_group=2), seed=st.integers(0, 2**16))
+# dL/dF's term for the padded row is 0·dL/dy, but dL/dy's own index (2q + tau) still needs
+# its bounds guard: folding must not drop it.  Found by this test.
+@example(spec=ConvSpec((1, 4), 2, padding=((0, 1), (0, 0)), tiles=(1, 2)), seed=0)
 def test_reference_and_direct_nests_equal_the_definition(spec, seed):
     """Ranks 1-3, stride with leftover rows, asymmetric padding, dilation, groups, both modes."""
     arrays = CONVOLUTION.random_inputs(spec, np.random.default_rng(seed))
