@@ -371,6 +371,20 @@ def free_indices(body: Block) -> frozenset[sp.Symbol]:
     return frozenset(used - bound)
 
 
+def accessed_buffers(body: Block) -> frozenset[str]:
+    """Names of the buffers `body` reads or writes element by element (not `Gemm` views)."""
+    found: set[str] = set()
+
+    class _Note(ExpressionMapper):
+        def read(self, factor: Factor) -> Factor:
+            if isinstance(factor, Read):
+                found.add(factor.buffer)
+            return factor
+
+    _Note(lambda e: e)(body)
+    return frozenset(found)
+
+
 def has_parallel_loop(body: Block) -> bool:
     return any(isinstance(s, For) and s.parallel for s, _ in walk(body))
 

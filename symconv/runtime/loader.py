@@ -141,8 +141,9 @@ def load_module(path: str | Path, kernels: tuple[str, ...] = ()) -> ModuleType:
         cached = _LOADED.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        workers = min(len(kernels), 2 * (os.cpu_count() or 1))
-        if (os.cpu_count() or 1) > 1 and workers > 1 and _worth_parallel(path):
+        cores = os.cpu_count() or 1
+        workers = min(len(kernels), 2 * cores)
+        if cores > 1 and workers > 1 and _worth_parallel(path):
             compile_in_parallel(path, kernels, workers)
         module = _execute_recovering(path)
         _LOADED[path] = (stamp, module)

@@ -31,6 +31,7 @@ def test_a_cold_threaded_module_is_compiled_by_parallel_workers(tmp_path, monkey
     import symconv.runtime.loader as loader
     from symconv.kinds import CONVOLUTION, ConvSpec
     from symconv.pipeline import render
+    from tests.targets.numba_cpu.test_view import call as call_kernel
 
     spec = ConvSpec((8, 8), 3, in_channels=4, out_channels=4, batch=8)
     source = render(spec)
@@ -41,19 +42,15 @@ def test_a_cold_threaded_module_is_compiled_by_parallel_workers(tmp_path, monkey
     real = loader.compile_in_parallel
     monkeypatch.setattr(loader, "compile_in_parallel", lambda *a: used.append(a) or real(*a))
     module = loader.load_module(path, CONVOLUTION.kernel_names(spec))
-    (call,) = used
+    (workers,) = used
     # one worker per kernel (forward, grad_input, grad_weight), at most two per core
-    assert call[2] == min(3, 2 * (os.cpu_count() or 1)) and loader.cache_files(path)
+    assert workers[2] == min(3, 2 * (os.cpu_count() or 1)) and loader.cache_files(path)
     # every kernel came from the cache the workers wrote: none was compiled here
     assert all(
         not getattr(module, name).stats.cache_misses for name in CONVOLUTION.kernel_names(spec)
     )
     arrays = CONVOLUTION.random_inputs(spec, np.random.default_rng(0))
-    workspaces = [
-        np.full(shape, fill, spec.dtype) for _, shape, fill in module.WORKSPACES["forward"]
-    ]
-    result = np.empty(module.RESULTS["forward"][1], spec.dtype)
-    got = module.forward(arrays["x"], arrays["w"], result, *workspaces)
+    got = call_kernel(vars(module), "forward", arrays["x"], arrays["w"])
     want = CONVOLUTION.reference(spec, arrays)["forward"]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 

@@ -26,7 +26,7 @@ from symconv.lower.ir import (
     Transformer,
     substitute,
 )
-from symconv.lower.passes.staging import affine_bounds
+from symconv.lower.passes.staging import affine_bounds, in_bounds
 from symconv.symbolic.indices import Divisible, Guard
 
 
@@ -77,18 +77,11 @@ class _FoldGuards(Transformer):
 
     def in_bounds(self, body: Block) -> bool:
         """True when every read of `body` stays inside its buffer for every loop value."""
-        for statement in body:
-            for factor in getattr(statement, "factors", ()):
-                if not isinstance(factor, Read):
-                    continue
-                shape = self.shapes.get(factor.buffer)
-                if shape is None:
-                    return False
-                for index, size in zip(factor.index, shape):
-                    bounds = affine_bounds(sp.expand(sp.sympify(index)), self.extents)
-                    if bounds is None or bounds[0] < 0 or bounds[1] >= size:
-                        return False
-        return True
+        reads = [f for s in body for f in getattr(s, "factors", ()) if isinstance(f, Read)]
+        return all(
+            r.buffer in self.shapes and in_bounds(r, self.shapes[r.buffer], self.extents)
+            for r in reads
+        )
 
     def visit_If(self, stmt: If) -> Stmt | Block:
         values = [static_value(g, self.extents) for g in stmt.guards]

@@ -131,7 +131,7 @@ def _stage_if(
             if plan is not None:
                 plans[i, k] = plan
                 enforced |= plan.enforces
-            elif operand is None or not _in_bounds(factor, operand, extents):
+            elif operand is None or not in_bounds(factor, operand.shape, extents):
                 enforced = set()  # an unproven read may rely on the guards: keep them all
                 break
         removable &= enforced
@@ -201,8 +201,9 @@ def _matching_divisible(index: sp.Expr, guards: tuple[Guard, ...]) -> Divisible 
     return None
 
 
-def _in_bounds(read: Read, operand: Operand, extents: dict[sp.Symbol, int]) -> bool:
-    for e, count in zip(read.index, operand.shape):
+def in_bounds(read: Read, shape: tuple[int, ...], extents: dict[sp.Symbol, int]) -> bool:
+    """True when `read` stays inside an array of `shape` for every value of the loops."""
+    for e, count in zip(read.index, shape):
         bounds = affine_bounds(sp.sympify(e), extents)
         if bounds is None or bounds[0] < 0 or bounds[1] >= count:
             return False

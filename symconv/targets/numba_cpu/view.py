@@ -24,7 +24,6 @@ from symconv.lower.ir import (
     AddBias,
     Combine,
     Const,
-    ExpressionMapper,
     For,
     Gemm,
     If,
@@ -39,6 +38,7 @@ from symconv.lower.ir import (
     Staged,
     Stmt,
     Store,
+    accessed_buffers,
     flatten_reads,
     free_indices,
     walk,
@@ -112,8 +112,8 @@ def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str])
     buffers = nest.buffers()
     flat = {name: buffers[name] for name in nest.flat}
     workspaces = _workspaces(nest)
-    arrays = [p.name for p in nest.params] + [nest.result.name]
-    arrays += [w.name for w in workspaces] + [f"{name}{FLAT_SUFFIX}" for name in flat]
+    arguments = [p.name for p in (*nest.params, nest.result, *workspaces)]
+    arrays = arguments + [f"{name}{FLAT_SUFFIX}" for name in flat]
     tasks = nest.parallel and (_has_vector_loop(nest.body) or _all_flat(nest))
     printer = StatementView(nest.parallel, dtype, nest.name if tasks else "", arrays)
     body = flatten_reads(nest.body, flat, FLAT_SUFFIX) if flat else nest.body
@@ -124,9 +124,8 @@ def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str])
         "name": nest.name,
         "summary": summary,
         "notes": notes,
-        "params": [p.name for p in nest.params],
         "result_type": roles[nest.result.name],
-        "arguments": arrays[: len(nest.params) + 1 + len(workspaces)],
+        "arguments": arguments,
         "argument_types": [f"{roles[p.name]}_ARG" for p in nest.params]
         + [roles[nest.result.name]]
         + [buffer_type(len(w.shape)) for w in workspaces],
@@ -150,15 +149,7 @@ def _has_vector_loop(body: tuple[Stmt, ...]) -> bool:
 
 def _all_flat(nest: LoopNest) -> bool:
     """True when every element the nest reads or writes goes through a flat 1-D view."""
-    buffers: set[str] = set()
-
-    class Reads(ExpressionMapper):
-        def read(self, factor):  # type: ignore[override]
-            if isinstance(factor, Read):
-                buffers.add(factor.buffer)
-            return factor
-
-    Reads(lambda e: e)(nest.body)
+    buffers = accessed_buffers(nest.body)
     return bool(buffers) and buffers <= set(nest.flat)
 
 

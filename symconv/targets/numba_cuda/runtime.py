@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from symconv.runtime.kernels import Kernels
-from symconv.targets.numba_cpu.runtime import check_array
+from symconv.targets.numba_cpu.runtime import check_array, check_out
 
 INSTALL = 'the CUDA target needs numba-cuda: pip install -e ".[cuda]" (or pip install numba-cuda)'
 
@@ -84,10 +84,13 @@ def launcher(module: ModuleType, name: str) -> Any:
     dtype = np.dtype(module.DTYPE)
 
     def launch(*arguments: Argument, out: object = None) -> Any:
-        given = None if out is None else check_argument("out", out, shape, dtype.name)
-        if given is not None and given.from_host:
-            given = None  # a host array: computed on the device, then copied into it
-        result = cuda.device_array(shape, dtype) if given is None else given.array
+        if isinstance(out, np.ndarray):  # computed on the device, then copied into it
+            check_out(out, shape, dtype.name, ())
+            result = cuda.device_array(shape, dtype)
+        elif out is not None:
+            result = check_argument("out", out, shape, dtype.name).array
+        else:
+            result = cuda.device_array(shape, dtype)
         if zeroed:
             result.copy_to_device(np.zeros(shape, dtype))  # the kernel adds into it
         kernel[blocks, threads](*(a.array for a in arguments), result)
