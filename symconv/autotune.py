@@ -7,7 +7,10 @@ answer checked against the NumPy reference, and timed as the benchmark times
 (warm-up, then the median of repeated calls).  Compiling one module per candidate of
 every kernel would multiply the compile time by the kernels; instead round i
 compiles one module whose kernel k uses k's i-th candidate, so the rounds are as
-many as the longest candidate list.
+many as the longest candidate list.  Then the threads: the fastest algorithm of each
+threaded kernel is timed again on one thread (compiled without threads, one more
+round: schedule "rows@1") and on each power of two below all threads (the same
+kernel, Numba held to that many: "rows@2"), and the fastest of all is the choice.
 
 The candidates, their medians and the choice go to a JSON file beside the module
 (``<layer>_<key>.autotune.json``).  A later ``generate(spec, autotune=True)`` on the
@@ -31,7 +34,7 @@ import numpy as np
 from symconv.files import write_text_atomic
 from symconv.kinds import TOLERANCES, kind_of, relative_error
 from symconv.lower.algorithms.winograd import LARGEST_TILE
-from symconv.lower.driver import default_schedule, schedules_for
+from symconv.lower.driver import default_schedule, schedules_for, with_threads
 from symconv.machine import cpu_name
 from symconv.timing import time_call
 from symconv.version import __version__
@@ -138,39 +141,117 @@ def tune(
     Round 1 (the default choice) always runs; no round starts after `budget` seconds,
     and the candidates left are recorded as not tried.
     """
+    session = _Session(spec, build, say)
     options = candidates(spec)
-    kind = kind_of(spec)
-    arrays = kind.random_inputs(spec, np.random.default_rng(0))
-    expected = kind.reference(spec, arrays)
     rounds = max(len(names) for names in options.values())
-    seconds: dict[str, dict[str, float]] = {kernel: {} for kernel in options}
     started = time.perf_counter()
     for index in range(rounds):
         schedules = {k: names[min(index, len(names) - 1)] for k, names in options.items()}
-        fresh = {k: s for k, s in schedules.items() if s not in seconds[k]}
-        if not fresh:
-            continue
         if index and time.perf_counter() - started > budget:
-            left = {
-                k: tuple(n for n in names if n not in seconds[k]) for k, names in options.items()
-            }
-            say(f"{spec.label}: autotune stopped after {budget:g} s; not tried: " + _left(left))
-            return Tuning(machine, seconds, left, budget)
-        say(f"{spec.label}: autotune round {index + 1} of {rounds}: " + _describe(fresh))
-        kernels = build(schedules)
-        for signature in kind.signatures(spec):
-            name = signature.name
-            if name not in fresh:
-                continue
-            call = _call(kernels, signature, arrays)
-            _, error = relative_error(np.asarray(call()), expected[name])
-            if not error <= TOLERANCES[spec.dtype]:
-                raise AssertionError(
-                    f"{name} lowered with {fresh[name]} is wrong: relative error {error:.3g}"
-                )
-            seconds[name][fresh[name]] = measure(call, min(seconds[name].values(), default=None))
-            say(f"{spec.label}: {name} {fresh[name]}: {seconds[name][fresh[name]] * 1e6:,.0f} µs")
-    return Tuning(machine, seconds, {}, budget)
+            return session.stopped(options, budget, machine)
+        session.round(schedules, f"round {index + 1} of {rounds}")
+    if time.perf_counter() - started > budget:
+        say(f"{spec.label}: autotune stopped after {budget:g} s, before timing thread counts")
+    else:
+        session.tune_threads(thread_counts(_available_threads()))
+    return Tuning(machine, session.seconds, {}, budget)
+
+
+def thread_counts(available: int) -> tuple[int, ...]:
+    """Thread counts worth timing below all `available` ones: 1, then powers of two.
+
+    All threads is what every candidate already ran on; fewer can win where the work
+    is too small to share (one thread needs no hand-over, and a kernel compiled
+    without threads none of the parallel set-up).
+    """
+    counts, n = [], 1
+    while n < available:
+        counts.append(n)
+        n *= 2
+    return tuple(counts)
+
+
+def _available_threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
+class _Session:
+    """One tuning run's state: the inputs, the reference, every median and where it came from."""
+
+    def __init__(self, spec: Any, build: Build, say: Progress) -> None:
+        self.spec, self.build, self.say = spec, build, say
+        self.kind = kind_of(spec)
+        self.arrays = self.kind.random_inputs(spec, np.random.default_rng(0))
+        self.expected = self.kind.reference(spec, self.arrays)
+        self.seconds: dict[str, dict[str, float]] = {s.name: {} for s in self.kind.signatures(spec)}
+        #: The compiled kernels each timed candidate came from, per kernel.
+        self.built: dict[str, dict[str, Any]] = {kernel: {} for kernel in self.seconds}
+
+    def round(self, schedules: dict[str, str], title: str) -> None:
+        """Compile one module of `schedules`; check and time every candidate not yet timed."""
+        fresh = {k: s for k, s in schedules.items() if s not in self.seconds[k]}
+        if not fresh:
+            return
+        self.say(f"{self.spec.label}: autotune {title}: " + _describe(fresh))
+        kernels = self.build(schedules)
+        for name, schedule in fresh.items():
+            self.time(name, schedule, _call(kernels, self._signature(name), self.arrays))
+            self.built[name][schedule] = kernels
+
+    def time(self, name: str, schedule: str, call: Callable[[], Any]) -> None:
+        """Check `call`'s answer against the reference, then record its median."""
+        _, error = relative_error(np.asarray(call()), self.expected[name])
+        if not error <= TOLERANCES[self.spec.dtype]:
+            raise AssertionError(
+                f"{name} lowered with {schedule} is wrong: relative error {error:.3g}"
+            )
+        best = min(self.seconds[name].values(), default=None)
+        self.seconds[name][schedule] = measure(call, best)
+        self.say(
+            f"{self.spec.label}: {name} {schedule}: {self.seconds[name][schedule] * 1e6:,.0f} µs"
+        )
+
+    def tune_threads(self, counts: tuple[int, ...]) -> None:
+        """The fastest algorithm of each threaded kernel, again on each of `counts` threads.
+
+        One thread is a module of its own (compiled without threads); more run the
+        compiled threaded kernel with Numba held to that many.
+        """
+        best = {k: min(times, key=times.get) for k, times in self.seconds.items()}
+        threaded = {k: name for k, name in best.items() if self.built[k][name].threads.get(k) != 1}
+        if not threaded or not counts:
+            return
+        if counts[0] == 1:
+            serial = {k: with_threads(best[k], 1) if k in threaded else best[k] for k in best}
+            self.round(serial, "threads round: 1 thread")
+        for count in counts[1:]:
+            for k, name in threaded.items():
+                call = _call(self.built[k][name], self._signature(k), self.arrays)
+                self.time(k, with_threads(name, count), _on_threads(call, count))
+
+    def stopped(self, options: dict[str, tuple[str, ...]], budget: float, machine: dict) -> Tuning:
+        left = {
+            k: tuple(n for n in names if n not in self.seconds[k]) for k, names in options.items()
+        }
+        self.say(
+            f"{self.spec.label}: autotune stopped after {budget:g} s; not tried: " + _left(left)
+        )
+        return Tuning(machine, self.seconds, left, budget)
+
+    def _signature(self, name: str) -> Any:
+        return self.kind.signature(self.spec, name)
+
+
+def _on_threads(call: Callable[[], Any], count: int) -> Callable[[], Any]:
+    from symconv.targets.numba_cpu.runtime import numba_threads
+
+    def on_threads() -> Any:
+        with numba_threads(count):
+            return call()
+
+    return on_threads
 
 
 def measure(call: Callable[[], Any], best: float | None) -> float:

@@ -18,9 +18,20 @@ MACHINE = {"cpu": "test", "threads": 2}
 class FakeKernels:
     """Kernels whose answers are the reference's; each algorithm 'costs' a known time."""
 
-    def __init__(self, spec: ConvSpec, schedules: dict[str, str], costs: dict[str, float]):
+    def __init__(
+        self,
+        spec: ConvSpec,
+        schedules: dict[str, str],
+        costs: dict[str, float],
+        threaded: bool = False,
+    ):
         arrays = CONVOLUTION.random_inputs(spec, np.random.default_rng(0))
         answers = CONVOLUTION.reference(spec, arrays)
+        # THREADS of a generated module: 1 compiled without threads, 0 on all of them
+        self.threads = {
+            name: 0 if threaded and not schedules.get(name, "").endswith("@1") else 1
+            for name in answers
+        }
         for name in answers:
             cost = costs.get(schedules.get(name, ""), 1e-3)
             setattr(self, name, self._kernel(answers[name].astype(spec.dtype), cost))
@@ -142,3 +153,44 @@ def test_candidates_start_with_the_default_choice():
 def test_a_budget_that_is_not_a_positive_number_is_refused():
     with pytest.raises(ValueError, match="autotune_seconds=0: expected a positive number"):
         generate(SPEC, autotune=True, autotune_seconds=0)
+
+
+def test_thread_counts_are_one_and_the_powers_of_two_below_all():
+    assert autotune.thread_counts(1) == ()
+    assert autotune.thread_counts(2) == (1,)
+    assert autotune.thread_counts(8) == (1, 2, 4)
+    assert autotune.thread_counts(6) == (1, 2, 4)
+
+
+def test_threaded_kernels_are_timed_again_on_fewer_threads(monkeypatch):
+    """The best algorithm of each threaded kernel gets a one-thread round (a module of its
+    own) and a timing per power of two below all threads; a faster one is the choice."""
+    monkeypatch.setattr(autotune, "_available_threads", lambda: 4)
+    costs = {"direct": 2e-3, "rows": 1e-3, "unfold": 5e-4, "winograd:4": 4e-4, "winograd:4@1": 1e-4}
+    built = []
+
+    def build(schedules):
+        built.append(dict(schedules))
+        return FakeKernels(SPEC, schedules, costs, threaded=True)
+
+    tuning = autotune.tune(SPEC, build, MACHINE, lambda message: None)
+    rounds = max(len(v) for v in autotune.candidates(SPEC).values())
+    assert len(built) == rounds + 1
+    assert built[-1] == {k: "winograd:4@1" for k in ("forward", "grad_input", "grad_weight")}
+    for kernel, times in tuning.seconds.items():
+        assert {"winograd:4@1", "winograd:4@2"} <= set(times), kernel
+        assert "winograd:4@4" not in times  # all threads: what the plain name ran on
+    assert tuning.choice == {k: "winograd:4@1" for k in ("forward", "grad_input", "grad_weight")}
+
+
+def test_serial_kernels_get_no_thread_round(monkeypatch):
+    monkeypatch.setattr(autotune, "_available_threads", lambda: 4)
+    built = []
+
+    def build(schedules):
+        built.append(dict(schedules))
+        return FakeKernels(SPEC, schedules, {}, threaded=False)
+
+    tuning = autotune.tune(SPEC, build, MACHINE, lambda message: None)
+    assert len(built) == max(len(v) for v in autotune.candidates(SPEC).values())
+    assert not any("@" in name for times in tuning.seconds.values() for name in times)

@@ -61,6 +61,31 @@ def default_schedule(formula: IndexFormula, spec: object, machine: Machine = HOS
     return algorithms.default(context_for(formula, spec, machine)).name
 
 
+#: A schedule names an algorithm and, after this mark, the threads its kernel runs on:
+#: "rows@1" is the rows algorithm compiled without threads, "unfold@4" on 4 threads.
+THREADS_MARK = "@"
+
+
+def parse_schedule(schedule: str | None) -> tuple[str | None, int | None]:
+    """(algorithm name, threads) of a schedule; either is None when not given."""
+    if schedule is None:
+        return None, None
+    name, mark, count = schedule.partition(THREADS_MARK)
+    if not mark:
+        return name, None
+    if not (count.isascii() and count.isdigit() and int(count) >= 1):
+        raise ValueError(
+            f"schedule={schedule!r}: the threads after {THREADS_MARK!r} must be a whole "
+            "number of at least 1"
+        )
+    return name, int(count)
+
+
+def with_threads(name: str, threads: int) -> str:
+    """The schedule running algorithm `name` on `threads` threads."""
+    return f"{name}{THREADS_MARK}{threads}"
+
+
 def lower(
     formula: IndexFormula,
     spec: object,
@@ -76,11 +101,18 @@ def lower(
 
     The keyword overrides exist for tests, experiments and autotuning; a module
     records the schedule it was generated with, so spec and schedule determine it.
-    `timings`, when given, gains the seconds each named pass took.
+    A schedule with threads ("rows@1", see `parse_schedule`) lowers without threads
+    for 1, and with threads held to that many for more.  `timings`, when given, gains
+    the seconds each named pass took.
     """
+    name, threads = parse_schedule(schedule)
+    if threads is not None:
+        parallel = threads > 1
     context = context_for(formula, spec, machine, parallel=parallel, unroll=unroll, stage=stage)
-    algorithm = algorithms.choose(context, schedule)
+    algorithm = algorithms.choose(context, name)
     nest = replace(algorithm.build(context), algorithm=algorithm.name)
+    if threads is not None and nest.parallel:
+        nest = replace(nest, threads=threads)
     if timings is not None:
         for name, seconds in context.timings.items():
             timings[name] = timings.get(name, 0.0) + seconds

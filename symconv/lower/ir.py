@@ -315,7 +315,8 @@ class LoopNest:
     runtime strides never overlap, and then declines to vectorize).  `blas_in_threads`
     says a `Gemm` runs inside a parallel loop: the runtime must hold the BLAS to one
     thread for the call, or its threads and the loop's oversubscribe the cores.
-    `algorithm` names the algorithm that built the nest (the driver records it).
+    `algorithm` names the algorithm that built the nest (the driver records it);
+    `threads` holds a parallel kernel to that many threads (0: as many as the runtime has).
     """
 
     name: str
@@ -331,6 +332,7 @@ class LoopNest:
     flat: tuple[str, ...] = ()
     blas_in_threads: bool = False
     algorithm: str = ""
+    threads: int = 0
 
     def buffers(self) -> dict[str, tuple[int, ...]]:
         """Every array the body may read or write, by name: its shape."""

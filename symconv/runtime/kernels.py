@@ -128,6 +128,11 @@ class Kernels:
         return dict(getattr(self._module, "ALGORITHMS", {}))
 
     @property
+    def threads(self) -> dict[str, int]:
+        """The threads each kernel runs on: 1 without threads, 0 as many as there are, or N."""
+        return dict(getattr(self._module, "THREADS", {}))
+
+    @property
     def kernel_names(self) -> tuple[str, ...]:
         return tuple(self._kernels)
 

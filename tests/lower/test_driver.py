@@ -123,3 +123,27 @@ def test_schedules_per_kernel_and_the_default_heuristic():
     )
     with pytest.raises(ValueError, match="schedule='rows' cannot lower grad_weight"):
         lower(level.grad_weight, big, schedule="rows")
+
+
+def test_a_schedule_with_one_thread_lowers_without_threads_and_keeps_its_meaning():
+    """"rows@1" is rows without threads; "rows@3" threads held to 3; both still right."""
+    spec = ConvSpec((16, 16), 3, in_channels=2, out_channels=8, batch=8, padding=1)
+    level = index_level(spec)
+    threaded = lower(level.forward, spec, schedule="rows")
+    serial = lower(level.forward, spec, schedule="rows@1")
+    held = lower(level.forward, spec, schedule="rows@3")
+    assert threaded.parallel and threaded.threads == 0
+    assert not serial.parallel and serial.algorithm == "rows"
+    assert held.parallel and held.threads == 3
+    arrays = inputs(spec, 0)
+    want = oracle(spec, arrays)["forward"]
+    for nest in (serial, held):
+        got = run(nest, {k: v.astype(np.float64) for k, v in arrays.items() if v is not None})
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("schedule", ["rows@0", "rows@", "rows@two", "rows@-1", "rows@²"])
+def test_a_thread_count_that_is_not_a_whole_number_from_1_is_refused(schedule):
+    spec = ConvSpec((16, 16), 3, in_channels=2, out_channels=8, batch=8, padding=1)
+    with pytest.raises(ValueError, match="the threads after '@' must be a whole number"):
+        lower(index_level(spec).forward, spec, schedule=schedule)

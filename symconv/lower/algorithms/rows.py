@@ -5,7 +5,7 @@ innermost loop runs over input channels, a short loop LLVM cannot vectorize.  Th
 schedule turns the channel reduction inside out:
 
     for (n, g, block of B output channels):             parallel
-        result rows = addend (bias) or 0
+        result rows = addend (bias) or 0         (unless one pass holds every term)
         for each input channel c:
             w_b_t = w[...]   for the B channels × taps   (hoisted: registers)
             for every output position, last axis innermost:
@@ -112,8 +112,14 @@ def build_rows_nest(
             guards = tuple(substitute_guard(g, mapping) for g in formula.guards)
             update = (If(guards, update),)
         terms = _nest(unrolled_reduction + taps, update)
-        pass_ = _nest(inner_loops + spatial, (Init("acc", target), terms, Store(target, "acc")))
-        body = (sweep, _nest(reduction_loops, (pass_,)) if reduction_loops else pass_)
+        if all(loop.extent == 1 for loop in reduction_loops):
+            # One pass holds every term: it starts from the addend, and the result is
+            # written once instead of set, read back and written again.
+            only = (Init("acc", addend), _nest(reduction_loops, (terms,)), Store(target, "acc"))
+            body = (_nest(inner_loops + spatial, only),)
+        else:
+            pass_ = _nest(inner_loops + spatial, (Init("acc", target), terms, Store(target, "acc")))
+            body = (sweep, _nest(reduction_loops, (pass_,)))
     names = {f.tensor for f in formula.factors} | (
         {formula.addend.tensor} if formula.addend else set()
     )

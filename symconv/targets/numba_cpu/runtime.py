@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -56,6 +57,19 @@ def check_out(out: object, shape: tuple[int, ...], dtype: str, inputs: tuple) ->
     return out
 
 
+@contextmanager
+def numba_threads(count: int) -> Iterator[None]:
+    """Hold this thread's parallel kernels to `count` threads (at most Numba's) meanwhile."""
+    import numba  # only here: importing symconv (to derive, say) does not import Numba
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
 class Call:
     """One compiled kernel with its workspaces, allocated on a thread's first call.
 
@@ -70,6 +84,7 @@ class Call:
         self._dtype = np.dtype(module.DTYPE)
         _, self._shape, _ = module.RESULTS[name]
         self._workspaces = module.WORKSPACES[name]
+        self._threads = module.THREADS[name] if module.THREADS[name] > 1 else 0
         self._local = threading.local()
         compiled = getattr(function, "py_func", function)
         takes = list(inspect.signature(compiled).parameters)[: -1 - len(self._workspaces)]
@@ -93,7 +108,10 @@ class Call:
             result = np.empty(self._shape, self._dtype)
         else:
             result = check_out(out, self._shape, self._dtype.name, arguments)
-        return self._function(*arguments, result, *self.workspaces())
+        if not self._threads:
+            return self._function(*arguments, result, *self.workspaces())
+        with numba_threads(self._threads):
+            return self._function(*arguments, result, *self.workspaces())
 
 
 def wrap(spec: Any, module: ModuleType, path: Path) -> Kernels:

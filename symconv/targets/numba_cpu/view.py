@@ -9,6 +9,7 @@ only, checked by `symconv.codegen.check.check_view` before rendering.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
@@ -57,6 +58,21 @@ RUNTIME_ZERO = "runtime_zero"
 PRANGE_SUFFIX = "_p"
 #: Flat 1-D views of a nest's `flat` buffers are named <buffer>_flat.
 FLAT_SUFFIX = "_flat"
+#: A task's parameters: a pointer to each array it touches (<array>_ptr), int64 indices.
+#: Tasks are compiled as C callbacks (``numba.cfunc``) under a symbol of their own, and
+#: the kernel calls that symbol as an external function.  Called as a Numba function
+#: instead, each threaded function of the kernel would link the task's code and
+#: optimize it again: the 8×64×56×56 → 64 layer's Winograd forward compiled in 7.1 s
+#: that way, in 4.8 s through the symbol, at the same speed.  (Passed as a function
+#: argument, a task cost 10 µs per call to unbox.)
+TASK_POINTER = "POINTER"
+TASK_INDEX = "numba.int64"
+POINTER_SUFFIX = "_ptr"
+#: A task's symbol: this prefix and a digest of the task's view, so one symbol always
+#: names one code (two modules with the same task may share it).
+TASK_SYMBOL = "symconv_task_"
+#: The plain Python function a task is compiled from is named <task>_body.
+BODY_SUFFIX = "_body"
 #: The command in each module header that writes it again (the spec is its only input).
 REGENERATE = "python -m symconv.pipeline '{spec_json}'"
 
@@ -95,6 +111,10 @@ def module_view(spec: Any, nests: dict[str, LoopNest]) -> dict[str, Any]:
         ],
         "blas_in_threads": [n for n, nest in nests.items() if nest.blas_in_threads],
         "algorithms": [{"kernel": n, "name": nest.algorithm} for n, nest in nests.items()],
+        "threads": [
+            {"kernel": n, "count": str(nest.threads if nest.parallel else 1)}
+            for n, nest in nests.items()
+        ],
         "kernels": kernels,
         "numbers": [{"name": n, "value": v} for n, v in sorted(numbers.items())],
     }
@@ -113,10 +133,13 @@ def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str])
     flat = {name: buffers[name] for name in nest.flat}
     workspaces = _workspaces(nest)
     arguments = [p.name for p in (*nest.params, nest.result, *workspaces)]
-    arrays = arguments + [f"{name}{FLAT_SUFFIX}" for name in flat]
+    arrays = {name: buffers[name] for name in arguments}
+    arrays.update({f"{name}{FLAT_SUFFIX}": (math.prod(shape),) for name, shape in flat.items()})
     tasks = nest.parallel and (_has_vector_loop(nest.body) or _all_flat(nest))
-    printer = StatementView(nest.parallel, dtype, nest.name if tasks else "", arrays)
+    fastmath = "False" if nest.strict_float else "FASTMATH"
+    printer = StatementView(nest.parallel, dtype, nest.name if tasks else "", arrays, fastmath)
     body = flatten_reads(nest.body, flat, FLAT_SUFFIX) if flat else nest.body
+    statements = [printer.view(s) for s in body]
     zeroed = [s.name for s in nest.scratch if s.accumulated] + (
         [nest.result.name] if nest.zeroed else []
     )
@@ -130,14 +153,14 @@ def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str])
         + [roles[nest.result.name]]
         + [buffer_type(len(w.shape)) for w in workspaces],
         "parallel": str(nest.parallel),
-        "fastmath": "False" if nest.strict_float else "FASTMATH",
+        "fastmath": fastmath,
         "staged": [_staged_view(s) for s in nest.staged],
         "workspace_specs": [_workspace_view(w) for w in workspaces],
         "zeroed": zeroed,
         "result": {**_buffer_view(nest.result), "zeroed": str(nest.zeroed)},
         "runtime_zero": _runtime_zero(nest),
         "flat": [{"name": name, "view": f"{name}{FLAT_SUFFIX}"} for name in flat],
-        "body": [printer.view(s) for s in body],
+        "body": statements,
         "tasks": printer.tasks,
         "numbers": printer.constants,
     }
@@ -145,6 +168,17 @@ def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str])
 
 def _has_vector_loop(body: tuple[Stmt, ...]) -> bool:
     return any(isinstance(s, For) and s.vector for s, _ in walk(body))
+
+
+def _matrix_buffers(body: tuple[Stmt, ...]) -> set[str]:
+    """Buffers `body` hands whole to a matrix product or a bias update."""
+    found: set[str] = set()
+    for stmt, _ in walk(body):
+        if isinstance(stmt, Gemm):
+            found.update(m.buffer for m in (stmt.out, stmt.a, stmt.b))
+        elif isinstance(stmt, AddBias):
+            found.update((stmt.target.buffer, stmt.bias))
+    return found
 
 
 def _all_flat(nest: LoopNest) -> bool:
@@ -222,25 +256,36 @@ def _workspace_view(buffer: Staged | Operand) -> dict[str, str]:
 class StatementView:
     """One dict per IR statement for the loops template, dispatched on the statement's class.
 
-    In a nest that reads and writes only through flat views (Winograd, rows), a
-    threaded loop's body becomes a task: a function of its own, compiled without
-    threads, that the kernel calls once per iteration of a ``prange`` loop.  Numba's
-    parallel compiler analyses every statement of the function it threads; handed
-    only the call, it compiled the 8×64×56×56 → 64 layer's Winograd kernels in
-    6.8–8.6 s each instead of 9–11 s, and LeNet conv1's layer in 5.9 s instead of
-    11.8, at the same speed.  Only flat views: a task gets no `noalias` (Numba gives
-    that to its parallel functions alone), and over 4-D arrays with runtime strides
-    LLVM could not check the rows nest's 7 pointers for overlap and left it scalar
-    (LeNet conv1's forward 102 µs → 493 µs); flat views with literal strides it
-    checks.  A task holding a BLAS product took 24 s to compile instead of 4: those
-    loops stay inline.
+    In a nest that reads and writes only through flat views (Winograd, rows), or with
+    a vector loop, a threaded loop's body becomes a task: a function of its own,
+    compiled without threads as a C callback, that the kernel calls once per iteration
+    of a ``prange`` loop (see `TASK_POINTER`).  Numba's parallel compiler analyses
+    every statement of the function it threads; handed only the call, it compiled
+    LeNet conv1's layer in 5.9 s instead of 11.8, at the same speed.  Called through a
+    symbol, a task is not compiled again inside each threaded function: the
+    8×64×56×56 → 64 layer's Winograd kernels went from 7.7, 7.2 and 9.1 s to 5.1, 5.1
+    and 6.5 s, and a task may hold a BLAS product (MNIST's unfold dL/dX: 7.5 s → 2.4 s;
+    called as a Numba function, such a task took 24 s).  Only flat views otherwise: a
+    task gets no `noalias` (Numba gives that to its parallel functions alone), and over
+    4-D arrays with runtime strides LLVM could not check the rows nest's 7 pointers for
+    overlap and left it scalar (LeNet conv1's forward 102 µs → 493 µs); flat views with
+    literal strides it checks.
     """
 
-    def __init__(self, parallel: bool, dtype: str, kernel: str = "", arrays: list[str] = ()):
+    def __init__(
+        self,
+        parallel: bool,
+        dtype: str,
+        kernel: str = "",
+        arrays: dict[str, tuple[int, ...]] | None = None,
+        fastmath: str = "",
+    ):
         self.parallel = parallel
         self.dtype = dtype
+        self.fastmath = fastmath
         self.kernel = kernel
-        self.arrays = list(arrays)
+        #: The kernel's arrays (arguments, results, workspaces, flat views): their shapes.
+        self.arrays = dict(arrays or {})
         #: Constants the statements name, by name: emitted once at module level.
         self.constants: dict[str, str] = {}
         #: The task functions of threaded loops, in the order the kernel calls them.
@@ -295,7 +340,7 @@ class StatementView:
     def _view_For(self, stmt: For) -> dict[str, Any]:
         extent = f"{stmt.extent} + {RUNTIME_ZERO}" if stmt.vector else str(stmt.extent)
         threaded = stmt.parallel and self.parallel
-        if threaded and self.kernel and not any(isinstance(s, Gemm) for s, _ in walk(stmt.body)):
+        if threaded and self.kernel:
             return self.task(stmt, extent)
         return {
             "kind": "for",
@@ -307,33 +352,42 @@ class StatementView:
         }
 
     def task(self, stmt: For, extent: str) -> dict[str, Any]:
-        """``for v_p in prange(extent): _kernel_task_i(arrays, indices, int64(v_p))``, its task.
+        """``for v_p in prange(extent): task(x_flat.ctypes, ..., indices, int64(v_p))``, its task.
 
-        The counter is cast to int64 because Numba types it int64 in the kernel and
-        uint64 inside its threaded loop: the task would be compiled twice.  The task
-        binds v = v_p % extent itself (see `PRANGE_SUFFIX`) and gets every
-        array of the kernel, the indices of the loops around it it reads, and the
-        runtime zero when a vector loop inside needs it.
+        The task is a C callback (see `TASK_POINTER`): it gets a pointer to each array
+        its body touches and views it as an array of the same shape again, the indices
+        of the loops around it that it reads, and the runtime zero when a vector loop
+        inside needs it.  The counter is cast to int64 (Numba types it uint64 inside
+        its threaded loop); the task binds v = v_p % extent itself (see `PRANGE_SUFFIX`).
         """
         name = f"_{self.kernel}_task_{len(self.tasks)}"
         counter = f"{stmt.var.name}{PRANGE_SUFFIX}"
         indices = sorted(s.name for s in free_indices(stmt.body) if s != stmt.var)
         if _has_vector_loop(stmt.body):
             indices.append(RUNTIME_ZERO)
-        params = [*self.arrays, *indices]
+        touched = accessed_buffers(stmt.body) | _matrix_buffers(stmt.body)
+        arrays = [a for a in self.arrays if a in touched]
         inner = StatementView(False, self.dtype)
         inner.constants = self.constants
-        self.tasks.append(
-            {
-                "name": name,
-                "params": [*params, counter],
-                "var": stmt.var.name,
-                "counter": counter,
-                "extent": str(stmt.extent),
-                "body": [inner.view(s) for s in stmt.body],
-            }
-        )
-        return {"kind": "task", "counter": counter, "extent": extent, "call": name, "args": params}
+        task = {
+            "name": name,
+            "function": f"{name}{BODY_SUFFIX}",
+            "params": [*(f"{a}{POINTER_SUFFIX}" for a in arrays), *indices, counter],
+            "types": [TASK_POINTER] * len(arrays) + [TASK_INDEX] * (len(indices) + 1),
+            "arrays": [
+                {"name": a, "pointer": f"{a}{POINTER_SUFFIX}", "shape": repr(self.arrays[a])}
+                for a in arrays
+            ],
+            "var": stmt.var.name,
+            "counter": counter,
+            "extent": str(stmt.extent),
+            "body": [inner.view(s) for s in stmt.body],
+        }
+        content = repr((self.dtype, self.fastmath, task))
+        task["symbol"] = TASK_SYMBOL + hashlib.sha256(content.encode()).hexdigest()[:24]
+        self.tasks.append(task)
+        args = [f"{a}.ctypes" for a in arrays] + indices
+        return {"kind": "task", "counter": counter, "extent": extent, "call": name, "args": args}
 
     def _view_If(self, stmt: If) -> dict[str, Any]:
         return {

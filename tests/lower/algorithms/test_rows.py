@@ -12,6 +12,7 @@ from symconv.lower.ir import (
     Init,
     LoopNest,
     Read,
+    Store,
 )
 from symconv.symbolic.indices import make_indices
 
@@ -53,4 +54,31 @@ def executed_products(nest: LoopNest) -> int:
         math.prod(loop.extent for loop in loops)
         for s, loops in nest.statements()
         if isinstance(s, Accumulate)
+    )
+
+
+def _result_stores(nest: LoopNest) -> list:
+    return [s for s, _ in nest.statements() if isinstance(s, Store) and s.target.buffer == "y"]
+
+
+def test_one_pass_of_every_term_writes_the_result_once():
+    """With one input channel every term fits one pass: no sweep setting y to the bias
+    first, no read of y back; with several, the sweep and the read-back stay."""
+    single = ConvSpec((12, 12), 3, in_channels=1, out_channels=8, batch=2, bias=True)
+    nest = lower(index_level(single).forward, single, schedule="rows", parallel=True)
+    reads_of_y = [
+        s for s, _ in nest.statements()
+        if isinstance(s, Init) and isinstance(s.value, Read) and s.value.buffer == "y"
+    ]  # fmt: skip
+    assert not reads_of_y
+    assert len(_result_stores(nest)) == 8  # one per output channel of the block
+    assert any(
+        isinstance(s, Init) and isinstance(s.value, Read) and s.value.buffer == "b"
+        for s, _ in nest.statements()
+    )
+    several = ConvSpec((12, 12), 3, in_channels=64, out_channels=8, batch=2, bias=True)
+    nest = lower(index_level(several).forward, several, schedule="rows", parallel=True)
+    assert any(
+        isinstance(s, Init) and isinstance(s.value, Read) and s.value.buffer == "y"
+        for s, _ in nest.statements()
     )

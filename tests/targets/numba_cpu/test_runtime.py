@@ -112,3 +112,37 @@ def test_max_pooling_dl_dx_starts_from_zero_in_a_dirty_out():
 def _read_only(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False
     return array
+
+
+def test_numba_threads_holds_and_restores_the_thread_count():
+    import numba
+
+    from symconv.targets.numba_cpu.runtime import numba_threads
+
+    before = numba.get_num_threads()
+    with numba_threads(1):
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before
+    with numba_threads(10**6):  # more than there are: as many as Numba has
+        assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+    assert numba.get_num_threads() == before
+
+
+def test_kernels_scheduled_on_one_or_two_threads_say_so_and_stay_right(tmp_path):
+    """THREADS in the module: 1 for a kernel compiled without threads, N held to N."""
+    spec = ConvSpec((12, 12), 3, in_channels=2, out_channels=8, batch=8, padding=1)
+    kernels = generate(spec, tmp_path, schedules={"forward": "rows@1", "grad_input": "rows@2"})
+    assert kernels.threads["forward"] == 1 and kernels.threads["grad_input"] == 2
+    assert kernels.threads["grad_weight"] == 0  # the default: every thread Numba has
+    source = kernels.path.read_text()
+    forward = source[source.index("def forward(") - 80 : source.index("def forward(")]
+    assert "parallel=False" in forward
+    kind = kind_of(spec)
+    arrays = kind.random_inputs(spec, np.random.default_rng(3))
+    want = kind.reference(spec, arrays)
+    got = {
+        "forward": kernels.forward(arrays["x"], arrays["w"]),
+        "grad_input": kernels.grad_input(arrays["gy"], arrays["w"]),
+    }
+    for name, value in got.items():
+        assert relative_error(value, want[name])[1] <= 1e-5, name

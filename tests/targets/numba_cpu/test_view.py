@@ -9,6 +9,7 @@ in a fraction of a second each; tests/test_pipeline.py compiles the real thing.
 from __future__ import annotations
 
 import ast
+import ctypes
 import sys
 import types
 
@@ -37,14 +38,17 @@ def test_rendered_module_declares_c_contiguous_signatures_and_flags():
     assert "BIAS = numba.float64[::1]" in source
     assert "OUTPUT(INPUT_ARG, WEIGHT_ARG, BIAS_ARG, OUTPUT)," in source
     assert 'FASTMATH = {"contract", "reassoc"}' in source
-    # four kernels and two helpers (a GEMM accumulation, a row sum) the kernels call
-    for flag in ("fastmath=FASTMATH", "boundscheck=False", "cache=True"):
-        assert source.count(flag) == 6
+    # four kernels and two helpers (a GEMM accumulation, a row sum) the kernels call, and
+    # the compiler of tasks (which takes each task's own fastmath flags)
+    assert source.count("fastmath=FASTMATH") == 6
+    for flag in ("boundscheck=False", "cache=True"):
+        assert source.count(flag) == 7
     assert source.count("parallel=False") == 4
     tree = ast.parse(source)
     functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
     assert functions == [
-        "gemm_accumulate", "add_rows", "forward", "grad_input", "grad_weight", "grad_bias"
+        "gemm_accumulate", "add_rows", "compile_task",
+        "forward", "grad_input", "grad_weight", "grad_bias",
     ]
 
 
@@ -71,17 +75,54 @@ def _dispatcher(function):
     return function
 
 
-def fake_numba() -> types.ModuleType:
+def _carray(pointer, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """numba.carray in pure Python: the array behind a NumPy array's ``.ctypes`` again."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    memory = (ctypes.c_char * size).from_address(pointer.data)
+    return np.frombuffer(memory, dtype).reshape(shape)
+
+
+class _Callback:
+    """numba.cfunc's result in pure Python: its "address" is the function itself."""
+
+    def __init__(self, function):
+        self.address = function
+
+
+class _ExternalFunction:
+    """numba.types.ExternalFunction in pure Python: calls whatever got its symbol."""
+
+    def __init__(self, symbol: str, sig, symbols: dict):
+        self.symbol, self.sig, self._symbols = symbol, sig, symbols
+
+    def __call__(self, *args):
+        return self._symbols[self.symbol](*args)
+
+
+def fake_numba() -> tuple[types.ModuleType, types.ModuleType]:
+    """Stand-ins for numba and llvmlite that run a rendered module as plain Python."""
+    symbols: dict = {}
     module = types.ModuleType("numba")
     module.njit = lambda *args, **kwargs: _dispatcher
+    module.cfunc = lambda *args, **kwargs: _Callback
+    module.carray = _carray
     module.prange = range
-    module.float32 = module.float64 = _AnyType()
-    module.types = types.SimpleNamespace(Array=_AnyType())
-    return module
+    module.float32 = module.float64 = module.int64 = module.void = _AnyType()
+    module.types = types.SimpleNamespace(
+        Array=_AnyType(),
+        CPointer=_AnyType(),
+        ExternalFunction=lambda symbol, sig: _ExternalFunction(symbol, sig, symbols),
+    )
+    llvmlite = types.ModuleType("llvmlite")
+    llvmlite.binding = types.SimpleNamespace(add_symbol=symbols.__setitem__)
+    return module, llvmlite
 
 
 def execute(source: str, monkeypatch: pytest.MonkeyPatch) -> dict:
-    monkeypatch.setitem(sys.modules, "numba", fake_numba())
+    numba, llvmlite = fake_numba()
+    monkeypatch.setitem(sys.modules, "numba", numba)
+    monkeypatch.setitem(sys.modules, "llvmlite", llvmlite)
+    monkeypatch.setitem(sys.modules, "llvmlite.binding", llvmlite.binding)
     namespace: dict = {}
     exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102
     return namespace
@@ -145,7 +186,7 @@ def test_threaded_loops_of_flat_nests_call_serial_tasks_and_others_stay_inline()
     winograd = {"forward": "winograd", "grad_input": "winograd", "grad_weight": "winograd"}
     spec = ConvSpec((14, 13), 3, padding=1, in_channels=8, out_channels=8, batch=3)
     source = render(spec, schedules=winograd)
-    assert "def _forward_task_1(" in source and "def _grad_weight_task_0(" in source
+    assert "def _forward_task_1_body(" in source and "def _grad_weight_task_0_body(" in source
     assert ", np.int64(c_p))" in source  # typed once: int64 in the kernel and its prange
     tree = ast.parse(source)
     tasks = [n for n in tree.body if isinstance(n, ast.FunctionDef) and "_task_" in n.name]
@@ -153,6 +194,8 @@ def test_threaded_loops_of_flat_nests_call_serial_tasks_and_others_stay_inline()
                for t in tasks)  # fmt: skip
     layer = render(ConvSpec((10, 10), 3, in_channels=4, out_channels=4, batch=8),
                    schedules={"forward": "rows", "grad_weight": "blocked"})  # fmt: skip
-    assert "def _forward_task_0(x, w, y, x_flat, w_flat, y_flat, n_p):" in layer
-    blocked = layer[layer.index("def grad_weight(") :]
+    assert "def _forward_task_0_body(x_flat_ptr, w_flat_ptr, y_flat_ptr, n_p):" in layer
+    blocked = layer[layer.index("def grad_weight(") : layer.index("TASKS = {")]
     assert "numba.prange(" in blocked and "_task_" not in blocked
+    assert '"grad_weight": (),' in layer
+    assert '"forward": ((_forward_task_0, _forward_task_0_body, FASTMATH), ),' in layer

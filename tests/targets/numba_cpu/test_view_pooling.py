@@ -58,7 +58,11 @@ def test_signatures_follow_the_kind():
             for node in tree.body
             if isinstance(node, ast.FunctionDef)
         }
-    helpers = {"gemm_accumulate": ["out", "a", "b"], "add_rows": ["out", "values"]}
+    helpers = {
+        "gemm_accumulate": ["out", "a", "b"],
+        "add_rows": ["out", "values"],
+        "compile_task": ["task", "function", "fastmath"],
+    }
     # each kernel's arguments, then its result (the caller passes it: see RESULTS)
     assert functions["max"] == {**helpers, "forward": ["x", "y"], "grad_input": ["gy", "x", "gx"]}
     assert functions["avg"] == {

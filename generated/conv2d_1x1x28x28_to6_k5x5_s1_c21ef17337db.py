@@ -11,9 +11,11 @@ import os
 
 import numba
 import numpy as np
+from llvmlite import binding as llvm
 
 SPEC_KEY = "dad9f28ce690c1e0"
 DTYPE = "float32"
+NUMPY_DTYPE = np.float32
 INPUT_SHAPE = (1, 1, 28, 28)
 WEIGHT_SHAPE = (6, 1, 5, 5)
 OUTPUT_SHAPE = (1, 6, 24, 24)
@@ -44,6 +46,15 @@ ALGORITHMS = {
     "grad_input": "unfold",
     "grad_weight": "blocked",
     "grad_bias": "direct",
+}
+
+# The threads each kernel runs on: 1 for a kernel compiled without threads, 0 for as
+# many as Numba has, N to hold it to N (symconv's wrapper sets them around the call).
+THREADS = {
+    "forward": 1,
+    "grad_input": 0,
+    "grad_weight": 0,
+    "grad_bias": 1,
 }
 
 # Each kernel is called with its arguments, then its result and its workspaces, which
@@ -89,6 +100,26 @@ def add_rows(out, values):
         out[i, :] += values[i]
 
 
+# A threaded loop's body may be a task of its own, compiled without threads as a C
+# callback under a symbol of its own (see compile_task); the kernel calls that symbol
+# as an external function, so Numba's threaded functions do not link and optimize the
+# task's code again.  A task gets a pointer to each array it touches and int64 indices.
+POINTER = numba.types.CPointer(numba.float32)
+_CALLBACKS = []
+
+
+def compile_task(task, function, fastmath):
+    """Compile `function` as a C callback and name it `task`'s symbol, for its kernel.
+
+    Registered before the kernel is compiled or loaded from Numba's cache, so the
+    kernel's call resolves; the module keeps the callback alive as long as itself.
+    """
+    callback = numba.cfunc(task.sig, fastmath=fastmath, boundscheck=False, cache=True)(function)
+    _CALLBACKS.append(callback)
+    llvm.add_symbol(task.symbol, callback.address)
+
+
+
 @numba.njit(
     fastmath=FASTMATH,
     boundscheck=False,
@@ -106,20 +137,6 @@ def forward(x, w, b, y):
     w_flat = w.reshape(-1)
     b_flat = b.reshape(-1)
     y_flat = y.reshape(-1)
-    for jh in range(24):
-        for jw in range(24):
-            acc_0 = b_flat[0]
-            acc_1 = b_flat[1]
-            acc_2 = b_flat[2]
-            acc_3 = b_flat[3]
-            acc_4 = b_flat[4]
-            acc_5 = b_flat[5]
-            y_flat[24 * jh + jw] = acc_0
-            y_flat[24 * jh + jw + 576] = acc_1
-            y_flat[24 * jh + jw + 1152] = acc_2
-            y_flat[24 * jh + jw + 1728] = acc_3
-            y_flat[24 * jh + jw + 2304] = acc_4
-            y_flat[24 * jh + jw + 2880] = acc_5
     w_v0 = w_flat[0]
     w_v1 = w_flat[1]
     w_v2 = w_flat[2]
@@ -272,12 +289,12 @@ def forward(x, w, b, y):
     w_v149 = w_flat[149]
     for jh in range(24):
         for jw in range(24):
-            acc_0 = y_flat[24 * jh + jw]
-            acc_1 = y_flat[24 * jh + jw + 576]
-            acc_2 = y_flat[24 * jh + jw + 1152]
-            acc_3 = y_flat[24 * jh + jw + 1728]
-            acc_4 = y_flat[24 * jh + jw + 2304]
-            acc_5 = y_flat[24 * jh + jw + 2880]
+            acc_0 = b_flat[0]
+            acc_1 = b_flat[1]
+            acc_2 = b_flat[2]
+            acc_3 = b_flat[3]
+            acc_4 = b_flat[4]
+            acc_5 = b_flat[5]
             acc_0 += x_flat[28 * jh + jw] * w_v0
             acc_0 += x_flat[28 * jh + jw + 1] * w_v1
             acc_0 += x_flat[28 * jh + jw + 2] * w_v2
@@ -592,6 +609,12 @@ def grad_bias(gy, gb):
 # wrapper passes, and then closed to other types.  SYMCONV_COMPILE_ONLY (set by
 # symconv's loader when several processes share a cold compilation) names the kernels
 # this process compiles; the others are left for Numba's cache.
+TASKS = {
+    "forward": (),
+    "grad_input": (),
+    "grad_weight": (),
+    "grad_bias": (),
+}
 SIGNATURES = {
     "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG, BIAS_ARG, OUTPUT),
     "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG, INPUT, BUFFER_3D, BUFFER_4D),
@@ -601,5 +624,7 @@ SIGNATURES = {
 _ONLY = os.environ.get("SYMCONV_COMPILE_ONLY")
 for _name, _signature in SIGNATURES.items():
     if _ONLY is None or _name in _ONLY.split(","):
+        for _task, _function, _fastmath in TASKS[_name]:
+            compile_task(_task, _function, _fastmath)
         globals()[_name].compile(_signature)
         globals()[_name].disable_compile()

@@ -11,9 +11,11 @@ import os
 
 import numba
 import numpy as np
+from llvmlite import binding as llvm
 
 SPEC_KEY = "c90c360b9ad08fe5"
 DTYPE = "float32"
+NUMPY_DTYPE = np.float32
 INPUT_SHAPE = (1, 6, 12, 12)
 WEIGHT_SHAPE = (16, 6, 5, 5)
 OUTPUT_SHAPE = (1, 16, 8, 8)
@@ -44,6 +46,15 @@ ALGORITHMS = {
     "grad_input": "unfold",
     "grad_weight": "blocked",
     "grad_bias": "direct",
+}
+
+# The threads each kernel runs on: 1 for a kernel compiled without threads, 0 for as
+# many as Numba has, N to hold it to N (symconv's wrapper sets them around the call).
+THREADS = {
+    "forward": 0,
+    "grad_input": 0,
+    "grad_weight": 0,
+    "grad_bias": 1,
 }
 
 # Each kernel is called with its arguments, then its result and its workspaces, which
@@ -89,9 +100,35 @@ def add_rows(out, values):
         out[i, :] += values[i]
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _forward_task_0(x, w, b, y, columns, padded, x_flat, w_flat, columns_flat, padded_flat, y_flat, runtime_zero, c_p):
-    """One iteration of forward's threaded loop over c."""
+# A threaded loop's body may be a task of its own, compiled without threads as a C
+# callback under a symbol of its own (see compile_task); the kernel calls that symbol
+# as an external function, so Numba's threaded functions do not link and optimize the
+# task's code again.  A task gets a pointer to each array it touches and int64 indices.
+POINTER = numba.types.CPointer(numba.float32)
+_CALLBACKS = []
+
+
+def compile_task(task, function, fastmath):
+    """Compile `function` as a C callback and name it `task`'s symbol, for its kernel.
+
+    Registered before the kernel is compiled or loaded from Numba's cache, so the
+    kernel's call resolves; the module keeps the callback alive as long as itself.
+    """
+    callback = numba.cfunc(task.sig, fastmath=fastmath, boundscheck=False, cache=True)(function)
+    _CALLBACKS.append(callback)
+    llvm.add_symbol(task.symbol, callback.address)
+
+
+
+_forward_task_0 = numba.types.ExternalFunction(
+    "symconv_task_22ba9da2422d7ff70d85ad84", numba.void(POINTER, POINTER, numba.int64, numba.int64)
+)
+
+
+def _forward_task_0_body(x_flat_ptr, padded_flat_ptr, runtime_zero, c_p):
+    """One iteration of forward's threaded loop over c: _forward_task_0."""
+    x_flat = numba.carray(x_flat_ptr, (864,), NUMPY_DTYPE)
+    padded_flat = numba.carray(padded_flat_ptr, (864,), NUMPY_DTYPE)
     c = c_p % 6
     for p0 in range(12):
         for p1 in range(12 + runtime_zero):
@@ -99,9 +136,15 @@ def _forward_task_0(x, w, b, y, columns, padded, x_flat, w_flat, columns_flat, p
             padded_flat[144 * c + 12 * p0 + p1] = value
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _forward_task_1(x, w, b, y, columns, padded, x_flat, w_flat, columns_flat, padded_flat, y_flat, runtime_zero, c_p):
-    """One iteration of forward's threaded loop over c."""
+_forward_task_1 = numba.types.ExternalFunction(
+    "symconv_task_9061faa8ef513404dd849411", numba.void(POINTER, POINTER, numba.int64, numba.int64)
+)
+
+
+def _forward_task_1_body(columns_flat_ptr, padded_flat_ptr, runtime_zero, c_p):
+    """One iteration of forward's threaded loop over c: _forward_task_1."""
+    columns_flat = numba.carray(columns_flat_ptr, (9600,), NUMPY_DTYPE)
+    padded_flat = numba.carray(padded_flat_ptr, (864,), NUMPY_DTYPE)
     c = c_p % 6
     for a0 in range(5):
         for a1 in range(5):
@@ -132,17 +175,22 @@ def forward(x, w, b, y, columns, padded):
     padded_flat = padded.reshape(-1)
     y_flat = y.reshape(-1)
     for c_p in numba.prange(6):
-        _forward_task_0(x, w, b, y, columns, padded, x_flat, w_flat, columns_flat, padded_flat, y_flat, runtime_zero, np.int64(c_p))
+        _forward_task_0(x_flat.ctypes, padded_flat.ctypes, runtime_zero, np.int64(c_p))
     for c_p in numba.prange(6):
-        _forward_task_1(x, w, b, y, columns, padded, x_flat, w_flat, columns_flat, padded_flat, y_flat, runtime_zero, np.int64(c_p))
+        _forward_task_1(columns_flat.ctypes, padded_flat.ctypes, runtime_zero, np.int64(c_p))
     np.dot(w.reshape(16, 150), columns[0].reshape(150, 64), y[0].reshape(16, 64))
     add_rows(y[0].reshape(16, 64), b)
     return y
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _grad_input_task_0(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, c_p):
-    """One iteration of grad_input's threaded loop over c."""
+_grad_input_task_0 = numba.types.ExternalFunction(
+    "symconv_task_1f0d67423530bd7a7c3d6962", numba.void(POINTER, numba.int64, numba.int64)
+)
+
+
+def _grad_input_task_0_body(padded_flat_ptr, runtime_zero, c_p):
+    """One iteration of grad_input's threaded loop over c: _grad_input_task_0."""
+    padded_flat = numba.carray(padded_flat_ptr, (864,), NUMPY_DTYPE)
     c = c_p % 6
     for p0 in range(12):
         for p1 in range(12 + runtime_zero):
@@ -150,9 +198,15 @@ def _grad_input_task_0(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat
             padded_flat[144 * c + 12 * p0 + p1] = value
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _grad_input_task_1(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, c_p):
-    """One iteration of grad_input's threaded loop over c."""
+_grad_input_task_1 = numba.types.ExternalFunction(
+    "symconv_task_3c294c3a9c349f97ef1c76a6", numba.void(POINTER, POINTER, numba.int64, numba.int64)
+)
+
+
+def _grad_input_task_1_body(columns_flat_ptr, padded_flat_ptr, runtime_zero, c_p):
+    """One iteration of grad_input's threaded loop over c: _grad_input_task_1."""
+    columns_flat = numba.carray(columns_flat_ptr, (9600,), NUMPY_DTYPE)
+    padded_flat = numba.carray(padded_flat_ptr, (864,), NUMPY_DTYPE)
     c = c_p % 6
     for a0 in range(5):
         for a1 in range(5):
@@ -161,9 +215,15 @@ def _grad_input_task_1(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat
                     padded_flat[144 * c + 12 * a0 + 12 * j0 + a1 + j1] += columns_flat[1600 * c + 320 * a0 + 64 * a1 + 8 * j0 + j1]
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _grad_input_task_2(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, c_p):
-    """One iteration of grad_input's threaded loop over c."""
+_grad_input_task_2 = numba.types.ExternalFunction(
+    "symconv_task_73474b5462b566a6adc00bc0", numba.void(POINTER, POINTER, numba.int64, numba.int64)
+)
+
+
+def _grad_input_task_2_body(padded_flat_ptr, gx_flat_ptr, runtime_zero, c_p):
+    """One iteration of grad_input's threaded loop over c: _grad_input_task_2."""
+    padded_flat = numba.carray(padded_flat_ptr, (864,), NUMPY_DTYPE)
+    gx_flat = numba.carray(gx_flat_ptr, (864,), NUMPY_DTYPE)
     c = c_p % 6
     for p0 in range(12):
         for p1 in range(12 + runtime_zero):
@@ -193,11 +253,11 @@ def grad_input(gy, w, gx, columns, padded):
     gx_flat = gx.reshape(-1)
     np.dot(w.reshape(16, 150).T, gy[0].reshape(16, 64), columns[0].reshape(150, 64))
     for c_p in numba.prange(6):
-        _grad_input_task_0(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, np.int64(c_p))
+        _grad_input_task_0(padded_flat.ctypes, runtime_zero, np.int64(c_p))
     for c_p in numba.prange(6):
-        _grad_input_task_1(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, np.int64(c_p))
+        _grad_input_task_1(columns_flat.ctypes, padded_flat.ctypes, runtime_zero, np.int64(c_p))
     for c_p in numba.prange(6):
-        _grad_input_task_2(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, np.int64(c_p))
+        _grad_input_task_2(padded_flat.ctypes, gx_flat.ctypes, runtime_zero, np.int64(c_p))
     return gx
 
 
@@ -321,6 +381,12 @@ def grad_bias(gy, gb):
 # wrapper passes, and then closed to other types.  SYMCONV_COMPILE_ONLY (set by
 # symconv's loader when several processes share a cold compilation) names the kernels
 # this process compiles; the others are left for Numba's cache.
+TASKS = {
+    "forward": ((_forward_task_0, _forward_task_0_body, FASTMATH), (_forward_task_1, _forward_task_1_body, FASTMATH), ),
+    "grad_input": ((_grad_input_task_0, _grad_input_task_0_body, FASTMATH), (_grad_input_task_1, _grad_input_task_1_body, FASTMATH), (_grad_input_task_2, _grad_input_task_2_body, FASTMATH), ),
+    "grad_weight": (),
+    "grad_bias": (),
+}
 SIGNATURES = {
     "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG, BIAS_ARG, OUTPUT, BUFFER_3D, BUFFER_4D),
     "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG, INPUT, BUFFER_3D, BUFFER_4D),
@@ -330,5 +396,7 @@ SIGNATURES = {
 _ONLY = os.environ.get("SYMCONV_COMPILE_ONLY")
 for _name, _signature in SIGNATURES.items():
     if _ONLY is None or _name in _ONLY.split(","):
+        for _task, _function, _fastmath in TASKS[_name]:
+            compile_task(_task, _function, _fastmath)
         globals()[_name].compile(_signature)
         globals()[_name].disable_compile()

@@ -11,9 +11,11 @@ import os
 
 import numba
 import numpy as np
+from llvmlite import binding as llvm
 
 SPEC_KEY = "b8e603e983e0e997"
 DTYPE = "float32"
+NUMPY_DTYPE = np.float32
 INPUT_SHAPE = (1, 1, 3, 3)
 WEIGHT_SHAPE = (1, 1, 2, 2)
 OUTPUT_SHAPE = (1, 1, 2, 2)
@@ -40,6 +42,14 @@ ALGORITHMS = {
     "forward": "direct",
     "grad_input": "direct",
     "grad_weight": "direct",
+}
+
+# The threads each kernel runs on: 1 for a kernel compiled without threads, 0 for as
+# many as Numba has, N to hold it to N (symconv's wrapper sets them around the call).
+THREADS = {
+    "forward": 1,
+    "grad_input": 1,
+    "grad_weight": 1,
 }
 
 # Each kernel is called with its arguments, then its result and its workspaces, which
@@ -81,6 +91,26 @@ def add_rows(out, values):
     """out[i, :] += values[i] for every row i (a bias per channel)."""
     for i in range(out.shape[0]):
         out[i, :] += values[i]
+
+
+# A threaded loop's body may be a task of its own, compiled without threads as a C
+# callback under a symbol of its own (see compile_task); the kernel calls that symbol
+# as an external function, so Numba's threaded functions do not link and optimize the
+# task's code again.  A task gets a pointer to each array it touches and int64 indices.
+POINTER = numba.types.CPointer(numba.float32)
+_CALLBACKS = []
+
+
+def compile_task(task, function, fastmath):
+    """Compile `function` as a C callback and name it `task`'s symbol, for its kernel.
+
+    Registered before the kernel is compiled or loaded from Numba's cache, so the
+    kernel's call resolves; the module keeps the callback alive as long as itself.
+    """
+    callback = numba.cfunc(task.sig, fastmath=fastmath, boundscheck=False, cache=True)(function)
+    _CALLBACKS.append(callback)
+    llvm.add_symbol(task.symbol, callback.address)
+
 
 
 @numba.njit(
@@ -164,6 +194,11 @@ def grad_weight(x, gy, gw):
 # wrapper passes, and then closed to other types.  SYMCONV_COMPILE_ONLY (set by
 # symconv's loader when several processes share a cold compilation) names the kernels
 # this process compiles; the others are left for Numba's cache.
+TASKS = {
+    "forward": (),
+    "grad_input": (),
+    "grad_weight": (),
+}
 SIGNATURES = {
     "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG, OUTPUT),
     "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG, INPUT, BUFFER_4D),
@@ -172,5 +207,7 @@ SIGNATURES = {
 _ONLY = os.environ.get("SYMCONV_COMPILE_ONLY")
 for _name, _signature in SIGNATURES.items():
     if _ONLY is None or _name in _ONLY.split(","):
+        for _task, _function, _fastmath in TASKS[_name]:
+            compile_task(_task, _function, _fastmath)
         globals()[_name].compile(_signature)
         globals()[_name].disable_compile()

@@ -11,9 +11,11 @@ import os
 
 import numba
 import numpy as np
+from llvmlite import binding as llvm
 
 SPEC_KEY = "509c5017ff817638"
 DTYPE = "float32"
+NUMPY_DTYPE = np.float32
 INPUT_SHAPE = (1, 64, 56, 56)
 WEIGHT_SHAPE = (128, 64, 3, 3)
 OUTPUT_SHAPE = (1, 128, 28, 28)
@@ -41,6 +43,14 @@ ALGORITHMS = {
     "forward": "unfold",
     "grad_input": "unfold",
     "grad_weight": "unfold",
+}
+
+# The threads each kernel runs on: 1 for a kernel compiled without threads, 0 for as
+# many as Numba has, N to hold it to N (symconv's wrapper sets them around the call).
+THREADS = {
+    "forward": 0,
+    "grad_input": 0,
+    "grad_weight": 0,
 }
 
 # Each kernel is called with its arguments, then its result and its workspaces, which
@@ -84,9 +94,35 @@ def add_rows(out, values):
         out[i, :] += values[i]
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _forward_task_0(x, w, y, columns, padded, x_flat, w_flat, columns_flat, padded_flat, y_flat, runtime_zero, c_p):
-    """One iteration of forward's threaded loop over c."""
+# A threaded loop's body may be a task of its own, compiled without threads as a C
+# callback under a symbol of its own (see compile_task); the kernel calls that symbol
+# as an external function, so Numba's threaded functions do not link and optimize the
+# task's code again.  A task gets a pointer to each array it touches and int64 indices.
+POINTER = numba.types.CPointer(numba.float32)
+_CALLBACKS = []
+
+
+def compile_task(task, function, fastmath):
+    """Compile `function` as a C callback and name it `task`'s symbol, for its kernel.
+
+    Registered before the kernel is compiled or loaded from Numba's cache, so the
+    kernel's call resolves; the module keeps the callback alive as long as itself.
+    """
+    callback = numba.cfunc(task.sig, fastmath=fastmath, boundscheck=False, cache=True)(function)
+    _CALLBACKS.append(callback)
+    llvm.add_symbol(task.symbol, callback.address)
+
+
+
+_forward_task_0 = numba.types.ExternalFunction(
+    "symconv_task_2b5be03a681dde6d607b0bdf", numba.void(POINTER, POINTER, numba.int64, numba.int64)
+)
+
+
+def _forward_task_0_body(x_flat_ptr, padded_flat_ptr, runtime_zero, c_p):
+    """One iteration of forward's threaded loop over c: _forward_task_0."""
+    x_flat = numba.carray(x_flat_ptr, (200704,), NUMPY_DTYPE)
+    padded_flat = numba.carray(padded_flat_ptr, (207936,), NUMPY_DTYPE)
     c = c_p % 64
     for p0 in range(56):
         for p1 in range(56 + runtime_zero):
@@ -94,9 +130,15 @@ def _forward_task_0(x, w, y, columns, padded, x_flat, w_flat, columns_flat, padd
             padded_flat[3249 * c + 57 * p0 + p1 + 58] = value
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _forward_task_1(x, w, y, columns, padded, x_flat, w_flat, columns_flat, padded_flat, y_flat, runtime_zero, c_p):
-    """One iteration of forward's threaded loop over c."""
+_forward_task_1 = numba.types.ExternalFunction(
+    "symconv_task_a35e2c7b840239f843668ee8", numba.void(POINTER, POINTER, numba.int64, numba.int64)
+)
+
+
+def _forward_task_1_body(columns_flat_ptr, padded_flat_ptr, runtime_zero, c_p):
+    """One iteration of forward's threaded loop over c: _forward_task_1."""
+    columns_flat = numba.carray(columns_flat_ptr, (451584,), NUMPY_DTYPE)
+    padded_flat = numba.carray(padded_flat_ptr, (207936,), NUMPY_DTYPE)
     c = c_p % 64
     for a0 in range(3):
         for a1 in range(3):
@@ -127,16 +169,21 @@ def forward(x, w, y, columns, padded):
     padded_flat = padded.reshape(-1)
     y_flat = y.reshape(-1)
     for c_p in numba.prange(64):
-        _forward_task_0(x, w, y, columns, padded, x_flat, w_flat, columns_flat, padded_flat, y_flat, runtime_zero, np.int64(c_p))
+        _forward_task_0(x_flat.ctypes, padded_flat.ctypes, runtime_zero, np.int64(c_p))
     for c_p in numba.prange(64):
-        _forward_task_1(x, w, y, columns, padded, x_flat, w_flat, columns_flat, padded_flat, y_flat, runtime_zero, np.int64(c_p))
+        _forward_task_1(columns_flat.ctypes, padded_flat.ctypes, runtime_zero, np.int64(c_p))
     np.dot(w.reshape(128, 576), columns[0].reshape(576, 784), y[0].reshape(128, 784))
     return y
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _grad_input_task_0(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, c_p):
-    """One iteration of grad_input's threaded loop over c."""
+_grad_input_task_0 = numba.types.ExternalFunction(
+    "symconv_task_0ee548e3a834b45b09090609", numba.void(POINTER, numba.int64, numba.int64)
+)
+
+
+def _grad_input_task_0_body(padded_flat_ptr, runtime_zero, c_p):
+    """One iteration of grad_input's threaded loop over c: _grad_input_task_0."""
+    padded_flat = numba.carray(padded_flat_ptr, (207936,), NUMPY_DTYPE)
     c = c_p % 64
     for p0 in range(57):
         for p1 in range(57 + runtime_zero):
@@ -144,9 +191,15 @@ def _grad_input_task_0(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat
             padded_flat[3249 * c + 57 * p0 + p1] = value
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _grad_input_task_1(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, c_p):
-    """One iteration of grad_input's threaded loop over c."""
+_grad_input_task_1 = numba.types.ExternalFunction(
+    "symconv_task_34005c43da33fa93157b0f5e", numba.void(POINTER, POINTER, numba.int64, numba.int64)
+)
+
+
+def _grad_input_task_1_body(columns_flat_ptr, padded_flat_ptr, runtime_zero, c_p):
+    """One iteration of grad_input's threaded loop over c: _grad_input_task_1."""
+    columns_flat = numba.carray(columns_flat_ptr, (451584,), NUMPY_DTYPE)
+    padded_flat = numba.carray(padded_flat_ptr, (207936,), NUMPY_DTYPE)
     c = c_p % 64
     for a0 in range(3):
         for a1 in range(3):
@@ -155,9 +208,15 @@ def _grad_input_task_1(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat
                     padded_flat[3249 * c + 114 * j0 + 57 * a0 + 2 * j1 + a1] += columns_flat[7056 * c + 2352 * a0 + 784 * a1 + 28 * j0 + j1]
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _grad_input_task_2(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, c_p):
-    """One iteration of grad_input's threaded loop over c."""
+_grad_input_task_2 = numba.types.ExternalFunction(
+    "symconv_task_0ef057061bb2da9d0aaf5471", numba.void(POINTER, POINTER, numba.int64, numba.int64)
+)
+
+
+def _grad_input_task_2_body(padded_flat_ptr, gx_flat_ptr, runtime_zero, c_p):
+    """One iteration of grad_input's threaded loop over c: _grad_input_task_2."""
+    padded_flat = numba.carray(padded_flat_ptr, (207936,), NUMPY_DTYPE)
+    gx_flat = numba.carray(gx_flat_ptr, (200704,), NUMPY_DTYPE)
     c = c_p % 64
     for p0 in range(56):
         for p1 in range(56 + runtime_zero):
@@ -187,17 +246,23 @@ def grad_input(gy, w, gx, columns, padded):
     gx_flat = gx.reshape(-1)
     np.dot(w.reshape(128, 576).T, gy[0].reshape(128, 784), columns[0].reshape(576, 784))
     for c_p in numba.prange(64):
-        _grad_input_task_0(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, np.int64(c_p))
+        _grad_input_task_0(padded_flat.ctypes, runtime_zero, np.int64(c_p))
     for c_p in numba.prange(64):
-        _grad_input_task_1(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, np.int64(c_p))
+        _grad_input_task_1(columns_flat.ctypes, padded_flat.ctypes, runtime_zero, np.int64(c_p))
     for c_p in numba.prange(64):
-        _grad_input_task_2(gy, w, gx, columns, padded, gy_flat, w_flat, columns_flat, padded_flat, gx_flat, runtime_zero, np.int64(c_p))
+        _grad_input_task_2(padded_flat.ctypes, gx_flat.ctypes, runtime_zero, np.int64(c_p))
     return gx
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _grad_weight_task_0(x, gy, gw, columns, padded, x_flat, gy_flat, columns_flat, padded_flat, gw_flat, runtime_zero, c_p):
-    """One iteration of grad_weight's threaded loop over c."""
+_grad_weight_task_0 = numba.types.ExternalFunction(
+    "symconv_task_b40c84f8740249f3d9b26643", numba.void(POINTER, POINTER, numba.int64, numba.int64)
+)
+
+
+def _grad_weight_task_0_body(x_flat_ptr, padded_flat_ptr, runtime_zero, c_p):
+    """One iteration of grad_weight's threaded loop over c: _grad_weight_task_0."""
+    x_flat = numba.carray(x_flat_ptr, (200704,), NUMPY_DTYPE)
+    padded_flat = numba.carray(padded_flat_ptr, (207936,), NUMPY_DTYPE)
     c = c_p % 64
     for p0 in range(56):
         for p1 in range(56 + runtime_zero):
@@ -205,9 +270,15 @@ def _grad_weight_task_0(x, gy, gw, columns, padded, x_flat, gy_flat, columns_fla
             padded_flat[3249 * c + 57 * p0 + p1 + 58] = value
 
 
-@numba.njit(fastmath=FASTMATH, boundscheck=False, cache=True)
-def _grad_weight_task_1(x, gy, gw, columns, padded, x_flat, gy_flat, columns_flat, padded_flat, gw_flat, runtime_zero, c_p):
-    """One iteration of grad_weight's threaded loop over c."""
+_grad_weight_task_1 = numba.types.ExternalFunction(
+    "symconv_task_d9f2f5d66f723bc7af977175", numba.void(POINTER, POINTER, numba.int64, numba.int64)
+)
+
+
+def _grad_weight_task_1_body(columns_flat_ptr, padded_flat_ptr, runtime_zero, c_p):
+    """One iteration of grad_weight's threaded loop over c: _grad_weight_task_1."""
+    columns_flat = numba.carray(columns_flat_ptr, (451584,), NUMPY_DTYPE)
+    padded_flat = numba.carray(padded_flat_ptr, (207936,), NUMPY_DTYPE)
     c = c_p % 64
     for a0 in range(3):
         for a1 in range(3):
@@ -239,9 +310,9 @@ def grad_weight(x, gy, gw, columns, padded):
     padded_flat = padded.reshape(-1)
     gw_flat = gw.reshape(-1)
     for c_p in numba.prange(64):
-        _grad_weight_task_0(x, gy, gw, columns, padded, x_flat, gy_flat, columns_flat, padded_flat, gw_flat, runtime_zero, np.int64(c_p))
+        _grad_weight_task_0(x_flat.ctypes, padded_flat.ctypes, runtime_zero, np.int64(c_p))
     for c_p in numba.prange(64):
-        _grad_weight_task_1(x, gy, gw, columns, padded, x_flat, gy_flat, columns_flat, padded_flat, gw_flat, runtime_zero, np.int64(c_p))
+        _grad_weight_task_1(columns_flat.ctypes, padded_flat.ctypes, runtime_zero, np.int64(c_p))
     gemm_accumulate(gw.reshape(128, 576), gy[0].reshape(128, 784), columns[0].reshape(576, 784).T)
     return gw
 
@@ -250,6 +321,11 @@ def grad_weight(x, gy, gw, columns, padded):
 # wrapper passes, and then closed to other types.  SYMCONV_COMPILE_ONLY (set by
 # symconv's loader when several processes share a cold compilation) names the kernels
 # this process compiles; the others are left for Numba's cache.
+TASKS = {
+    "forward": ((_forward_task_0, _forward_task_0_body, FASTMATH), (_forward_task_1, _forward_task_1_body, FASTMATH), ),
+    "grad_input": ((_grad_input_task_0, _grad_input_task_0_body, FASTMATH), (_grad_input_task_1, _grad_input_task_1_body, FASTMATH), (_grad_input_task_2, _grad_input_task_2_body, FASTMATH), ),
+    "grad_weight": ((_grad_weight_task_0, _grad_weight_task_0_body, FASTMATH), (_grad_weight_task_1, _grad_weight_task_1_body, FASTMATH), ),
+}
 SIGNATURES = {
     "forward": OUTPUT(INPUT_ARG, WEIGHT_ARG, OUTPUT, BUFFER_3D, BUFFER_4D),
     "grad_input": INPUT(OUTPUT_ARG, WEIGHT_ARG, INPUT, BUFFER_3D, BUFFER_4D),
@@ -258,5 +334,7 @@ SIGNATURES = {
 _ONLY = os.environ.get("SYMCONV_COMPILE_ONLY")
 for _name, _signature in SIGNATURES.items():
     if _ONLY is None or _name in _ONLY.split(","):
+        for _task, _function, _fastmath in TASKS[_name]:
+            compile_task(_task, _function, _fastmath)
         globals()[_name].compile(_signature)
         globals()[_name].disable_compile()
