@@ -45,10 +45,12 @@ def test_a_cold_threaded_module_is_compiled_by_parallel_workers(tmp_path, monkey
     (workers,) = used
     # one worker per kernel (forward, grad_input, grad_weight), at most two per core
     assert workers[2] == min(3, 2 * (os.cpu_count() or 1)) and loader.cache_files(path)
-    # every kernel came from the cache the workers wrote: none was compiled here
+    # every kernel came from the cache the workers wrote: none was compiled here, and the
+    # forward's tasks (C callbacks the cached kernel calls by symbol) were loaded with it
     assert all(
         not getattr(module, name).stats.cache_misses for name in CONVOLUTION.kernel_names(spec)
     )
+    assert module.TASKS["forward"] and all(c.cache_hits for c in module._CALLBACKS)
     arrays = CONVOLUTION.random_inputs(spec, np.random.default_rng(0))
     got = call_kernel(vars(module), "forward", arrays["x"], arrays["w"])
     want = CONVOLUTION.reference(spec, arrays)["forward"]
