@@ -2,7 +2,8 @@
 
 The default choice (`symconv.lower.algorithms.default`) is a rule of thumb measured
 on one machine; `generate(spec, autotune=True)` measures instead.  Every applicable
-algorithm of every kernel (and Winograd's output tiles 2, 4 and 6) is compiled, its
+algorithm of every kernel (Winograd at output tiles 2, 4 and 6, blocked at two channel
+tiles besides its own) is compiled, its
 answer checked against the NumPy reference, and timed as the benchmark times
 (warm-up, then the median of repeated calls).  Compiling one module per candidate of
 every kernel would multiply the compile time by the kernels; instead round i
@@ -22,6 +23,7 @@ only on request: `generate(spec)` stays deterministic.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -33,9 +35,11 @@ import numpy as np
 
 from symconv.files import write_text_atomic
 from symconv.kinds import TOLERANCES, kind_of, relative_error
+from symconv.lower.algorithms.blocked import BLOCKED
+from symconv.lower.algorithms.blocked import tiles as blocked_tiles
 from symconv.lower.algorithms.winograd import LARGEST_TILE
 from symconv.lower.driver import default_schedule, schedules_for, with_threads
-from symconv.machine import cpu_name
+from symconv.machine import HOST, cpu_name
 from symconv.timing import time_call
 from symconv.version import __version__
 
@@ -116,13 +120,18 @@ def recorded_choice(path: Path, machine: dict[str, object]) -> dict[str, str] | 
 
 def candidates(spec: Any) -> dict[str, tuple[str, ...]]:
     """Per kernel, the algorithms to try: the default choice first (so a run cut short by
-    its time budget still has it), then every other applicable one, Winograd at each tile."""
+    its time budget still has it), then every other applicable one, Winograd at each
+    output tile and blocked at its default channel tile and the next largest ones."""
     found = {}
     for formula in kind_of(spec).index_level(spec).formulas():
         names: list[str] = [default_schedule(formula, spec)]
         for name in schedules_for(formula, spec):
             if name == "winograd":
                 names += [f"winograd:{m}" for m in WINOGRAD_TILES if _fits(spec, m)]
+            elif name == BLOCKED.name:
+                taps = math.prod(spec.kernel_size)
+                names.append(name)
+                names += [f"{name}:{b_m}x{b_c}" for b_m, b_c in blocked_tiles(spec, taps, HOST)]
             else:
                 names.append(name)
         found[formula.name] = tuple(dict.fromkeys(names))

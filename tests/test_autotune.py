@@ -56,6 +56,8 @@ def test_candidates_list_every_applicable_algorithm_and_winograd_tiles():
     )
     assert "winograd" not in found["forward"]
     assert {"direct", "blocked", "unfold", "winograd:4"} <= set(found["grad_weight"])
+    wide = autotune.candidates(ConvSpec((12,), 3, in_channels=4, out_channels=8, padding=1))
+    assert [n for n in wide["grad_weight"] if n.startswith("blocked:")]  # channel tiles too
     assert found["grad_input"][0] == "direct"
 
 

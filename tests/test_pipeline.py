@@ -211,6 +211,27 @@ def test_gemm_kernels_compile_to_the_reference(spec, seed):
     assert_kernels_match_reference(spec, seed, GEMM)
 
 
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    spec=conv_specs(max_channels_per_group=4, max_batch=4),
+    data=st.data(),
+    seed=st.integers(0, 2**16),
+)
+def test_blocked_channel_tiles_compile_to_the_reference(spec, data, seed):
+    """The tiles the tuner tries ("blocked:BmxBc"), compiled: the same dL/dF."""
+    b_m = data.draw(st.sampled_from(_divisors(spec.out_channels_per_group)), label="B_m")
+    b_c = data.draw(st.sampled_from(_divisors(spec.in_channels_per_group)), label="B_c")
+    assert_kernels_match_reference(spec, seed, {"grad_weight": f"blocked:{b_m}x{b_c}"})
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
 def test_forced_schedules_get_their_own_module_file():
     assert module_file(LECTURE, schedules=FAST).name != module_file(LECTURE).name
     assert module_file(LECTURE, schedules=FAST).name != module_file(LECTURE, schedules=DIRECT).name

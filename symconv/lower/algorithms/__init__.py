@@ -3,13 +3,14 @@
 Adding an algorithm is one file in this folder and one line in `ALGORITHMS`: a
 subclass of `Algorithm` saying when it applies, whether the default should pick it,
 how it builds its nest and which passes rewrite it.  `generate(spec,
-schedules={"forward": "direct"})` forces one by name.
+schedules={"forward": "direct"})` forces one by name; "winograd:4" and "blocked:2x1"
+fix an algorithm's main parameter (the output tile, the channel tile).
 """
 
 from __future__ import annotations
 
 from symconv.lower.algorithms.base import Algorithm
-from symconv.lower.algorithms.blocked import BLOCKED
+from symconv.lower.algorithms.blocked import BLOCKED, MAX_BLOCK, Blocked, parse_tile
 from symconv.lower.algorithms.depthwise import DEPTHWISE
 from symconv.lower.algorithms.direct import DIRECT
 from symconv.lower.algorithms.gemm import GEMM
@@ -30,7 +31,11 @@ def by_name(name: str) -> Algorithm:
     prefix, _, tile = name.partition(":")
     if prefix == WINOGRAD.name and tile.isascii() and tile.isdigit() and 1 <= int(tile) <= 9:
         return WinogradAlgorithm(int(tile))
-    known = ", ".join(a.name for a in ALGORITHMS) + ", winograd:M (M from 1 to 9)"
+    if prefix == BLOCKED.name and parse_tile(tile) is not None:
+        return Blocked(parse_tile(tile))
+    known = ", ".join(a.name for a in ALGORITHMS) + (
+        f", winograd:M (M from 1 to 9), blocked:BmxBc (each from 1 to {MAX_BLOCK})"
+    )
     raise ValueError(f"schedule={name!r} is not an algorithm symconv has; choose from {known}")
 
 

@@ -21,16 +21,28 @@ from symconv.lower.algorithms.base import (
 from symconv.lower.algorithms.direct import has_taps, outer_loops
 from symconv.lower.ir import LoopNest
 from symconv.lower.passes import STANDARD, LoweringContext
-from symconv.lower.rewrites.blocking import block_channels
+from symconv.lower.rewrites.blocking import block_channels, tile
+from symconv.machine import Machine
 from symconv.symbolic.indices import IndexFormula
 
 
 class Blocked(Algorithm):
-    name = "blocked"
+    """dL/dF in register tiles; `channel_tile` (B_m, B_c), or None: the registers decide."""
+
     passes = STANDARD
 
+    def __init__(self, channel_tile: tuple[int, int] | None = None) -> None:
+        self.channel_tile = channel_tile
+        self.name = NAME if channel_tile is None else f"{NAME}:{channel_tile[0]}x{channel_tile[1]}"
+
     def applies(self, context: LoweringContext) -> bool:
-        return shared_filter_convolution(context) and context.formula.name == "grad_weight"
+        if not shared_filter_convolution(context) or context.formula.name != "grad_weight":
+            return False
+        if self.channel_tile is None:
+            return True
+        spec = context.spec
+        b_m, b_c = self.channel_tile
+        return spec.out_channels_per_group % b_m == 0 and spec.in_channels_per_group % b_c == 0
 
     def preferred(self, context: LoweringContext) -> bool:
         """Past the machine's `rows_min_work`: a tiny layer is over before a tile pays."""
@@ -40,7 +52,9 @@ class Blocked(Algorithm):
         context.independent = outer_loops(context)
 
         def one(formula: IndexFormula) -> LoopNest:
-            blocked, blocks = block_channels(formula, context.indices, context.machine)
+            blocked, blocks = block_channels(
+                formula, context.indices, context.machine, self.channel_tile
+            )
             context.unroll = blocks
             context.disjoint = disjoint_positions(blocked)
             return transcribe(context, blocked, self.passes)
@@ -48,5 +62,40 @@ class Blocked(Algorithm):
         nest, chunks = lower_with_partials(context, one)
         return finish(context, nest, context.unroll_taps and has_taps(context), chunks)
 
+
+def parse_tile(text: str) -> tuple[int, int] | None:
+    """(B_m, B_c) from "BmxBc" (each from 1 to `MAX_BLOCK`), or None when it is not one."""
+    rows, times, cols = text.partition("x")
+    if not times or not all(t.isascii() and t.isdigit() for t in (rows, cols)):
+        return None
+    tile = (int(rows), int(cols))
+    return tile if all(1 <= b <= MAX_BLOCK for b in tile) else None
+
+
+def tiles(spec: object, taps: int, machine: Machine) -> tuple[tuple[int, int], ...]:
+    """The tiles worth timing besides the default: (B_m, B_c) dividing the channels, with
+    up to twice the accumulators the machine's registers hold (a tile that spills may
+    still save loads), largest first, at most `TILES_TRIED`."""
+    budget = max(1, 2 * machine.accumulators // taps)
+    default = tile(spec.out_channels_per_group, spec.in_channels_per_group, taps, machine)
+    found = [
+        (b_m, b_c)
+        for b_m in range(1, machine.max_tile_block + 1)
+        for b_c in range(1, machine.max_tile_block + 1)
+        if spec.out_channels_per_group % b_m == 0
+        and spec.in_channels_per_group % b_c == 0
+        and b_m * b_c <= budget
+        and (b_m, b_c) != default
+    ]
+    found.sort(key=lambda t: (-t[0] * t[1], -t[0]))
+    return tuple(found[:TILES_TRIED])
+
+
+#: The plain name; "blocked:BmxBc" fixes the tile.
+NAME = "blocked"
+#: The largest block a tile name may give per channel axis.
+MAX_BLOCK = 16
+#: Tiles the autotuner times besides the default one.
+TILES_TRIED = 2
 
 BLOCKED = Blocked()

@@ -45,18 +45,23 @@ def inner_symbol(var: sp.Symbol) -> sp.Symbol:
 
 
 def block_channels(
-    formula: IndexFormula, ix: Indices, machine: Machine
+    formula: IndexFormula,
+    ix: Indices,
+    machine: Machine,
+    chosen: tuple[int, int] | None = None,
 ) -> tuple[IndexFormula, set[sp.Symbol]]:
     """(blocked formula, the inner block loops to unroll); unchanged when no tile pays.
 
-    The loops come out as (independent loops, mo, co, mb, cb, taps), so the leading
-    ones fuse into the parallel loop and the block loops sit right above the taps.
+    `chosen` fixes the tile (B_m, B_c) instead of `tile`'s (each must divide its
+    channels).  The loops come out as (independent loops, mo, co, mb, cb, taps), so
+    the leading ones fuse into the parallel loop and the block loops sit right above
+    the taps.
     """
     loops = {lp.var: lp for lp in formula.loops}
     if ix.c_out not in loops or ix.c_in not in loops:
         return formula, set()
     taps = [lp for lp in formula.loops if lp.var in ix.tap]
-    b_m, b_c = tile(
+    b_m, b_c = chosen or tile(
         loops[ix.c_out].extent, loops[ix.c_in].extent, math.prod(t.extent for t in taps), machine
     )
     if b_m * b_c == 1:

@@ -48,3 +48,11 @@ def test_pooling_has_only_the_direct_algorithm():
     for formula in POOLING.index_level(spec).formulas():
         assert schedules_for(formula, spec) == ("direct",)
         assert lower(formula, spec).name == formula.name
+
+
+def test_an_algorithm_parameter_is_part_of_its_name():
+    assert by_name("blocked:2x1").name == "blocked:2x1"
+    assert by_name("winograd:4").name == "winograd:4"
+    for bad in ("blocked:0x1", "blocked:2", "blocked:17x1", "blocked:2x", "blocked:²x1"):
+        with pytest.raises(ValueError, match="blocked:BmxBc \\(each from 1 to 16\\)"):
+            by_name(bad)
