@@ -23,7 +23,6 @@ only on request: `generate(spec)` stays deterministic.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -129,9 +128,8 @@ def candidates(spec: Any) -> dict[str, tuple[str, ...]]:
             if name == "winograd":
                 names += [f"winograd:{m}" for m in WINOGRAD_TILES if _fits(spec, m)]
             elif name == BLOCKED.name:
-                taps = math.prod(spec.kernel_size)
                 names.append(name)
-                names += [f"{name}:{b_m}x{b_c}" for b_m, b_c in blocked_tiles(spec, taps, HOST)]
+                names += [f"{name}:{b_m}x{b_c}" for b_m, b_c in blocked_tiles(spec, HOST)]
             else:
                 names.append(name)
         found[formula.name] = tuple(dict.fromkeys(names))

@@ -85,6 +85,11 @@ def conv_specs(
     )
 
 
+def divisors(n: int) -> list[int]:
+    """Every divisor of `n`, smallest first: the channel blocks that tile `n` channels."""
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
 def random_arrays(
     spec: ConvSpec, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:

@@ -25,7 +25,13 @@ from symconv.manifest import load_manifest
 from symconv.pipeline import generate, generate_many, module_file, render, write, write_many
 from symconv.verify import TOLERANCES
 from tests.paths import ROOT
-from tests.strategies import conv_specs, pointwise_specs, random_arrays, tiled_specs
+from tests.strategies import (
+    conv_specs,
+    divisors,
+    pointwise_specs,
+    random_arrays,
+    tiled_specs,
+)
 
 LECTURE = ConvSpec((3, 3), 2)
 
@@ -223,13 +229,9 @@ def test_gemm_kernels_compile_to_the_reference(spec, seed):
 )
 def test_blocked_channel_tiles_compile_to_the_reference(spec, data, seed):
     """The tiles the tuner tries ("blocked:BmxBc"), compiled: the same dL/dF."""
-    b_m = data.draw(st.sampled_from(_divisors(spec.out_channels_per_group)), label="B_m")
-    b_c = data.draw(st.sampled_from(_divisors(spec.in_channels_per_group)), label="B_c")
+    b_m = data.draw(st.sampled_from(divisors(spec.out_channels_per_group)), label="B_m")
+    b_c = data.draw(st.sampled_from(divisors(spec.in_channels_per_group)), label="B_c")
     assert_kernels_match_reference(spec, seed, {"grad_weight": f"blocked:{b_m}x{b_c}"})
-
-
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def test_forced_schedules_get_their_own_module_file():

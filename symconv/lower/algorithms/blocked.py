@@ -9,6 +9,8 @@ column of the tile, which the machine's vector registers hold.
 
 from __future__ import annotations
 
+import math
+
 from symconv.lower.algorithms.base import (
     Algorithm,
     disjoint_positions,
@@ -72,10 +74,11 @@ def parse_tile(text: str) -> tuple[int, int] | None:
     return tile if all(1 <= b <= MAX_BLOCK for b in tile) else None
 
 
-def tiles(spec: object, taps: int, machine: Machine) -> tuple[tuple[int, int], ...]:
+def tiles(spec: object, machine: Machine) -> tuple[tuple[int, int], ...]:
     """The tiles worth timing besides the default: (B_m, B_c) dividing the channels, with
     up to twice the accumulators the machine's registers hold (a tile that spills may
     still save loads), largest first, at most `TILES_TRIED`."""
+    taps = math.prod(spec.kernel_size)
     budget = max(1, 2 * machine.accumulators // taps)
     default = tile(spec.out_channels_per_group, spec.in_channels_per_group, taps, machine)
     found = [

@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -108,9 +108,7 @@ class Call:
             result = np.empty(self._shape, self._dtype)
         else:
             result = check_out(out, self._shape, self._dtype.name, arguments)
-        if not self._threads:
-            return self._function(*arguments, result, *self.workspaces())
-        with numba_threads(self._threads):
+        with numba_threads(self._threads) if self._threads else nullcontext():
             return self._function(*arguments, result, *self.workspaces())
 
 
