@@ -3,15 +3,20 @@
 The default choice (`symconv.lower.algorithms.default`) is a rule of thumb measured
 on one machine; `generate(spec, autotune=True)` measures instead.  Every applicable
 algorithm of every kernel (Winograd at output tiles 2, 4 and 6, blocked at two channel
-tiles besides its own) is compiled, its
-answer checked against the NumPy reference, and timed as the benchmark times
-(warm-up, then the median of repeated calls).  Compiling one module per candidate of
-every kernel would multiply the compile time by the kernels; instead round i
-compiles one module whose kernel k uses k's i-th candidate, so the rounds are as
-many as the longest candidate list.  Then the threads: the fastest algorithm of each
-threaded kernel is timed again on one thread (compiled without threads, one more
-round: schedule "rows@1") and on each power of two below all threads (the same
-kernel, Numba held to that many: "rows@2"), and the fastest of all is the choice.
+tiles besides its own) is compiled, its answer checked against the NumPy reference,
+and timed as the benchmark times (warm-up, then the median of repeated calls).
+
+A candidate that fails to compile, raises or answers wrong is dropped: it is reported
+in one line naming the layer and the algorithm, recorded as rejected with its error,
+never timed and never chosen, and the tuning goes on.
+
+Compiling one module per candidate of every kernel would multiply the compile time by
+the kernels; instead round i compiles one module whose kernel k uses k's i-th
+candidate, so the rounds are as many as the longest candidate list.  Then the threads:
+the fastest algorithm of each threaded kernel is timed again on one thread (compiled
+without threads, one more round: schedule "rows@1") and on each power of two below all
+threads (the same kernel, Numba held to that many: "rows@2"), and the fastest of all
+is the choice.
 
 The candidates, their medians and the choice go to a JSON file beside the module
 (``<layer>_<key>.autotune.json``).  A later ``generate(spec, autotune=True)`` on the
@@ -66,6 +71,8 @@ class Tuning:
     #: Candidates left untimed when the time budget ran out, per kernel.
     not_tried: dict[str, tuple[str, ...]] = field(default_factory=dict)
     budget_seconds: float = SECONDS
+    #: Candidates dropped, per kernel: why (a compile error, an exception, a wrong answer).
+    rejected: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def choice(self) -> dict[str, str]:
@@ -78,6 +85,7 @@ class Tuning:
             "machine": self.machine,
             "candidates_seconds": self.seconds,
             "not_tried": {k: list(v) for k, v in self.not_tried.items() if v},
+            "rejected": {k: dict(v) for k, v in self.rejected.items() if v},
             "budget_seconds": self.budget_seconds,
             "choice": self.choice,
         }
@@ -150,6 +158,7 @@ def tune(
     """
     session = _Session(spec, build, say)
     options = candidates(spec)
+    session.defaults = {k: names[0] for k, names in options.items()}
     rounds = max(len(names) for names in options.values())
     started = time.perf_counter()
     for index in range(rounds):
@@ -161,7 +170,7 @@ def tune(
         say(f"{spec.label}: autotune stopped after {budget:g} s, before timing thread counts")
     else:
         session.tune_threads(thread_counts(_available_threads()))
-    return Tuning(machine, session.seconds, {}, budget)
+    return session.tuning(machine, {}, budget)
 
 
 def thread_counts(available: int) -> tuple[int, ...]:
@@ -193,27 +202,62 @@ class _Session:
         self.arrays = self.kind.random_inputs(spec, np.random.default_rng(0))
         self.expected = self.kind.reference(spec, self.arrays)
         self.seconds: dict[str, dict[str, float]] = {s.name: {} for s in self.kind.signatures(spec)}
+        #: Candidates dropped, per kernel, with the reason.
+        self.rejected: dict[str, dict[str, str]] = {kernel: {} for kernel in self.seconds}
+        #: The default choice of each kernel, the first candidate tried (set by `tune`).
+        self.defaults: dict[str, str] = {}
         #: The compiled kernels each timed candidate came from, per kernel.
         self.built: dict[str, dict[str, Any]] = {kernel: {} for kernel in self.seconds}
 
+    def tried(self, kernel: str, schedule: str) -> bool:
+        return schedule in self.seconds[kernel] or schedule in self.rejected[kernel]
+
     def round(self, schedules: dict[str, str], title: str) -> None:
-        """Compile one module of `schedules`; check and time every candidate not yet timed."""
-        fresh = {k: s for k, s in schedules.items() if s not in self.seconds[k]}
+        """Compile one module of `schedules`; check and time every candidate not yet tried.
+
+        When the module fails to build, each new candidate is built again alone (the other
+        kernels at their default choice), so one bad candidate rejects only itself.
+        """
+        fresh = {k: s for k, s in schedules.items() if not self.tried(k, s)}
         if not fresh:
             return
         self.say(f"{self.spec.label}: autotune {title}: " + _describe(fresh))
-        kernels = self.build(schedules)
+        try:
+            kernels = self.build(schedules)
+        except Exception as error:  # noqa: BLE001 - a candidate's failure is a result
+            if len(fresh) == 1:
+                ((name, schedule),) = fresh.items()
+                self.reject(name, schedule, f"did not build: {_one_line(error)}")
+                return
+            for name, schedule in fresh.items():
+                alone = {k: self.defaults[k] for k in schedules} | {name: schedule}
+                self.round(alone, f"{title}, {name} alone")
+            return
         for name, schedule in fresh.items():
             self.time(name, schedule, _call(kernels, self._signature(name), self.arrays))
             self.built[name][schedule] = kernels
 
+    def reject(self, name: str, schedule: str, why: str) -> None:
+        """Drop a candidate: reported in one line, recorded, never timed nor chosen."""
+        self.rejected[name][schedule] = why
+        self.say(f"{self.spec.label}: {name} {schedule} rejected: {why}")
+
     def time(self, name: str, schedule: str, call: Callable[[], Any]) -> None:
         """Check `call`'s answer against the reference, then record its median."""
-        _, error = relative_error(np.asarray(call()), self.expected[name])
+        try:
+            answer = np.asarray(call())
+        except Exception as error:  # noqa: BLE001 - a candidate's failure is a result
+            self.reject(name, schedule, f"raised {_one_line(error)}")
+            return
+        _, error = relative_error(answer, self.expected[name])
         if not error <= TOLERANCES[self.spec.dtype]:
-            raise AssertionError(
-                f"{name} lowered with {schedule} is wrong: relative error {error:.3g}"
+            self.reject(
+                name,
+                schedule,
+                f"wrong answer: relative error {error:.3g} against the NumPy reference "
+                f"(tolerance {TOLERANCES[self.spec.dtype]:g})",
             )
+            return
         best = min(self.seconds[name].values(), default=None)
         self.seconds[name][schedule] = measure(call, best)
         self.say(
@@ -226,7 +270,7 @@ class _Session:
         One thread is a module of its own (compiled without threads); more run the
         compiled threaded kernel with Numba held to that many.
         """
-        best = {k: min(times, key=times.get) for k, times in self.seconds.items()}
+        best = {k: min(times, key=times.get) for k, times in self.seconds.items() if times}
         threaded = {k: name for k, name in best.items() if self.built[k][name].threads.get(k) != 1}
         if not threaded or not counts:
             return
@@ -239,13 +283,22 @@ class _Session:
                 self.time(k, with_threads(name, count), _on_threads(call, count))
 
     def stopped(self, options: dict[str, tuple[str, ...]], budget: float, machine: dict) -> Tuning:
-        left = {
-            k: tuple(n for n in names if n not in self.seconds[k]) for k, names in options.items()
-        }
+        left = {k: tuple(n for n in names if not self.tried(k, n)) for k, names in options.items()}
         self.say(
             f"{self.spec.label}: autotune stopped after {budget:g} s; not tried: " + _left(left)
         )
-        return Tuning(machine, self.seconds, left, budget)
+        return self.tuning(machine, left, budget)
+
+    def tuning(self, machine: dict, left: dict[str, tuple[str, ...]], budget: float) -> Tuning:
+        """The result; a kernel none of whose candidates was right is an error (a bug)."""
+        failed = [k for k, times in self.seconds.items() if not times]
+        if failed:
+            why = "; ".join(f"{k}: " + ", ".join(self.rejected[k]) for k in failed)
+            raise RuntimeError(
+                f"autotune of {self.spec.label}: no candidate was right for {why} "
+                "(please report this layer)"
+            )
+        return Tuning(machine, self.seconds, left, budget, self.rejected)
 
     def _signature(self, name: str) -> Any:
         return self.kind.signature(self.spec, name)
@@ -277,6 +330,12 @@ def _call(kernels: Any, signature: Any, arrays: dict[str, np.ndarray]) -> Callab
     function = getattr(kernels, signature.name)
     args = tuple(arrays.get(p) for p in signature.params if p not in signature.absent)
     return lambda: function(*args)
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def _left(left: dict[str, tuple[str, ...]]) -> str:

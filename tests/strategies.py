@@ -63,8 +63,7 @@ def conv_specs(
     k_cap = max_kernel if max_kernel is not None else _DEFAULT_MAX_KERNEL[rank]
     o_cap = max_output if max_output is not None else _DEFAULT_MAX_OUTPUT[rank]
     dims = [
-        draw(dimension(k_cap, max_stride, max_dilation, max_padding, o_cap))
-        for _ in range(rank)
+        draw(dimension(k_cap, max_stride, max_dilation, max_padding, o_cap)) for _ in range(rank)
     ]
     n_groups = draw(st.sampled_from(tuple(groups)))
     in_per_group = draw(st.integers(1, max_channels_per_group))
@@ -137,3 +136,49 @@ def tiled_specs(draw: st.DrawFn, **kw: object) -> ConvSpec:
         axis = next(a for a, o in enumerate(base.output_size) if o > 1)
         tiles = tuple(2 if a == axis else t for a, t in enumerate(tiles))
     return dataclasses.replace(base, tiles=tiles)
+
+
+@st.composite
+def coinciding_specs(draw: st.DrawFn, max_rank: int = 2, max_products: int = 16) -> ConvSpec:
+    """Layers whose loop extents coincide, where fused or mis-split threaded loops go wrong.
+
+    One number E is drawn among Winograd's products per tile ∏(kᵢ + m − 1) for some
+    output tile m, the batch chunks a dL/dF split makes (2 or 4 images) and a small
+    channel count; then batch, input and output channels each take E or a small other
+    value, so channels equal to the products per tile, chunks equal to the output
+    channels and batch equal to channels all come up.  Stride 1 (Winograd applies) and
+    stride 2 (unfold's chunks), padding on either side, groups 1 or E when E divides.
+    """
+    rank = draw(st.integers(1, max_rank))
+    kernel = draw(st.integers(2, 3))
+    tile = draw(st.integers(1, 3))
+    products = (kernel + tile - 1) ** rank
+    extents = sorted({2, 4} | ({products} if products <= max_products else set()))
+    extent = draw(st.sampled_from(extents), label="E")
+    others = st.sampled_from(sorted({1, 2, extent}))
+    batch = draw(others, label="batch")
+    in_channels = draw(others, label="in_channels")
+    out_channels = draw(st.sampled_from(sorted({extent, batch})), label="out_channels")
+    stride = draw(st.integers(1, 2))
+    dims = []
+    for _ in range(rank):
+        outputs = draw(st.integers(1, 2 * tile + 1))
+        leftover = draw(st.integers(0, stride - 1))
+        padded = kernel + (outputs - 1) * stride + leftover
+        lo = draw(st.integers(0, min(1, padded - 1)))
+        hi = draw(st.integers(0, min(1, padded - 1 - lo)))
+        dims.append((padded - lo - hi, (lo, hi)))
+    depthwise = in_channels == out_channels and in_channels > 1 and draw(st.booleans())
+    return ConvSpec(
+        input_size=tuple(d[0] for d in dims),
+        kernel_size=kernel,
+        stride=stride,
+        padding=tuple(d[1] for d in dims),
+        in_channels=in_channels,
+        out_channels=out_channels,
+        groups=in_channels if depthwise else 1,
+        batch=batch,
+        bias=draw(st.booleans()),
+        dtype=draw(st.sampled_from(DTYPES)),
+        mode=draw(st.sampled_from(MODES)),
+    )

@@ -16,18 +16,20 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from symconv import reference
-from symconv.kinds import ConvSpec
+from symconv.kinds import CONVOLUTION, ConvSpec
+from symconv.lower.algorithms.winograd import LARGEST_M
+from symconv.lower.driver import variants_for, with_threads
 from symconv.manifest import load_manifest
 from symconv.pipeline import generate, generate_many, module_file, render, write, write_many
 from symconv.verify import TOLERANCES
 from tests.paths import ROOT
 from tests.strategies import (
+    coinciding_specs,
     conv_specs,
-    divisors,
     pointwise_specs,
     random_arrays,
     tiled_specs,
@@ -39,10 +41,15 @@ LECTURE = ConvSpec((3, 3), 2)
 LARGEST_ERROR = {"float32": 0.0, "float64": 0.0}
 
 
+#: (layer, kernel, schedule) cells the variant tests compiled (printed at the end).
+VARIANT_CELLS: set[tuple[str, str, str]] = set()
+
+
 @pytest.fixture(scope="module", autouse=True)
 def report_largest_errors():
     yield
     print(f"\nlargest relative kernel errors in test_pipeline: {LARGEST_ERROR}")
+    print(f"(layer, kernel, schedule) cells compiled by the variant tests: {len(VARIANT_CELLS)}")
 
 
 def assert_kernels_match_reference(
@@ -96,11 +103,17 @@ def _call_every_kernel(kernels, spec, x, w, b, gy, out: bool) -> dict[str, np.nd
 
 
 @settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(spec=conv_specs(), seed=st.integers(0, 2**16))
+@example(
+    spec=ConvSpec((14, 14), 3, in_channels=36, out_channels=64, padding=1, batch=8), seed=0
+).via("36 input channels = F(4, 3)²'s 36 products per tile, threaded Winograd by default")
+@example(
+    spec=ConvSpec((64,), 3, in_channels=32, out_channels=4, batch=4, stride=2), seed=0
+).via("4 chunks of images = 4 output channels")
 def test_generated_kernels_equal_the_reference(spec, seed):
     assert_kernels_match_reference(spec, seed)
 
@@ -130,7 +143,7 @@ def test_threaded_kernels_with_batch_chunks_equal_the_reference():
     """Large enough to be compiled with threads; grad_weight splits the batch of 8."""
     spec = ConvSpec((8, 8), 3, in_channels=4, out_channels=4, batch=8, bias=True)
     source = render(spec)
-    assert source.count("parallel=True") == 3  # forward, grad_input, grad_weight
+    assert source.count("parallel=in_written_order()") == 3  # forward, grad_input, grad_weight
     assert '("partial", (4, 4, 4, 3, 3), 0.0)' in source and "for nn in range(2):" in source
     assert_kernels_match_reference(spec, seed=11)
 
@@ -183,55 +196,125 @@ def test_generate_many_and_generate_return_the_same_kernels():
     assert any("compiling" in m for m in messages)
 
 
-# ----- every schedule compiles to the same answer ------------------------------------------
+# ----- every algorithm and variant compiles to the same answer ------------------------------
+#: Each family of variants (an algorithm, or one Winograd output tile) with the layers it
+#: is drawn on.  Every family is a test of its own, threads forced off ("@1") and on
+#: ("@2", compiled with prange even where the layer is too small to choose threads), so
+#: every run compiles every family both ways; a blocked family draws its channel tile.
+#: Winograd tiles of 5 and more are compiled in 1-D, 3-D layers only with m = 1: a 2-D
+#: F(9, 3) kernel alone takes 35 s to compile, a 3-D F(2, 3) one 20 s
+#: (tests/lower/test_variants.py interprets 2-D layers up to m = 4 and 3-D up to 2).
+def stride_one(max_kernel: int, max_rank: int, dtype: object = None) -> st.SearchStrategy:
+    specs = conv_specs(max_rank, max_stride=1, max_dilation=1, max_kernel=max_kernel,
+                       max_channels_per_group=3, max_batch=3, dtype=dtype)  # fmt: skip
+    return specs.filter(lambda s: max(s.kernel_size) > 1)
+
+
+def winograd_layers(m: int) -> st.SearchStrategy:
+    """Layers F(m, r) applies to (float32 tiles up to 8 points, float64 up to 12), of the
+    ranks and kernels whose kernels compile in seconds: 3-D for m = 1, 2-D up to m = 4."""
+    rank = 3 if m == 1 else 2 if m <= 4 else 1
+    largest_kernel = min(4 if rank == 1 else 3, 9 - m)
+    if largest_kernel < 2:  # even F(m, 2) is past float32's tiles: float64 only
+        return stride_one(2, rank, "float64")
+    return stride_one(largest_kernel, rank)
+
+
+FAMILIES: dict[str, st.SearchStrategy] = {
+    "direct": conv_specs(max_channels_per_group=3, max_batch=3),
+    "rows": conv_specs(max_channels_per_group=3, max_batch=3),
+    "blocked": conv_specs(max_channels_per_group=4, max_batch=4),
+    "unfold": conv_specs(max_channels_per_group=3, max_batch=4),
+    "gemm": pointwise_specs(),
+    "depthwise": conv_specs(groups=(2, 3), max_batch=3).filter(
+        lambda s: s.in_channels_per_group == 1
+    ),
+    **{f"winograd:{m}": winograd_layers(m) for m in range(1, LARGEST_M + 1)},
+}
+
+
+def in_family(name: str, family: str) -> bool:
+    return name == family or name.startswith(f"{family}:")
+
+
+def family_schedules(spec, family: str, threads: int, draw) -> dict[str, str]:
+    """Each kernel that has a variant of `family`: one of them, on `threads`."""
+    schedules = {}
+    for formula in CONVOLUTION.index_level(spec).formulas():
+        names = [n for n in variants_for(formula, spec) if in_family(n, family)]
+        if names:
+            chosen = draw(st.sampled_from(names), label=formula.name)
+            schedules[formula.name] = with_threads(chosen, threads)
+    return schedules
+
+
+def assert_family_compiles_to_the_reference(family: str, threads: int, data, seed: int) -> None:
+    spec = data.draw(FAMILIES[family], label="spec")
+    schedules = family_schedules(spec, family, threads, data.draw)
+    assert schedules, f"{family} applies to no kernel of {spec.label}"
+    assert_kernels_match_reference(spec, seed, schedules)
+    VARIANT_CELLS.update((spec.label, k, s) for k, s in schedules.items())
+
+
+FAMILY_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+THREADS = pytest.mark.parametrize("threads", [1, 2], ids=["serial", "threaded"])
+
+
+@THREADS
+@pytest.mark.parametrize("family", [f for f in FAMILIES if not f.startswith("winograd:")])
+@settings(max_examples=2, deadline=None, suppress_health_check=FAMILY_HEALTH)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_every_variant_compiles_to_the_reference(family, threads, data, seed):
+    """Each family on random layers it applies to (both dtypes, every awkward case)."""
+    assert_family_compiles_to_the_reference(family, threads, data, seed)
+
+
+@THREADS
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f.startswith("winograd:")])
+@settings(max_examples=1, deadline=None, suppress_health_check=FAMILY_HEALTH)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_every_winograd_tile_compiles_to_the_reference(family, threads, data, seed):
+    """Each output tile on one random layer per run (each compiles for 5-10 s)."""
+    assert_family_compiles_to_the_reference(family, threads, data, seed)
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(spec=coinciding_specs(), data=st.data(), seed=st.integers(0, 2**16))
+@example(
+    spec=ConvSpec((4,), 3, in_channels=3, out_channels=3),
+    data=None,
+    seed=0,
+).via("the issue: 3 channels = F(1, 3)'s 3 products per tile, every kernel winograd:1@2")
+@example(
+    spec=ConvSpec((64,), 3, in_channels=32, out_channels=4, batch=4, stride=2),
+    data=None,
+    seed=0,
+).via("the issue: 4 chunks of images = 4 output channels, unfold's dL/dF on threads")
+def test_layers_whose_loop_extents_coincide_compile_to_the_reference(spec, data, seed):
+    """Every kernel on threads, each with a variant drawn from all it has."""
+    if data is None:  # the explicit examples: the issue's own schedules
+        schedules = ISSUE_SCHEDULES[spec.label]
+    else:
+        schedules = {
+            f.name: with_threads(data.draw(st.sampled_from(variants_for(f, spec))), 2)
+            for f in CONVOLUTION.index_level(spec).formulas()
+        }
+    assert_kernels_match_reference(spec, seed, schedules)
+    VARIANT_CELLS.update((spec.label, k, s) for k, s in schedules.items())
+
+
+ISSUE_SCHEDULES = {
+    "conv1d_1x3x4_to3_k3_s1": {k: "winograd:1@2" for k in ("forward", "grad_input", "grad_weight")},
+    "conv1d_4x32x64_to4_k3_s2": {"grad_weight": "unfold"},
+}
+
+
 FAST = {"forward": "rows", "grad_input": "rows", "grad_weight": "blocked"}
 DIRECT = {"forward": "direct", "grad_input": "direct", "grad_weight": "direct"}
-
-
-@settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(
-    spec=conv_specs(max_channels_per_group=4, max_batch=4),
-    schedules=st.sampled_from((FAST, DIRECT)),
-    seed=st.integers(0, 2**16),
-)
-def test_every_schedule_compiles_to_the_reference(spec, schedules, seed):
-    """Forced schedules on random layers (both dtypes, every awkward case of conv_specs)."""
-    assert_kernels_match_reference(spec, seed, schedules)
-
-
-GEMM = {"forward": "gemm", "grad_input": "gemm", "grad_weight": "gemm"}
-
-
-@settings(
-    max_examples=8,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(spec=pointwise_specs(), seed=st.integers(0, 2**16))
-def test_gemm_kernels_compile_to_the_reference(spec, seed):
-    """One BLAS product per image and group, every rank, groups, bias, both dtypes and modes."""
-    assert_kernels_match_reference(spec, seed, GEMM)
-
-
-@settings(
-    max_examples=4,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(
-    spec=conv_specs(max_channels_per_group=4, max_batch=4),
-    data=st.data(),
-    seed=st.integers(0, 2**16),
-)
-def test_blocked_channel_tiles_compile_to_the_reference(spec, data, seed):
-    """The tiles the tuner tries ("blocked:BmxBc"), compiled: the same dL/dF."""
-    b_m = data.draw(st.sampled_from(divisors(spec.out_channels_per_group)), label="B_m")
-    b_c = data.draw(st.sampled_from(divisors(spec.in_channels_per_group)), label="B_c")
-    assert_kernels_match_reference(spec, seed, {"grad_weight": f"blocked:{b_m}x{b_c}"})
 
 
 def test_forced_schedules_get_their_own_module_file():
@@ -240,26 +323,6 @@ def test_forced_schedules_get_their_own_module_file():
 
 
 WINOGRAD = {"forward": "winograd", "grad_input": "winograd", "grad_weight": "winograd"}
-
-
-@settings(
-    max_examples=6,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-    ],
-)
-@given(
-    spec=conv_specs(max_stride=1, max_dilation=1, max_kernel=4).filter(
-        lambda s: max(s.kernel_size) > 1
-    ),
-    seed=st.integers(0, 2**16),
-)
-def test_winograd_kernels_compile_to_the_reference(spec, seed):
-    """F(m, r) kernels on random stride-1 layers: ranks 1-3, groups, padding, both dtypes."""
-    assert_kernels_match_reference(spec, seed, WINOGRAD)
 
 
 def test_threaded_winograd_kernels_hold_the_blas_to_one_thread():
@@ -273,17 +336,6 @@ def test_threaded_winograd_kernels_hold_the_blas_to_one_thread():
 
 
 UNFOLD = {"forward": "unfold", "grad_input": "unfold", "grad_weight": "unfold"}
-
-
-@settings(
-    max_examples=5,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(spec=conv_specs(max_batch=4), seed=st.integers(0, 2**16))
-def test_unfold_kernels_compile_to_the_reference(spec, seed):
-    """im2col and BLAS products: stride, dilation, padding, groups, ranks 1-3, both dtypes."""
-    assert_kernels_match_reference(spec, seed, UNFOLD)
 
 
 def test_threaded_unfold_runs_chunks_of_images():
@@ -303,24 +355,3 @@ def test_threaded_unfold_runs_chunks_of_images():
 def test_tiled_kernels_compile_to_the_reference(spec, seed):
     """Tiled and locally connected layers, lowered by `direct`: every kernel, both dtypes."""
     assert_kernels_match_reference(spec, seed)
-
-
-DEPTHWISE = {"forward": "depthwise", "grad_input": "depthwise"}
-
-
-@settings(
-    max_examples=5,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-    ],
-)
-@given(
-    spec=conv_specs(groups=(2, 3)).filter(lambda s: s.in_channels_per_group == 1),
-    seed=st.integers(0, 2**16),
-)
-def test_depthwise_kernels_compile_to_the_reference(spec, seed):
-    """Depthwise planes with split borders: strides, padding, dilation, ranks, both dtypes."""
-    assert_kernels_match_reference(spec, seed, DEPTHWISE)

@@ -123,3 +123,70 @@ def test_average_pool_with_a_pytorch_refused_shape_still_compares():
     report = verify(spec, seed=1, torch=True)
     assert report.ok, report.format()
     assert max(report.worst().values()) <= 1e-10
+
+
+# ----- every algorithm and variant -----------------------------------------------------------
+TILED = ConvSpec((4, 4), 2, tiles=2)  # only `direct` lowers a tiled layer: two schedules each
+
+
+def test_all_algorithms_checks_every_variant_with_and_without_threads():
+    assert verify_module.every_variant(TILED, threads=4) == {
+        k: ("direct@1", "direct@4") for k in ("forward", "grad_input", "grad_weight")
+    }
+    report = verify(TILED, torch=False, algorithms="all")
+    assert report.ok, report.format()
+    cells = {(c.kernel, c.schedule) for c in report.comparisons}
+    threads = verify_module.every_variant(TILED)["forward"][1]
+    assert cells == {(k, s) for k in ("forward", "grad_input", "grad_weight")
+                     for s in ("direct@1", threads)}  # fmt: skip
+    lines = report.format().splitlines()
+    assert lines[0] == f"verify {TILED.label} (float32, seed 0), every algorithm and variant: OK"
+    assert "6 (kernel, variant) cells" in lines[2]
+    assert lines[5].split() == ["kernel", "variant", "reference", "ok"]
+    assert [line.split()[:2] for line in lines[6:]] == [
+        [k, s] for k in ("forward", "grad_input", "grad_weight") for s in ("direct@1", threads)
+    ]
+
+
+def test_all_algorithms_covers_winograd_tiles_and_blocked_tiles():
+    spec = ConvSpec((6, 6), 3, in_channels=2, out_channels=2)
+    found = verify_module.every_variant(spec, threads=2)
+    assert [s for s in found["forward"] if s.startswith("winograd")] == [
+        f"winograd:{m}@{t}" for m in range(1, 7) for t in (1, 2)
+    ]  # float32: tiles of at most 8 points, F(6, 3)
+    assert {"blocked:2x2@1", "blocked:1x1@2"} <= set(found["grad_weight"])
+    wide = verify_module.every_variant(ConvSpec((6, 6), 3, dtype="float64"), threads=2)
+    assert "winograd:9@2" in wide["forward"]
+
+
+def test_a_variant_that_fails_to_build_is_a_failed_row_not_the_end(monkeypatch):
+    monkeypatch.setattr(
+        verify_module,
+        "every_variant",
+        lambda spec: {"forward": ("direct@1", "rows@1"), "grad_input": ("direct@1",),
+                      "grad_weight": ("direct@1",)},
+    )  # fmt: skip
+    real = verify_module.generate
+
+    def generate(spec, out=None, progress=None, schedules=None):
+        if schedules["forward"] == "rows@1":
+            raise RuntimeError("Failed in nopython mode pipeline\nmore")
+        return real(spec, out, progress, schedules)
+
+    monkeypatch.setattr(verify_module, "generate", generate)
+    report = verify(LECTURE, torch=False, algorithms="all")
+    assert not report.ok
+    rows = {(c.kernel, c.schedule): c for c in report.comparisons}
+    assert set(rows) == {("forward", "direct@1"), ("forward", "rows@1"),
+                         ("grad_input", "direct@1"), ("grad_weight", "direct@1")}  # fmt: skip
+    assert rows[("forward", "rows@1")].error == (
+        "did not build: RuntimeError: Failed in nopython mode pipeline"
+    )
+    text = report.format()
+    assert "FAILED (1 of 4 variants)" in text.splitlines()[0]
+    assert "  forward      rows@1           NO: did not build: RuntimeError" in text
+
+
+def test_algorithms_must_be_none_or_all():
+    with pytest.raises(ValueError, match="algorithms='some': expected None or 'all'"):
+        verify(LECTURE, algorithms="some")

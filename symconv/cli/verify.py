@@ -21,6 +21,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--seed", type=int, default=0, help="seed of the random data")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     parser.add_argument(
+        "--all-algorithms",
+        action="store_true",
+        help="check every algorithm and variant of every kernel (each Winograd tile and "
+        "blocked tile, with threads and without), not only the default choice: one module "
+        "per round, so this compiles for a minute or more",
+    )
+    parser.add_argument(
         "-o", "--out", metavar="DIR", help="folder for the modules (default: the cache folder)"
     )
     return parser
@@ -37,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
             torch=False if args.no_torch else None,
             out=args.out,
             progress=progress,
+            algorithms="all" if args.all_algorithms else None,
         )
         print(f"== {name} ==")
         print(report.format())

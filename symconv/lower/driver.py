@@ -16,7 +16,7 @@ from dataclasses import replace
 import symconv.lower.algorithms as algorithms
 from symconv.kinds import kind_of
 from symconv.lower.algorithms.base import work
-from symconv.lower.ir import LoopNest
+from symconv.lower.ir import LoopNest, has_parallel_loop
 from symconv.lower.passes import LoweringContext
 from symconv.lower.rewrites.privatize import PARTIAL
 from symconv.machine import HOST, Machine
@@ -54,6 +54,12 @@ def context_for(
 def schedules_for(formula: IndexFormula, spec: object, machine: Machine = HOST) -> tuple[str, ...]:
     """The names of the algorithms that can lower `formula`, "direct" first."""
     return tuple(a.name for a in algorithms.applicable(context_for(formula, spec, machine)))
+
+
+def variants_for(formula: IndexFormula, spec: object, machine: Machine = HOST) -> tuple[str, ...]:
+    """Every algorithm and parameter setting that can lower `formula` ("winograd:2",
+    "blocked:2x1", ...), without threads, "direct" first."""
+    return tuple(a.name for a in algorithms.variants(context_for(formula, spec, machine)))
 
 
 def default_schedule(formula: IndexFormula, spec: object, machine: Machine = HOST) -> str:
@@ -111,6 +117,8 @@ def lower(
     context = context_for(formula, spec, machine, parallel=parallel, unroll=unroll, stage=stage)
     algorithm = algorithms.choose(context, name)
     nest = replace(algorithm.build(context), algorithm=algorithm.name)
+    if nest.parallel and not has_parallel_loop(nest.body):  # every parallel loop had one trip
+        nest = replace(nest, parallel=False, blas_in_threads=False)
     if threads is not None and nest.parallel:
         nest = replace(nest, threads=threads)
     if timings is not None:

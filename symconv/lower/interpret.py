@@ -4,11 +4,23 @@ Every lowering pass must keep a nest's meaning.  This interpreter makes that
 checkable without Numba or templates: lower a formula, run the nest here on random
 arrays and compare with `symconv.reference`.  It mirrors `IndexFormula.evaluate` one
 stage later and is as slow as it is simple.
+
+It also checks what a parallel loop promises (`For.parallel`: its iterations may run
+at once, in any order).  While a parallel loop runs, every element each iteration
+reads or writes is recorded, and so is every local it reads before writing it; the
+loop is a race, and `run` raises `RaceError`, when an element one iteration writes
+is read or written by another, or when an iteration reads a local that some
+iteration writes (a value carried from one iteration to the next).  A target runs
+parallel loops one after another in the order written (the CPU target compiles
+with Numba's loop fusion off), so these two checks are all that threads add to the
+meaning of a nest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -39,11 +51,16 @@ from symconv.symbolic.index_printer import python_index
 from symconv.symbolic.indices import Guard, InRange
 
 
-def run(nest: LoopNest, inputs: dict[str, np.ndarray]) -> np.ndarray:
+class RaceError(AssertionError):
+    """Two iterations of a parallel loop touch the same data, one of them writing it."""
+
+
+def run(nest: LoopNest, inputs: dict[str, np.ndarray], check_races: bool = True) -> np.ndarray:
     """Execute `nest` on `inputs` (by parameter name) and return its result array.
 
     The result starts as NaN, so an element the nest forgets to store is visible;
     a nest that adds into its result (`LoopNest.zeroed`) starts from zeros instead.
+    With `check_races`, every parallel loop is checked as the module docstring says.
     """
     buffers: dict[str, np.ndarray] = {p.name: np.asarray(inputs[p.name]) for p in nest.params}
     for staged in nest.staged:
@@ -52,7 +69,7 @@ def run(nest: LoopNest, inputs: dict[str, np.ndarray]) -> np.ndarray:
         starts_at_zero = scratch.zeroed or scratch.accumulated
         buffers[scratch.name] = np.full(scratch.shape, 0.0 if starts_at_zero else np.nan)
     buffers[nest.result.name] = np.full(nest.result.shape, 0.0 if nest.zeroed else np.nan)
-    _execute(nest.body, {}, {}, buffers)
+    _Interpreter(buffers, check_races).execute(nest.body)
     return buffers[nest.result.name]
 
 
@@ -67,90 +84,234 @@ def materialize(staged: Staged, source: np.ndarray) -> np.ndarray:
     return out
 
 
-def _execute(body: tuple[Stmt, ...], env: dict, accs: dict, buffers: dict) -> None:
-    for stmt in body:
-        if isinstance(stmt, For):
-            for value in range(stmt.extent):
-                env[stmt.var] = value
-                _execute(stmt.body, env, accs, buffers)
-        elif isinstance(stmt, Let):
-            env[stmt.var] = _evaluator((stmt.expr,))(env)[0]
-        elif isinstance(stmt, Init):
-            start = IDENTITIES[stmt.reduction]
-            accs[stmt.acc] = start if stmt.value is None else _load(stmt.value, env, buffers, accs)
-        elif isinstance(stmt, Accumulate):
-            accs[stmt.acc] += _product(stmt.factors, env, buffers, accs)
-        elif isinstance(stmt, Combine):
-            accs[stmt.acc] = sum(
-                float(c) * _load(f, env, buffers, accs) for c, f in stmt.terms
+@dataclass
+class _Iteration:
+    """What one iteration of a parallel loop touched."""
+
+    reads: set[tuple[str, int]] = field(default_factory=set)
+    writes: set[tuple[str, int]] = field(default_factory=set)
+    #: Locals (accumulators, index variables) written, and those read before any write.
+    assigned: set[str] = field(default_factory=set)
+    inherited: set[str] = field(default_factory=set)
+
+
+class _Interpreter:
+    """The state of one run: index variables, accumulators, buffers, open parallel loops."""
+
+    def __init__(self, buffers: dict[str, np.ndarray], check_races: bool) -> None:
+        self.env: dict[sp.Symbol, int] = {}
+        self.accs: dict[str, float] = {}
+        self.buffers = buffers
+        self.check_races = check_races
+        #: One record per open parallel loop: the iteration running now.
+        self.open: list[_Iteration] = []
+
+    # ----- what the open parallel loops see ---------------------------------------------
+    def _touch(self, buffer: str, flat: np.ndarray | int, write: bool) -> None:
+        if not self.open:
+            return
+        elements = {(buffer, int(i)) for i in np.atleast_1d(flat)}
+        for iteration in self.open:
+            (iteration.writes if write else iteration.reads).update(elements)
+
+    def _assign(self, name: str) -> None:
+        for iteration in self.open:
+            iteration.assigned.add(name)
+
+    def _use(self, name: str) -> None:
+        for iteration in self.open:
+            if name not in iteration.assigned:
+                iteration.inherited.add(name)
+
+    def _flat(self, buffer: str, index: tuple[int, ...]) -> int:
+        return int(np.ravel_multi_index(index, self.buffers[buffer].shape))
+
+    # ----- values ---------------------------------------------------------------------
+    def index(self, exprs: tuple) -> tuple[int, ...]:
+        values = _evaluator(tuple(exprs))(self.env)
+        if self.open:
+            for symbol in _symbols(tuple(exprs)):
+                self._use(symbol.name)
+        return values
+
+    def element(self, read: Read) -> tuple[int, ...]:
+        """The element a read touches; a negative index (NumPy would wrap it) is an error."""
+        index = self.index(read.index)
+        if any(i < 0 for i in index):
+            raise IndexError(f"negative index {index} reading {read.buffer}")
+        return index
+
+    def load(self, factor: Factor) -> float:
+        if isinstance(factor, Const):
+            return float(factor.value)
+        if isinstance(factor, Read):
+            index = self.element(factor)
+            self._touch(factor.buffer, self._flat(factor.buffer, index), write=False)
+            return float(self.buffers[factor.buffer][index])
+        self._use(factor.name)
+        return self.accs[factor.name]
+
+    def product(self, factors: tuple[Factor, ...]) -> float:
+        product = 1.0
+        for factor in factors:
+            product *= self.load(factor)
+        return product
+
+    def holds(self, guard: Guard) -> bool:
+        (value,) = self.index((guard.expr,))
+        if isinstance(guard, InRange):
+            return 0 <= value < guard.bound
+        return value % guard.divisor == 0
+
+    def matrix(self, matrix: Matrix, write: bool, read: bool = True) -> np.ndarray:
+        """The 2-D view a `Gemm` names (a view: writing it writes the buffer)."""
+        prefix = self.index(tuple(matrix.prefix)) if matrix.prefix else ()
+        rows = self.rows(matrix)
+        view = self.buffers[matrix.buffer][prefix].reshape(matrix.height, matrix.cols)[rows]
+        if self.open:
+            numbers = np.arange(self.buffers[matrix.buffer].size)
+            numbers = numbers.reshape(self.buffers[matrix.buffer].shape)[prefix]
+            touched = numbers.reshape(matrix.height, matrix.cols)[rows].ravel()
+            if read:
+                self._touch(matrix.buffer, touched, write=False)
+            if write:
+                self._touch(matrix.buffer, touched, write=True)
+        return view.T if matrix.transposed else view
+
+    def rows(self, matrix: Matrix) -> slice:
+        (first,) = self.index((matrix.first_row,))
+        rows = matrix.height if matrix.rows is None else matrix.rows
+        return slice(first, first + rows)
+
+    # ----- statements -----------------------------------------------------------------
+    def execute(self, body: tuple[Stmt, ...]) -> None:
+        for stmt in body:
+            getattr(self, f"_{type(stmt).__name__}")(stmt)
+
+    def _For(self, stmt: For) -> None:
+        if stmt.parallel and self.check_races:
+            self._parallel(stmt)
+            return
+        for value in range(stmt.extent):
+            self.env[stmt.var] = value
+            self._assign(stmt.var.name)
+            self.execute(stmt.body)
+
+    def _parallel(self, stmt: For) -> None:
+        iterations = []
+        for value in range(stmt.extent):
+            with self._recording() as iteration:
+                self.env[stmt.var] = value
+                self._assign(stmt.var.name)
+                self.execute(stmt.body)
+            iterations.append(iteration)
+            if self.open:  # what an inner parallel loop touched, the outer iteration touched
+                parent = self.open[-1]
+                parent.reads |= iteration.reads
+                parent.writes |= iteration.writes
+                parent.assigned |= iteration.assigned
+                parent.inherited |= iteration.inherited - parent.assigned
+        _check_iterations(stmt, iterations)
+
+    @contextmanager
+    def _recording(self) -> Iterator[_Iteration]:
+        iteration = _Iteration()
+        saved, self.open = self.open, [iteration]
+        try:
+            yield iteration
+        finally:
+            self.open = saved
+
+    def _Let(self, stmt: Let) -> None:
+        (self.env[stmt.var],) = self.index((stmt.expr,))
+        self._assign(stmt.var.name)
+
+    def _Init(self, stmt: Init) -> None:
+        start = IDENTITIES[stmt.reduction]
+        self.accs[stmt.acc] = start if stmt.value is None else self.load(stmt.value)
+        self._assign(stmt.acc)
+
+    def _Accumulate(self, stmt: Accumulate) -> None:
+        self._use(stmt.acc)
+        self.accs[stmt.acc] += self.product(stmt.factors)
+        self._assign(stmt.acc)
+
+    def _Combine(self, stmt: Combine) -> None:
+        self.accs[stmt.acc] = sum(float(c) * self.load(f) for c, f in stmt.terms)
+        self._assign(stmt.acc)
+
+    def _Maximize(self, stmt: Maximize) -> None:
+        value = self.load(stmt.value)
+        self._use(stmt.acc)
+        if value > self.accs[stmt.acc] or value != value:
+            self.accs[stmt.acc] = value
+            self._assign(stmt.acc)
+            for var, expr in stmt.track:
+                (self.env[var],) = self.index((expr,))
+                self._assign(var.name)
+
+    def _ScatterAdd(self, stmt: ScatterAdd) -> None:
+        index = self.element(stmt.target)
+        flat = self._flat(stmt.target.buffer, index)
+        self._touch(stmt.target.buffer, flat, write=False)
+        self._touch(stmt.target.buffer, flat, write=True)
+        self.buffers[stmt.target.buffer][index] += self.product(stmt.factors)
+
+    def _Store(self, stmt: Store) -> None:
+        self._use(stmt.acc)
+        index = self.element(stmt.target)
+        self._touch(stmt.target.buffer, self._flat(stmt.target.buffer, index), write=True)
+        self.buffers[stmt.target.buffer][index] = self.accs[stmt.acc] * float(stmt.scale)
+
+    def _If(self, stmt: If) -> None:
+        if all(self.holds(g) for g in stmt.guards):
+            self.execute(stmt.body)
+
+    def _Gemm(self, stmt: Gemm) -> None:
+        product = self.matrix(stmt.a, write=False) @ self.matrix(stmt.b, write=False)
+        out = self.matrix(stmt.out, write=True, read=stmt.accumulate)
+        out[...] = out + product if stmt.accumulate else product
+
+    def _AddBias(self, stmt: AddBias) -> None:
+        out = self.matrix(stmt.target, write=True)
+        rows = self.rows(stmt.target)
+        if self.open:
+            self._touch(stmt.bias, np.arange(self.buffers[stmt.bias].size)[rows], write=False)
+        out += self.buffers[stmt.bias][rows][:, None]
+
+
+def _check_iterations(loop: For, iterations: list[_Iteration]) -> None:
+    """Raise `RaceError` when two iterations of `loop` conflict (see the module docstring)."""
+    writer: dict[tuple[str, int], int] = {}
+    for number, iteration in enumerate(iterations):
+        for element in iteration.writes:
+            other = writer.setdefault(element, number)
+            if other != number:
+                raise RaceError(
+                    f"parallel loop over {loop.var} is a race: iterations {other} and {number} "
+                    f"both write {element[0]} element {element[1]}"
+                )
+    for number, iteration in enumerate(iterations):
+        for element in iteration.reads:
+            other = writer.get(element, number)
+            if other != number:
+                raise RaceError(
+                    f"parallel loop over {loop.var} is a race: iteration {number} reads "
+                    f"{element[0]} element {element[1]}, which iteration {other} writes"
+                )
+    assigned = set().union(*(i.assigned for i in iterations)) if iterations else set()
+    for number, iteration in enumerate(iterations):
+        carried = iteration.inherited & assigned
+        if carried:
+            raise RaceError(
+                f"parallel loop over {loop.var} is a race: iteration {number} reads "
+                f"{', '.join(sorted(carried))} before writing it, and the loop writes it"
             )
-        elif isinstance(stmt, Maximize):
-            value = _load(stmt.value, env, buffers, accs)
-            if value > accs[stmt.acc] or value != value:
-                accs[stmt.acc] = value
-                for var, expr in stmt.track:
-                    env[var] = _evaluator((expr,))(env)[0]
-        elif isinstance(stmt, ScatterAdd):
-            target = buffers[stmt.target.buffer]
-            target[_index(stmt.target, env)] += _product(stmt.factors, env, buffers, accs)
-        elif isinstance(stmt, Store):
-            value = accs[stmt.acc] * float(stmt.scale)
-            buffers[stmt.target.buffer][_index(stmt.target, env)] = value
-        elif isinstance(stmt, If):
-            if all(_holds(g, env) for g in stmt.guards):
-                _execute(stmt.body, env, accs, buffers)
-        elif isinstance(stmt, Gemm):
-            product = _matrix(stmt.a, env, buffers) @ _matrix(stmt.b, env, buffers)
-            out = _matrix(stmt.out, env, buffers)
-            out[...] = out + product if stmt.accumulate else product
-        elif isinstance(stmt, AddBias):
-            out = _matrix(stmt.target, env, buffers)
-            out += buffers[stmt.bias][_rows(stmt.target, env)][:, None]
-        else:  # pragma: no cover - the IR has no other statements
-            raise TypeError(f"unknown statement {stmt!r}")
 
 
-def _rows(matrix: Matrix, env: dict) -> slice:
-    first = _evaluator((matrix.first_row,))(env)[0]
-    rows = matrix.height if matrix.rows is None else matrix.rows
-    return slice(first, first + rows)
-
-
-def _matrix(matrix: Matrix, env: dict, buffers: dict) -> np.ndarray:
-    """The 2-D view a `Gemm` names (a view: writing it writes the buffer)."""
-    prefix = _evaluator(tuple(matrix.prefix))(env) if matrix.prefix else ()
-    view = buffers[matrix.buffer][prefix].reshape(matrix.height, matrix.cols)[_rows(matrix, env)]
-    return view.T if matrix.transposed else view
-
-
-def _product(factors: tuple[Factor, ...], env: dict, buffers: dict, accs: dict) -> float:
-    product = 1.0
-    for factor in factors:
-        product *= _load(factor, env, buffers, accs)
-    return product
-
-
-def _index(read: Read, env: dict) -> tuple[int, ...]:
-    """The element a read touches; a negative index (NumPy would wrap it) is an error."""
-    index = _evaluator(tuple(read.index))(env)
-    if any(i < 0 for i in index):
-        raise IndexError(f"negative index {index} reading {read.buffer}")
-    return index
-
-
-def _load(read: Factor, env: dict, buffers: dict, accs: dict) -> float:
-    if isinstance(read, Const):
-        return float(read.value)
-    if isinstance(read, Read):
-        return float(buffers[read.buffer][_index(read, env)])
-    return accs[read.name]
-
-
-def _holds(guard: Guard, env: dict) -> bool:
-    (value,) = _evaluator((guard.expr,))(env)
-    if isinstance(guard, InRange):
-        return 0 <= value < guard.bound
-    return value % guard.divisor == 0
+@cache
+def _symbols(exprs: tuple) -> tuple[sp.Symbol, ...]:
+    return tuple(set().union(*(sp.sympify(e).free_symbols for e in exprs))) if exprs else ()
 
 
 @cache

@@ -387,6 +387,45 @@ def accessed_buffers(body: Block) -> frozenset[str]:
     return frozenset(found)
 
 
+def buffer_effects(body: Block) -> tuple[frozenset[str], frozenset[str]]:
+    """(buffers `body` reads, buffers it writes), element by element or as matrix views.
+
+    A scatter-add, an accumulating product and a bias update read what they write.
+    """
+    reads: set[str] = set()
+    writes: set[str] = set()
+
+    def read(factor: object) -> None:
+        if isinstance(factor, Read):
+            reads.add(factor.buffer)
+
+    for stmt, _ in walk(body):
+        if isinstance(stmt, Init) and stmt.value is not None:
+            read(stmt.value)
+        elif isinstance(stmt, (Accumulate, ScatterAdd)):
+            for factor in stmt.factors:
+                read(factor)
+        elif isinstance(stmt, Combine):
+            for _, factor in stmt.terms:
+                read(factor)
+        elif isinstance(stmt, Maximize):
+            read(stmt.value)
+        if isinstance(stmt, ScatterAdd):
+            reads.add(stmt.target.buffer)
+            writes.add(stmt.target.buffer)
+        elif isinstance(stmt, Store):
+            writes.add(stmt.target.buffer)
+        elif isinstance(stmt, Gemm):
+            reads.update((stmt.a.buffer, stmt.b.buffer))
+            writes.add(stmt.out.buffer)
+            if stmt.accumulate:
+                reads.add(stmt.out.buffer)
+        elif isinstance(stmt, AddBias):
+            reads.update((stmt.target.buffer, stmt.bias))
+            writes.add(stmt.target.buffer)
+    return frozenset(reads), frozenset(writes)
+
+
 def has_parallel_loop(body: Block) -> bool:
     return any(isinstance(s, For) and s.parallel for s, _ in walk(body))
 

@@ -125,7 +125,7 @@ def _worth_parallel(path: Path) -> bool:
 
     if numba.config.CACHE_DIR or cache_files(path):
         return False
-    return "parallel=True" in path.read_text(encoding="utf-8")
+    return "numba.prange(" in path.read_text(encoding="utf-8")
 
 
 def load_module(path: str | Path, kernels: tuple[str, ...] = ()) -> ModuleType:

@@ -184,3 +184,12 @@ def test_a_damaged_numba_cache_is_discarded_and_recompiled(tmp_path):
     assert "verdict: all kernels match" in result.stdout
     again = symconv(*argv, env=env)  # the cache is whole again
     assert again.returncode == 0 and "compiling again" not in again.stderr
+
+
+def test_verify_all_algorithms_prints_a_row_per_variant(tmp_path):
+    done = symconv("verify", "--input", "4x4", "--kernel", "2", "--tiles", "2",
+                   "--all-algorithms", "--no-torch", "-o", str(tmp_path))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "every algorithm and variant: OK" in done.stdout
+    assert "  grad_weight  direct@1" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "verdict: all kernels match"

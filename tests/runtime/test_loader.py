@@ -35,7 +35,7 @@ def test_a_cold_threaded_module_is_compiled_by_parallel_workers(tmp_path, monkey
 
     spec = ConvSpec((8, 8), 3, in_channels=4, out_channels=4, batch=8)
     source = render(spec)
-    assert "parallel=True" in source
+    assert "parallel=in_written_order()" in source
     path = tmp_path / "layer.py"
     path.write_text(source, encoding="utf-8")
     used = []

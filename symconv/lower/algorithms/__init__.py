@@ -16,7 +16,7 @@ from symconv.lower.algorithms.direct import DIRECT
 from symconv.lower.algorithms.gemm import GEMM
 from symconv.lower.algorithms.rows import ROWS
 from symconv.lower.algorithms.unfold import UNFOLD
-from symconv.lower.algorithms.winograd import WINOGRAD, WinogradAlgorithm
+from symconv.lower.algorithms.winograd import LARGEST_M, WINOGRAD, WinogradAlgorithm
 from symconv.lower.passes import LoweringContext
 
 #: Most specialised first; `direct` applies to everything and closes the list.
@@ -29,12 +29,17 @@ def by_name(name: str) -> Algorithm:
         if algorithm.name == name:
             return algorithm
     prefix, _, tile = name.partition(":")
-    if prefix == WINOGRAD.name and tile.isascii() and tile.isdigit() and 1 <= int(tile) <= 9:
+    if (
+        prefix == WINOGRAD.name
+        and tile.isascii()
+        and tile.isdigit()
+        and 1 <= int(tile) <= LARGEST_M
+    ):
         return WinogradAlgorithm(int(tile))
     if prefix == BLOCKED.name and parse_tile(tile) is not None:
         return Blocked(parse_tile(tile))
     known = ", ".join(a.name for a in ALGORITHMS) + (
-        f", winograd:M (M from 1 to 9), blocked:BmxBc (each from 1 to {MAX_BLOCK})"
+        f", winograd:M (M from 1 to {LARGEST_M}), blocked:BmxBc (each from 1 to {MAX_BLOCK})"
     )
     raise ValueError(f"schedule={name!r} is not an algorithm symconv has; choose from {known}")
 
@@ -43,6 +48,11 @@ def applicable(context: LoweringContext) -> tuple[Algorithm, ...]:
     """The algorithms that can lower the context's formula, `direct` first."""
     found = [a for a in ALGORITHMS if a.applies(context)]
     return tuple(sorted(found, key=lambda a: a is not DIRECT))
+
+
+def variants(context: LoweringContext) -> tuple[Algorithm, ...]:
+    """Every applicable algorithm with every parameter setting it accepts, `direct` first."""
+    return tuple(v for a in applicable(context) for v in a.variants(context))
 
 
 def default(context: LoweringContext) -> Algorithm:
@@ -57,7 +67,10 @@ def choose(context: LoweringContext, name: str | None) -> Algorithm:
     algorithm = by_name(name)
     if not algorithm.applies(context):
         names = ", ".join(a.name for a in applicable(context))
+        why = algorithm.why_not(context)
         raise ValueError(
-            f"schedule={name!r} cannot lower {context.formula.name}: choose from {names}"
+            f"schedule={name!r} cannot lower {context.formula.name}"
+            + (f": {why};" if why else ":")
+            + f" choose from {names}"
         )
     return algorithm

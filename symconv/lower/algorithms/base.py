@@ -42,6 +42,16 @@ class Algorithm:
         """The finished nest (passes run, threads and notes decided)."""
         raise NotImplementedError
 
+    def why_not(self, context: LoweringContext) -> str:
+        """Why the algorithm does not apply, when it can say more than "choose another"."""
+        return ""
+
+    def variants(self, context: LoweringContext) -> tuple[Algorithm, ...]:
+        """Every parameter setting of this algorithm that applies (Winograd's output tiles,
+        blocked's channel tiles): what `verify(spec, algorithms="all")` and the tests run.
+        An algorithm without parameters is its only variant."""
+        return (self,) if self.applies(context) else ()
+
 
 def shared_filter_convolution(context: LoweringContext) -> bool:
     """A convolution whose output positions all share one filter: what every specialised

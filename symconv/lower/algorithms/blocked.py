@@ -46,6 +46,13 @@ class Blocked(Algorithm):
         b_m, b_c = self.channel_tile
         return spec.out_channels_per_group % b_m == 0 and spec.in_channels_per_group % b_c == 0
 
+    def variants(self, context: LoweringContext) -> tuple[Algorithm, ...]:
+        """The register-chosen tile, then every tile `tiles_within_budget` lists."""
+        if self.channel_tile is not None or not self.applies(context):
+            return super().variants(context)
+        found = tiles_within_budget(context.spec, context.machine)
+        return (self, *(Blocked(t) for t in found))
+
     def preferred(self, context: LoweringContext) -> bool:
         """Past the machine's `rows_min_work`: a tiny layer is over before a tile pays."""
         return work(context.formula) >= context.machine.rows_min_work
@@ -74,10 +81,10 @@ def parse_tile(text: str) -> tuple[int, int] | None:
     return tile if all(1 <= b <= MAX_BLOCK for b in tile) else None
 
 
-def tiles(spec: object, machine: Machine) -> tuple[tuple[int, int], ...]:
-    """The tiles worth timing besides the default: (B_m, B_c) dividing the channels, with
-    up to twice the accumulators the machine's registers hold (a tile that spills may
-    still save loads), largest first, at most `TILES_TRIED`."""
+def tiles_within_budget(spec: object, machine: Machine) -> tuple[tuple[int, int], ...]:
+    """Every tile besides the default: (B_m, B_c) dividing the channels, each block at most
+    the machine's `max_tile_block`, with up to twice the accumulators its registers hold
+    (a tile that spills may still save loads), largest first."""
     taps = math.prod(spec.kernel_size)
     budget = max(1, 2 * machine.accumulators // taps)
     default = tile(spec.out_channels_per_group, spec.in_channels_per_group, taps, machine)
@@ -91,7 +98,12 @@ def tiles(spec: object, machine: Machine) -> tuple[tuple[int, int], ...]:
         and (b_m, b_c) != default
     ]
     found.sort(key=lambda t: (-t[0] * t[1], -t[0]))
-    return tuple(found[:TILES_TRIED])
+    return tuple(found)
+
+
+def tiles(spec: object, machine: Machine) -> tuple[tuple[int, int], ...]:
+    """The tiles the autotuner times besides the default: the `TILES_TRIED` largest."""
+    return tiles_within_budget(spec, machine)[:TILES_TRIED]
 
 
 #: The plain name; "blocked:BmxBc" fixes the tile.

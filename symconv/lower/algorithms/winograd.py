@@ -51,8 +51,14 @@ from symconv.lower.passes import DROP_UNIT_LOOPS, LoweringContext, run_passes
 from symconv.symbolic.winograd import MAX_TILE, Tiling, Winograd, refusal, winograd
 
 KERNELS = ("forward", "grad_input", "grad_weight")
-#: The largest tile (n = m + r − 1) the default picks: past 8 the fp32 error grows fast.
+#: The largest tile (n = m + r − 1) the default picks, and the largest a float32 kernel
+#: may use: past 8 the float32 error jumps (2-D 3×3 layers, relative to the largest
+#: output: F(6, 3)² 4e-6, F(7, 3)² 6e-5, F(9, 3)² 9e-4, past verify's 1e-4).
 LARGEST_TILE = 8
+#: The largest tile per dtype: float64 keeps F(9, 3)² within 1e-12.
+TILE_LIMIT = {"float32": LARGEST_TILE, "float64": MAX_TILE}
+#: The largest output tile a schedule may name ("winograd:9").
+LARGEST_M = 9
 
 # Buffer names the nest makes (never from user input).
 PHASES, RESULT_PHASES = "phase_planes", "result_planes"
@@ -142,8 +148,30 @@ class WinogradAlgorithm(Algorithm):
             context.machine.blas
             and refusal(spec) is None
             and m is not None
-            and max(spec.kernel_size) + m - 1 <= MAX_TILE
+            and max(spec.kernel_size) + m - 1 <= TILE_LIMIT[spec.dtype]
         )
+
+    def why_not(self, context: LoweringContext) -> str:
+        """Why a named tile does not apply, when the tile is the reason."""
+        spec, m = context.spec, self.tile(context)
+        if m is None or refusal(spec) is not None:
+            return ""
+        points = max(spec.kernel_size) + m - 1
+        if points <= TILE_LIMIT[spec.dtype]:
+            return ""
+        return (
+            f"F({m}, {max(spec.kernel_size)}) has tiles of {points} points, and {spec.dtype} "
+            f"kernels use at most {TILE_LIMIT[spec.dtype]} (past that, the rounding error "
+            "exceeds verify's tolerance)"
+        )
+
+    def variants(self, context: LoweringContext) -> tuple[Algorithm, ...]:
+        """Every output tile m from 1 to `LARGEST_M` whose F(m, r) tiles stay within the
+        dtype's `TILE_LIMIT`."""
+        if self.m is not None:
+            return super().variants(context)
+        found = (WinogradAlgorithm(m) for m in range(1, LARGEST_M + 1))
+        return tuple(a for a in found if a.applies(context))
 
     def preferred(self, context: LoweringContext) -> bool:
         """Channel-heavy 3×3 layers: every kernel of 8×64×56×56 → 64 ran 1.4-2.0× PyTorch

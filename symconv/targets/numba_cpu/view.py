@@ -40,8 +40,10 @@ from symconv.lower.ir import (
     Stmt,
     Store,
     accessed_buffers,
+    buffer_effects,
     flatten_reads,
     free_indices,
+    has_parallel_loop,
     walk,
 )
 
@@ -73,6 +75,9 @@ POINTER_SUFFIX = "_ptr"
 TASK_SYMBOL = "symconv_task_"
 #: The plain Python function a task is compiled from is named <task>_body.
 BODY_SUFFIX = "_body"
+#: The parallel option of a threaded kernel: its prange loops run in the order written,
+#: never fused (see the module template's `in_written_order`).
+THREADED = "in_written_order()"
 #: The command in each module header that writes it again (the spec is its only input).
 REGENERATE = "python -m symconv.pipeline '{spec_json}'"
 
@@ -129,6 +134,7 @@ def _workspaces(nest: LoopNest) -> tuple[Staged | Operand, ...]:
 
 def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str]) -> dict[str, Any]:
     notes = [f"{s.name}: {describe_staged(s)}" for s in nest.staged] + list(nest.notes)
+    notes += threading_notes(nest)
     buffers = nest.buffers()
     flat = {name: buffers[name] for name in nest.flat}
     workspaces = _workspaces(nest)
@@ -152,7 +158,7 @@ def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str])
         "argument_types": [f"{roles[p.name]}_ARG" for p in nest.params]
         + [roles[nest.result.name]]
         + [buffer_type(len(w.shape)) for w in workspaces],
-        "parallel": str(nest.parallel),
+        "parallel": THREADED if nest.parallel else "False",
         "fastmath": fastmath,
         "staged": [_staged_view(s) for s in nest.staged],
         "workspace_specs": [_workspace_view(w) for w in workspaces],
@@ -164,6 +170,56 @@ def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str])
         "tasks": printer.tasks,
         "numbers": printer.constants,
     }
+
+
+def threading_notes(nest: LoopNest) -> list[str]:
+    """How a threaded kernel runs, for its docstring: its steps in order, the parallel ones
+    with their loop and the buffers they write and read."""
+    if not nest.parallel:
+        return []
+    steps = _steps(nest.body, ())
+    return [
+        f"threads: {len(steps)} steps in this order, each finishing before the next starts",
+        "(Numba's loop fusion is off); a parallel loop's iterations write disjoint elements:",
+        *(f"  {number}. {step}" for number, step in enumerate(steps, 1)),
+    ]
+
+
+def _steps(body: tuple[Stmt, ...], around: tuple[For, ...]) -> list[str]:
+    """One line per parallel loop of `body`, and per run of serial statements between them."""
+    steps: list[str] = []
+    serial: list[Stmt] = []
+
+    def flush() -> None:
+        if serial:
+            steps.append(_step_text("one thread", tuple(serial), around))
+            serial.clear()
+
+    for stmt in body:
+        if isinstance(stmt, For) and stmt.parallel:
+            flush()
+            where = f"parallel over {stmt.var.name} ({stmt.extent} iterations)"
+            steps.append(_step_text(where, stmt.body, around))
+        elif isinstance(stmt, For) and has_parallel_loop(stmt.body):
+            flush()
+            steps += _steps(stmt.body, (*around, stmt))
+        else:
+            serial.append(stmt)
+    flush()
+    return steps
+
+
+def _step_text(where: str, body: tuple[Stmt, ...], around: tuple[For, ...]) -> str:
+    reads, writes = buffer_effects(body)
+    text = where
+    if around:
+        text += " in each iteration of " + ", ".join(
+            f"{loop.var.name} ({loop.extent})" for loop in around
+        )
+    text += f": writes {', '.join(sorted(writes)) or 'nothing'}"
+    if reads:
+        text += f" from {', '.join(sorted(reads))}"
+    return text
 
 
 def _has_vector_loop(body: tuple[Stmt, ...]) -> bool:

@@ -16,10 +16,12 @@ import types
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from symconv.kinds import ConvSpec
+from symconv.kinds import CONVOLUTION, ConvSpec
+from symconv.lower.driver import variants_for, with_threads
 from symconv.pipeline import render
-from tests.strategies import conv_specs, random_arrays
+from tests.strategies import coinciding_specs, conv_specs, random_arrays
 
 LECTURE = ConvSpec((3, 3), 2)
 
@@ -47,9 +49,46 @@ def test_rendered_module_declares_c_contiguous_signatures_and_flags():
     tree = ast.parse(source)
     functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
     assert functions == [
-        "gemm_accumulate", "add_rows", "compile_task",
+        "in_written_order", "gemm_accumulate", "add_rows", "compile_task",
         "forward", "grad_input", "grad_weight", "grad_bias",
     ]
+
+
+SCHEDULES = st.sampled_from([None, "direct", "rows", "unfold", "winograd:2", "blocked"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(spec=coinciding_specs(), schedule=SCHEDULES)
+def test_threaded_kernels_are_compiled_without_loop_fusion_and_say_how_they_run(spec, schedule):
+    """Every threaded kernel: parallel=in_written_order(), whose options turn Numba's loop
+    fusion off, and a docstring that lists its steps in order with the parallel loops."""
+    schedules = {}
+    for formula in CONVOLUTION.index_level(spec).formulas():
+        names = variants_for(formula, spec)
+        chosen = schedule if schedule in names else names[0]
+        schedules[formula.name] = with_threads(chosen, 2)
+    source = render(spec, schedules)
+    tree = ast.parse(source)
+    (options,) = [n for n in tree.body if isinstance(n, ast.FunctionDef)
+                  and n.name == "in_written_order"]  # fmt: skip
+    namespace: dict = {}
+    exec(compile(ast.Module([options], []), "<options>", "exec"), namespace)
+    assert namespace["in_written_order"]() == {"fusion": False}
+    assert namespace["in_written_order"]() is not namespace["in_written_order"]()
+    for kernel in CONVOLUTION.kernel_names(spec):
+        (function,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == kernel]
+        (decorator,) = function.decorator_list
+        parallel = {k.arg: ast.unparse(k.value) for k in decorator.keywords}["parallel"]
+        prange_loops = ast.unparse(function).count("numba.prange(")
+        docstring = ast.get_docstring(function)
+        assert "parallel=True" not in source
+        if parallel == "False":
+            assert prange_loops == 0 and "threads:" not in docstring
+            continue
+        assert parallel == "in_written_order()"
+        assert "(Numba's loop fusion is off)" in docstring
+        steps = [line for line in docstring.splitlines() if line[:4].strip()[:-1].isdigit()]
+        assert sum("parallel over" in step for step in steps) == prange_loops
 
 
 def test_grad_bias_only_when_the_layer_has_a_bias():

@@ -59,6 +59,7 @@ def test_signatures_follow_the_kind():
             if isinstance(node, ast.FunctionDef)
         }
     helpers = {
+        "in_written_order": [],
         "gemm_accumulate": ["out", "a", "b"],
         "add_rows": ["out", "values"],
         "compile_task": ["task", "function", "fastmath"],

@@ -83,6 +83,19 @@ ZERO = np.float32(0.0)
 BLAS_IN_THREADS = ()
 
 
+# A threaded kernel's parallel loops run on threads one after another, each finishing
+# before the next starts, in the order written: Numba's loop fusion is off.  Fusion
+# merges two consecutive prange loops of equal length when it sees no data flow between
+# them, and a loop whose body is a task (below) hands its arrays over as pointers, so it
+# sees none: a loop that reads what the one before it writes would read it unwritten.
+def in_written_order():
+    """Numba's parallel options of a threaded kernel: prange loops on threads, no fusion.
+
+    A new dict for every kernel: Numba pops the options it reads from the dict it is given.
+    """
+    return {"fusion": False}
+
+
 # Helpers the kernels call for whole-matrix updates.  Written inline inside a parallel
 # kernel, `out += np.dot(a, b)` becomes an array expression that Numba's parallel
 # compiler turns into a nested loop of its own: one dL/dF kernel took 24 s to compile
@@ -158,13 +171,18 @@ def _forward_task_1_body(columns_flat_ptr, padded_flat_ptr, runtime_zero, c_p):
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
-    parallel=True,
+    parallel=in_written_order(),
 )
 def forward(x, w, b, y, columns, padded):
     """y = x * w (+ b): every output gathers its input channels and taps.
 
     unfold: 150x64 columns per image, one BLAS product per image
     one image at a time, the BLAS runs the threads
+    threads: 3 steps in this order, each finishing before the next starts
+    (Numba's loop fusion is off); a parallel loop's iterations write disjoint elements:
+      1. parallel over c (6 iterations): writes padded from x
+      2. parallel over c (6 iterations): writes columns from padded
+      3. one thread: writes y from b, columns, w, y
     """
     # Vector loops run to a bound LLVM cannot fold: it would unroll a short literal one
     # and leave it scalar.  The wrapper checked every shape, so this is 0.
@@ -235,13 +253,19 @@ def _grad_input_task_2_body(padded_flat_ptr, gx_flat_ptr, runtime_zero, c_p):
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
-    parallel=True,
+    parallel=in_written_order(),
 )
 def grad_input(gy, w, gx, columns, padded):
     """dL/dx: the dilated, padded dL/dy correlated with the rotated filter (a gather).
 
     unfold: 150x64 columns per image, one BLAS product per image
     one image at a time, the BLAS runs the threads
+    threads: 4 steps in this order, each finishing before the next starts
+    (Numba's loop fusion is off); a parallel loop's iterations write disjoint elements:
+      1. one thread: writes columns from gy, w
+      2. parallel over c (6 iterations): writes padded
+      3. parallel over c (6 iterations): writes padded from columns, padded
+      4. parallel over c (6 iterations): writes gx from padded
     """
     # Vector loops run to a bound LLVM cannot fold: it would unroll a short literal one
     # and leave it scalar.  The wrapper checked every shape, so this is 0.
@@ -265,13 +289,16 @@ def grad_input(gy, w, gx, columns, padded):
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
-    parallel=True,
+    parallel=in_written_order(),
 )
 def grad_weight(x, gy, gw):
     """dL/dw: the padded x correlated with dL/dy, summed over the batch.
 
     153600 multiply-adds >= 32768: threads
     25 taps per channel, unrolled
+    threads: 1 steps in this order, each finishing before the next starts
+    (Numba's loop fusion is off); a parallel loop's iterations write disjoint elements:
+      1. parallel over m_c (96 iterations): writes gw from gy, x
     """
     for m_c_p in numba.prange(96):
         m_c = m_c_p % 96

@@ -52,7 +52,7 @@ ALGORITHMS = {
 # many as Numba has, N to hold it to N (symconv's wrapper sets them around the call).
 THREADS = {
     "forward": 1,
-    "grad_input": 0,
+    "grad_input": 1,
     "grad_weight": 0,
     "grad_bias": 1,
 }
@@ -81,6 +81,19 @@ ZERO = np.float32(0.0)
 # Kernels that call the BLAS inside their own threads: the caller holds the BLAS to
 # one thread during the call (symconv's runtime does), or the two oversubscribe.
 BLAS_IN_THREADS = ()
+
+
+# A threaded kernel's parallel loops run on threads one after another, each finishing
+# before the next starts, in the order written: Numba's loop fusion is off.  Fusion
+# merges two consecutive prange loops of equal length when it sees no data flow between
+# them, and a loop whose body is a task (below) hands its arrays over as pointers, so it
+# sees none: a loop that reads what the one before it writes would read it unwritten.
+def in_written_order():
+    """Numba's parallel options of a threaded kernel: prange loops on threads, no fusion.
+
+    A new dict for every kernel: Numba pops the options it reads from the dict it is given.
+    """
+    return {"fusion": False}
 
 
 # Helpers the kernels call for whole-matrix updates.  Written inline inside a parallel
@@ -458,7 +471,7 @@ def forward(x, w, b, y):
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
-    parallel=True,
+    parallel=False,
 )
 def grad_input(gy, w, gx, columns, padded):
     """dL/dx: the dilated, padded dL/dy correlated with the rotated filter (a gather).
@@ -495,13 +508,16 @@ def grad_input(gy, w, gx, columns, padded):
     fastmath=FASTMATH,
     boundscheck=False,
     cache=True,
-    parallel=True,
+    parallel=in_written_order(),
 )
 def grad_weight(x, gy, gw):
     """dL/dw: the padded x correlated with dL/dy, summed over the batch.
 
     86400 multiply-adds >= 32768: threads
     25 taps per channel, unrolled
+    threads: 1 steps in this order, each finishing before the next starts
+    (Numba's loop fusion is off); a parallel loop's iterations write disjoint elements:
+      1. parallel over m (6 iterations): writes gw from gy, x
     """
     for m_p in numba.prange(6):
         m = m_p % 6

@@ -1,0 +1,89 @@
+"""Tests for symconv.lower.interpret's race check: what a parallel loop promises is checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from symconv.lower.interpret import RaceError, run
+from symconv.lower.ir import Accumulate, For, Gemm, Init, LoopNest, Matrix, Operand, Read, Store
+from symconv.symbolic.indices import index_symbol
+
+i, j = index_symbol("i"), index_symbol("j")
+X = Operand("x", (4,))
+Y = Operand("y", (4,))
+
+
+def nest(body, scratch=()) -> LoopNest:
+    return LoopNest("forward", (X,), Y, body, scratch=scratch)
+
+
+def test_disjoint_iterations_pass_and_compute():
+    body = (
+        For(i, 4, (Init("acc", Read("x", (i,))), Store(Read("y", (i,)), "acc")), parallel=True),
+    )
+    np.testing.assert_array_equal(run(nest(body), {"x": np.arange(4.0)}), np.arange(4.0))
+
+
+def test_two_iterations_writing_one_element_are_a_race():
+    body = (
+        For(
+            i, 4, (Init("acc", Read("x", (i,))), Store(Read("y", (i // 2,)), "acc")), parallel=True
+        ),
+    )
+    with pytest.raises(RaceError, match="iterations 0 and 1 both write y element 0"):
+        run(nest(body), {"x": np.arange(4.0)})
+    run(nest(body), {"x": np.arange(4.0)}, check_races=False)  # the plain meaning still runs
+
+
+def test_reading_what_another_iteration_writes_is_a_race():
+    """y[i] = x[i]; then y[i] reads y[3 - i]: iteration 0 reads what iteration 3 writes."""
+    body = (
+        For(
+            i,
+            4,
+            (Init("acc", Read("y", (3 - i,))), Store(Read("y", (i,)), "acc")),
+            parallel=True,
+        ),
+    )
+    with pytest.raises(RaceError, match="reads y element 3, which iteration 3 writes"):
+        run(nest(body), {"x": np.arange(4.0)})
+
+
+def test_an_accumulator_carried_across_iterations_is_a_race():
+    """acc starts before the loop and every iteration adds to it: a reduction Numba would
+    have to know about, not disjoint iterations."""
+    body = (
+        Init("acc"),
+        For(i, 4, (Accumulate("acc", (Read("x", (i,)),)), Store(Read("y", (i,)), "acc")),
+            parallel=True),
+    )  # fmt: skip
+    with pytest.raises(RaceError, match="reads acc before writing it"):
+        run(nest(body), {"x": np.arange(4.0)})
+
+
+def test_a_matrix_product_per_iteration_is_checked_on_its_views():
+    """Each iteration multiplies into rows 2i..2i+1 of a scratch matrix: disjoint.  Writing
+    the same two rows from every iteration is a race."""
+    scratch = (Operand("m", (4, 2)),)
+    a = Matrix("x", (), 2, 2)
+
+    def body(first):
+        view = Matrix("m", (), 4, 2, first_row=first, rows=2)
+        gemm = Gemm(view, a, a)
+        store = (Init("acc", Read("m", (j, 0))), Store(Read("y", (j,)), "acc"))
+        return (For(i, 2, (gemm,), parallel=True), For(j, 4, store))
+
+    x = {"x": np.arange(4.0)}
+    run(nest(body(2 * i), scratch), x)
+    with pytest.raises(RaceError, match="both write m element"):
+        run(nest(body(sp.S.Zero), scratch), x)
+
+
+def test_an_inner_parallel_loop_counts_for_its_outer_iteration():
+    """The outer iterations i = 0, 1 both write y through an inner parallel loop over j."""
+    inner = For(j, 2, (Init("acc", Read("x", (j,))), Store(Read("y", (j,)), "acc")), parallel=True)
+    body = (For(i, 2, (inner,), parallel=True),)
+    with pytest.raises(RaceError, match="over i is a race"):
+        run(nest(body), {"x": np.arange(4.0)})
