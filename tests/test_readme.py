@@ -1,15 +1,42 @@
-"""The README's first two commands are what CI runs and what a new user types."""
+"""The README says what symconv does, and every console block in it is a real run's output.
+
+The first two bash blocks are what a new user types and what CI runs.  Every
+```console block is run here, its command from the repository root, and compared with
+what the command prints now, the way tests/test_pipeline.py keeps generated/ in sync:
+
+- a block may leave lines out only where it shows a line of ``...``; between two such
+  lines, its lines are consecutive lines of the real output;
+- a block that does not start (end) with ``...`` starts (ends) where the output does;
+- times ("5.7 s", "91 µs") and the kernel cache folder (shown as ~/.cache/symconv) are
+  the only things allowed to differ.
+
+A block that needs an optional package says so in an HTML comment just above it
+(``<!-- readme: needs torch sklearn -->``) and is skipped, with the reason, without it.
+When a block drifts, the failure prints the whole real output to paste from.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+ELLIPSIS = "..."
+#: Durations: "5.7 s", "(0.1 s)", "91 µs", "1,234 ms".
+TIME = re.compile(r"\b\d[\d,]*(?:\.\d+)?\s?(?:s|ms|µs)\b")
 
 
 def bash_blocks() -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = README.read_text(encoding="utf-8")
     return [block.strip() for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S)]
 
 
@@ -18,8 +45,135 @@ def test_first_command_installs_and_runs_the_main_job():
     assert "pip install -e ." in first and first.endswith("&& symconv")
 
 
-def test_ci_runs_the_readme_test_command_verbatim():
+def test_ci_runs_the_readme_test_command_verbatim_twice():
+    """Once in a bare environment (no optional package), once with them."""
     second = bash_blocks()[1]
     assert "pytest" in second
-    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    assert second in ci_lines
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert ci.splitlines().count(second) == 2
+    bare, optional = ci.split("run 2 of 2", 1)
+    assert "pip install" not in bare.replace(second, "")  # nothing optional before run 1
+    assert "torch==2.13.0" in optional
+
+
+# ----- console blocks ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Block:
+    """One ```console block: its command, the lines it shows, what it needs, where it is."""
+
+    command: str
+    shown: tuple[str, ...]
+    needs: tuple[str, ...]
+    line: int
+
+    @property
+    def id(self) -> str:
+        return f"README:{self.line}:{self.command[:50]}"
+
+
+def console_blocks() -> list[Block]:
+    text = README.read_text(encoding="utf-8")
+    pattern = re.compile(r"(?:<!-- readme: needs ([^>]*?) -->\n)?```console\n(.*?)```", re.S)
+    blocks = []
+    for match in pattern.finditer(text):
+        needs = tuple(match.group(1).split()) if match.group(1) else ()
+        lines = match.group(2).rstrip("\n").split("\n")
+        assert lines[0].startswith("$ "), f"a console block starts with its command: {lines[0]}"
+        command = lines[0][2:]
+        rest = lines[1:]
+        while command.endswith("\\"):  # a command continued on the next line
+            command = command[:-1].rstrip() + " " + rest.pop(0).strip()
+        assert not any(line.startswith("$ ") for line in rest), "one command per block"
+        line = text.count("\n", 0, match.start(2)) + 1
+        blocks.append(Block(command, tuple(rest), needs, line))
+    return blocks
+
+
+def run(command: str) -> str:
+    """The command's stdout and stderr, in the order written, as a user sees them."""
+    argv = shlex.split(command)
+    if argv[0] == "symconv":
+        argv = [sys.executable, "-m", "symconv", *argv[1:]]
+    elif argv[0] in ("python", "python3"):
+        argv = [sys.executable, *argv[1:]]
+    done = subprocess.run(
+        argv,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        timeout=600,
+    )
+    return done.stdout
+
+
+def normalized(line: str) -> str:
+    cache = os.environ.get("SYMCONV_CACHE_DIR")
+    if cache:
+        line = line.replace(cache, "~/.cache/symconv")
+    line = line.replace(f"{ROOT}/", "")
+    return TIME.sub("<time>", line.rstrip())
+
+
+def mismatch(shown: tuple[str, ...], output: list[str]) -> str | None:
+    """None when `shown` is `output` abridged by ``...`` lines, else where it is not."""
+    segments: list[list[str]] = [[]]
+    for line in shown:
+        if line.strip() == ELLIPSIS:
+            segments.append([])
+        else:
+            segments[-1].append(normalized(line))
+    real = [normalized(line) for line in output]
+    anchored_start, anchored_end = bool(segments[0]), bool(segments[-1])
+    position = 0
+    for number, segment in enumerate(segments):
+        if not segment:
+            continue
+        if number == 0 and anchored_start:
+            found = 0 if real[: len(segment)] == segment else -1
+        else:
+            found = _find(real, segment, position)
+        if found < 0:
+            return f"these shown lines are not consecutive lines of the output: {segment}"
+        position = found + len(segment)
+    if anchored_end and position != len(real):
+        return f"the block ends before the output does (next: {real[position:position + 2]})"
+    return None
+
+
+def _find(lines: list[str], segment: list[str], start: int) -> int:
+    for at in range(start, len(lines) - len(segment) + 1):
+        if lines[at : at + len(segment)] == segment:
+            return at
+    return -1
+
+
+def _missing(needs: tuple[str, ...]) -> list[str]:
+    modules = {"sklearn": "sklearn", "torch": "torch", "matplotlib": "matplotlib"}
+    return [n for n in needs if importlib.util.find_spec(modules.get(n, n)) is None]
+
+
+@pytest.mark.parametrize("block", console_blocks(), ids=lambda b: b.id)
+def test_console_block_is_a_real_run(block: Block):
+    missing = _missing(block.needs)
+    if missing:
+        pytest.skip(f"the block's command needs {', '.join(missing)}, which is not installed")
+    output = run(block.command).rstrip("\n").split("\n")
+    problem = mismatch(block.shown, output)
+    assert problem is None, (
+        f"README line {block.line}: `{block.command}` prints something else now: {problem}\n"
+        "The real output, to paste from:\n" + "\n".join(output)
+    )
+
+
+def test_the_matcher_allows_only_abridgement():
+    out = ["a", "b", "c", "d"]
+    assert mismatch(("a", "...", "d"), out) is None
+    assert mismatch(("...", "b", "c", "..."), out) is None
+    assert mismatch(("a", "b", "c", "d"), out) is None
+    assert mismatch(("a", "c", "..."), out) is not None  # b left out without a "..."
+    assert mismatch(("a", "b", "..."), out + ["took 5.7 s"]) is None
+    assert mismatch(("...", "d"), out + ["e"]) is not None  # the output goes on
+    assert mismatch(("...", "took 9 s"), ["took 5.7 s"]) is None  # times may differ
+    assert mismatch(("b",), out) is not None  # not from the start

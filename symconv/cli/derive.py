@@ -106,12 +106,14 @@ def run(args: argparse.Namespace) -> int:
     if args.pdf:
         resolve_output(pdf_target(args))
     derivation = make()
-    text = render_derivation(derivation, args.format, zero_based=args.zero_based)
-    if args.output is not None:
-        path = write_text_atomic(args.output, text)
-        print(f"wrote {path}", file=sys.stderr)
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    # -o x.pdf with --pdf names the PDF itself: no text is written there first
+    pdf_only = args.pdf and args.output is not None and Path(args.output).suffix == ".pdf"
+    if not pdf_only:
+        text = render_derivation(derivation, args.format, zero_based=args.zero_based)
+        if args.output is not None:
+            print(f"wrote {write_text_atomic(args.output, text)}", file=sys.stderr)
+        else:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.pdf:
         latex = render_derivation(derivation, "latex", zero_based=args.zero_based)
         print(f"wrote {compile_pdf(latex, pdf_target(args))}", file=sys.stderr)

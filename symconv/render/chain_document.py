@@ -150,7 +150,7 @@ def pooling_forward(chain: ChainDerivation, names: Names) -> Section:
 def _pool_locals(chain: ChainDerivation, names: Names) -> list[Block]:
     blocks = pooling_document.local_gradient_blocks(chain.pool, names)
     if chain.pool.kind == "max" and not (chain.routed and is_numeric(chain.pool_input.flat)):
-        blocks.append(corrections.MAX_DERIVATIVE)
+        blocks += pooling_document.max_derivative_box(chain.pool, names)
     return blocks
 
 
@@ -189,7 +189,7 @@ def routing(chain: ChainDerivation, names: Names) -> Section:
         )
         blocks += [
             matrices.stack(chain.grad_pool_input, caption, ("n", "m"), names),
-            corrections.GRID_ENTRIES,
+            pooling_document.grid_entries_box(pool, names),
         ]
     else:
         caption = f"∂L/∂C: each entry gets 1/{pool.spec.window_size} of every window it lies in"
@@ -222,7 +222,7 @@ def filter_gradient(chain: ChainDerivation, names: Names) -> Section:
         )
     )
     if chain.pool.kind == "max" and not chain.routed:
-        blocks.append(corrections.GRID_ENTRIES)  # where the lecture draws its ∂L/∂C grid
+        blocks.append(pooling_document.grid_entries_box(chain.pool, names))  # the notes' grid
     if chain.routed:
         blocks += [
             Paragraph("Putting in the routed ∂L/∂C gives ∂L/∂F in terms of ∂L/∂P:"),
@@ -232,8 +232,8 @@ def filter_gradient(chain: ChainDerivation, names: Names) -> Section:
     blocks.append(
         Paragraph(
             "∂L/∂X, for a layer further back, is likewise the convolution's ∂L/∂X (the full "
-            "cross-correlation of the rotated F with ∂L/∂O) with ∂L/∂C in place of ∂L/∂O; "
-            "symconv derive without --pool shows that derivation."
+            "cross-correlation of ∂L/∂O, dilated by the stride, with the 180°-rotated F) with "
+            "∂L/∂C in place of ∂L/∂O; symconv derive without --pool shows that derivation."
         )
     )
     return Section("∂L/∂F through both layers", tuple(blocks))

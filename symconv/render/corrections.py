@@ -11,29 +11,67 @@ from __future__ import annotations
 
 from symconv.render.outline import Correction
 
-#: ∂/∂C01 max(...) multiplied by ∂L/∂P00 taken as "C01 · ∂L/∂P00".
-MAX_DERIVATIVE = Correction(
-    wrote="∂L/∂C01 = ∂/∂C01 max(C00, C01, C10, C11) · ∂L/∂P00 = C01 · ∂L/∂P00",
-    right="∂L/∂C01 = 1 · ∂L/∂P00 = ∂L/∂P00, C01 being the maximum of its window",
-    why=(
-        "The derivative of a max with respect to its largest argument is 1: near that "
-        "point max(C00, C01, C10, C11) = C01, and ∂C01/∂C01 = 1. The window passes its "
-        "gradient on unchanged; the value of C01 does not enter (elements counted from 0)."
-    ),
-)
 
-#: The routed grid drawn with the values C01, C03, C20, C32 at the maxima.
-GRID_ENTRIES = Correction(
-    wrote="∂L/∂C = [0 C01 0 C03; 0 0 0 0; C20 0 0 0; 0 0 C32 0]",
-    right=(
-        "the entries at the maxima are ∂L/∂P00, ∂L/∂P01, ∂L/∂P10 and ∂L/∂P11, "
-        "each window's own gradient"
-    ),
-    why=(
-        "The same slip: ∂L/∂C is a gradient. Where each maximum sits decides where "
-        "∂L/∂P goes; its value does not."
-    ),
-)
+def max_derivative(
+    members: tuple[str, ...],
+    upstream: str,
+    values: tuple[object, ...] | None = None,
+    winner: int | None = None,
+) -> Correction:
+    """∂/∂C01 max(...) · ∂L/∂P00 taken as "C01 · ∂L/∂P00", said of the page's first window.
+
+    The notes' slip concerns the window's second entry (their C01), so the box does too,
+    in the page's own names.  Without numbers it says the rule; with them (`values`, the
+    members' numbers, and `winner`, the index of the first maximum) it says what the
+    rule gives here: 1 · ∂L/∂P when that entry is the window's first maximum, else 0,
+    naming the entry that is.
+    """
+    entry = members[1]
+    window = f"max({', '.join(members)})"
+    wrote = f"∂L/∂{entry} = ∂/∂{entry} {window} · {upstream} = {entry} · {upstream}"
+    why = (
+        "The derivative of a max with respect to one of its arguments is 1 where that "
+        "argument is the largest (the first of equal ones, as PyTorch routes it) and 0 where "
+        f"another one is larger: the window passes {upstream} on unchanged to its maximum, and "
+        f"the value of {entry} never enters, only whether it is the maximum."
+    )
+    if values is None or winner is None:
+        right = (
+            f"∂L/∂{entry} = 1 · {upstream} = {upstream} where {entry} is the first maximum of "
+            f"its window, and 0 · {upstream} = 0 where it is not"
+        )
+    elif winner == 1:
+        right = (
+            f"∂L/∂{entry} = 1 · {upstream} = {upstream}: with these numbers {entry} = "
+            f"{values[1]} is the window's first maximum"
+        )
+    else:
+        best = members[winner]
+        right = (
+            f"∂L/∂{entry} = 0 · {upstream} = 0: with these numbers the window's first maximum "
+            f"is {best} = {values[winner]}, so ∂L/∂{best} = {upstream} and the other entries "
+            "get 0"
+        )
+    return Correction(wrote=wrote, right=right, why=why)
+
+
+def grid_entries(upstreams: tuple[str, ...], more: bool = False) -> Correction:
+    """The routed grid drawn with the values of C at the maxima (the notes' C01, C03, C20,
+    C32, counted from 0), set right in the page's names: `upstreams` are the ∂L/∂P of
+    its first windows (`more`: there are others)."""
+    listed = ", ".join(upstreams[:-1]) + (", " if more else " and ") + upstreams[-1]
+    return Correction(
+        wrote="∂L/∂C = [0 C01 0 C03; 0 0 0 0; C20 0 0 0; 0 0 C32 0] (their grid, counted from 0)",
+        right=(
+            f"the entry at each window's maximum is that window's own gradient: {listed}"
+            + (", …" if more else "")
+        ),
+        why=(
+            "The same slip: ∂L/∂C is a gradient. Where each maximum sits decides where "
+            "∂L/∂P goes; its value does not."
+        ),
+    )
+
 
 #: One of the three chain-rule lines ending in ∂F/∂P.
 CHAIN_FACTOR = Correction(

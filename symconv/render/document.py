@@ -142,16 +142,17 @@ def naming_sentence(spec: ConvSpec, names: Names) -> str:
     """How to read a name once batch or channel indices join the spatial ones."""
     base = "0" if names.zero_based else "1"
     spatial = {1: ["position"], 2: ["row", "column"], 3: ["depth", "row", "column"]}[spec.rank]
+    tiles = [f"tile {word}" for word in spatial] if spec.tiled else []
     words = {
-        "x": ["batch n", "channel c"],
-        "w": ["output channel m", "input channel c"],
-        "gy": ["batch n", "channel m"],
+        "x": ["batch n", "channel c", *spatial],
+        "w": ["output channel m", "input channel c", *tiles, *spatial],
+        "gy": ["batch n", "channel m", *spatial],
     }
     described = []
     for key, letter in (("x", "X"), ("w", "F"), ("gy", "O")):
         axes = names.shown_axes(key)
-        if any(a < 2 for a in axes):
-            parts = [(words[key] + spatial)[a] for a in axes]
+        if any(a < 2 for a in axes) or (key == "w" and spec.tiled):
+            parts = [words[key][a] for a in axes]
             described.append(f"{letter} by {', '.join(parts)}")
     if not described:
         example = tuple(range(spec.rank)) if spec.rank > 1 else (2,)

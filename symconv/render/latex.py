@@ -198,8 +198,10 @@ class LatexMath:
         if form.addend is not None:
             rhs = f"{p.access(form.addend)} + {rhs}"
         lines = [f"{p.access(form.target)} &= {rhs}"]
-        if ranges := self.ranges(form):
-            lines.append(rf"&\quad {ranges}")
+        parts = self.ranges(form)
+        if len(form.free) + len(form.summed) <= ONE_LINE_RANGES:
+            parts = [r";\ ".join(parts)] if parts else []
+        lines += [rf"&\quad {part}" for part in parts]
         return Display(tuple(lines))
 
     def sum_subscript(self, form: ClosedForm) -> str:
@@ -216,8 +218,8 @@ class LatexMath:
             return rf"{condition.divisor} \mid {self.printer.doprint(condition.expr)}"
         return rf"0 \le {self.printer.index_part(condition.part)} < {condition.bound}"
 
-    def ranges(self, form: ClosedForm) -> str:
-        """ "for 0 ≤ j_h < 2, ...; summing over 0 ≤ t_h < 2, ...", all in math mode.
+    def ranges(self, form: ClosedForm) -> list[str]:
+        """ ["for 0 ≤ j_h < 2, ...", "summing over 0 ≤ t_h < 2, ..."], all in math mode.
 
         No $...$ inside \\text: MathJax (Jupyter, GitHub) does not always typeset it.
         """
@@ -232,7 +234,7 @@ class LatexMath:
             parts.append(rf"\text{{for }} {listed(form.free)}")
         if form.summed:
             parts.append(rf"\text{{summing over }} {listed(form.summed)}")
-        return r";\ ".join(parts)
+        return parts
 
     def chain_rule(self, block: ChainRule) -> Display:
         letter, out = self.names.letter(block.key), self.names.letter(block.of)
@@ -321,8 +323,12 @@ class LatexMath:
 
 # ----- documents ----------------------------------------------------------------------------
 ENVIRONMENTS = {True: "align*", False: "gather*"}
+#: Index ranges a closed form's "for ...; summing over ..." line holds before it breaks in two.
+ONE_LINE_RANGES = 5
 MATH_TOKEN = re.compile(
     r"∂(?P<of>[A-Za-z](?:\d+|\[[\d,]+\])?)/∂(?P<by>[A-Za-z](?:\d+|\[[\d,]+\])?)"
+    r"|∂/∂(?P<wrt>[A-Za-z](?:\d+|\[[\d,]+\])?)"
+    r"|Σ_(?P<summed>[A-Za-z])\b"
     r"|(?<![\w∂])(?P<name>[XFO](?:\d+|\[[\d,]+\])?)(?![\w\[\]])"
     r"|(?<!\w)(?P<indexed>[ACEP](?:\d+|\[[\d,]+\]))(?![\w\[\]])"
     r"|(?P<keff>k_eff)"
@@ -393,6 +399,10 @@ def escape(text: str) -> str:
         if match["of"]:
             of, by = _math_name(match["of"]), _math_name(match["by"])
             out.append(rf"$\partial {of}/\partial {by}$")
+        elif match["wrt"]:
+            out.append(rf"$\partial/\partial {_math_name(match['wrt'])}$")
+        elif match["summed"]:
+            out.append(rf"$\Sigma_{{{match['summed']}}}$")
         elif match["name"] or match["indexed"]:
             out.append(f"${_math_name(match['name'] or match['indexed'])}$")
         else:

@@ -249,11 +249,32 @@ def _local(d: PoolDerivation, k: tuple[int, ...], m: tuple[int, ...]) -> sp.Expr
     return next(t.local_gradient for t in d.chain[m] if t.output_index == k)
 
 
+#: Windows whose ∂L/∂P the grid box names (the lecture's grid has four).
+GRID_BOX_WINDOWS = 4
+
+
 def local_gradient_section(d: PoolDerivation, names: Names) -> Section:
     blocks = local_gradient_blocks(d, names)
     if d.kind == "max" and d.values is None:
-        blocks.append(corrections.MAX_DERIVATIVE)
+        blocks += max_derivative_box(d, names)
     return Section("Local gradients", tuple(blocks))
+
+
+def max_derivative_box(
+    d: PoolDerivation, names: Names, values: np.ndarray | None = None
+) -> list[Block]:
+    """The notes' slip on ∂ max / ∂ entry, said of this page's first window: symbolically,
+    or with `values` for what the numbers give (a window of one entry has no slip)."""
+    first = d.windows[0]
+    if len(first.members) < 2:
+        return []
+    members = tuple(names.plain(names.element(d.keys["x"], m)) for m in first.members)
+    upstream = names.plain(names.element("gp", first.output))
+    if values is None:
+        return [corrections.max_derivative(members, upstream)]
+    winner = first.members.index(d.argmax(values)[first.output])
+    numbers = tuple(readable(values[m]) for m in first.members)
+    return [corrections.max_derivative(members, upstream, numbers, winner)]
 
 
 # ----- 4. chain rule --------------------------------------------------------------------------
@@ -339,8 +360,15 @@ def routing_section(d: PoolDerivation, names: Names, values: np.ndarray | None) 
     )
     blocks.append(matrices.stack(grid, caption, ("n", "c"), names))
     if d.kind == "max":
-        blocks.append(corrections.GRID_ENTRIES)
+        blocks.append(grid_entries_box(d, names))
     return Section(title, tuple(blocks))
+
+
+def grid_entries_box(d: PoolDerivation, names: Names) -> Block:
+    """The notes' slip of drawing C's values into the routed grid, in this page's names."""
+    shown = d.windows[:GRID_BOX_WINDOWS]
+    upstreams = tuple(names.plain(names.element("gp", w.output)) for w in shown)
+    return corrections.grid_entries(upstreams, more=len(d.windows) > len(shown))
 
 
 def value_blocks(d: PoolDerivation, names: Names, values: np.ndarray) -> list[Block]:
@@ -372,7 +400,7 @@ def value_blocks(d: PoolDerivation, names: Names, values: np.ndarray) -> list[Bl
             winner=first.members.index(winners[first.output]),
         )
     )
-    blocks.append(corrections.MAX_DERIVATIVE)
+    blocks += max_derivative_box(d, names, values)
     blocks.append(Paragraph(maxima_sentence(d, names, values, winners)))
     return blocks
 

@@ -70,6 +70,24 @@ LATEX = Notation(
 )
 
 
+#: Index variables named by a Greek letter: (Unicode, LaTeX).  A tiled layer's tile is τ.
+GREEK = {"tau": ("τ", r"\tau")}
+
+
+def split_index(name: str) -> tuple[str, str]:
+    """An index variable's name as (letter, dimension): ``jh`` -> (j, h), ``tauw`` -> (tau, w)."""
+    for greek in GREEK:
+        if name.startswith(greek):
+            return greek, name[len(greek) :]
+    return name[0], name[1:]
+
+
+def floor_parts(expr: sp.floor) -> tuple[sp.Expr, int]:
+    """The argument of floor(...) as (integer numerator, positive integer denominator)."""
+    numerator, denominator = sp.fraction(sp.together(expr.args[0]))
+    return sp.expand(numerator), int(denominator)
+
+
 def join_terms(terms: list[str], minus: str) -> str:
     """t1 + t2 − t3: a term printed with a leading minus joins with a minus."""
     if not terms:
@@ -233,8 +251,9 @@ class TextPrinter(LectureMixin, StrPrinter):
         return self.names.plain(partial)
 
     def index_variable(self, name: str) -> str:
-        """``jh`` -> ``j_h``: the dimension as a subscript, as in the LaTeX."""
-        return f"{name[0]}_{name[1:]}" if len(name) > 1 else name
+        """``jh`` -> ``j_h``, ``tauh`` -> ``τ_h``: the dimension as a subscript, as in the LaTeX."""
+        base, dimension = split_index(name)
+        return f"{GREEK.get(base, (base,))[0]}_{dimension}" if dimension else base
 
     def group(self, expr: sp.Expr) -> str:
         return f"({self.doprint(expr)})"
@@ -243,11 +262,21 @@ class TextPrinter(LectureMixin, StrPrinter):
         return super().plain_mul(expr).replace("*", "")
 
     def plain_add(self, expr: sp.Add, order: str | None) -> str:
-        return super().plain_add(expr, order).replace(" - ", " − ")
+        text = super().plain_add(expr, order).replace(" - ", " − ")
+        return "−" + text[1:] if text.startswith("-") else text
 
     def indexed(self, letter: str, parts: str, gradient: bool) -> str:
         name = f"{letter}[{parts}]" if parts else letter
         return f"∂L/∂{name}" if gradient else name
+
+    def _print_floor(self, expr: sp.floor, *args: object) -> str:
+        """floor(r/3 + 1/3) -> ⌊(r + 1)/3⌋: one fraction, as the size rules print it."""
+        numerator, denominator = floor_parts(expr)
+        if denominator == 1:
+            return f"⌊{self.doprint(numerator)}⌋"
+        top = self.doprint(numerator)
+        top = f"({top})" if numerator.is_Add else top
+        return f"⌊{top}/{denominator}⌋"
 
 
 class LatexLecturePrinter(LectureMixin, LatexPrinter):
@@ -268,8 +297,10 @@ class LatexLecturePrinter(LectureMixin, LatexPrinter):
         return rf"\frac{{\partial {self.ref(partial.of)}}}{{\partial {self.ref(partial.by)}}}"
 
     def index_variable(self, name: str) -> str:
-        """``jh`` -> ``j_{h}``: index variables carry their dimension as a subscript."""
-        return f"{name[0]}_{{{name[1:]}}}" if len(name) > 1 else name
+        """``jh`` -> ``j_{h}``, ``tauh`` -> ``\\tau_{h}``: the dimension as a subscript."""
+        base, dimension = split_index(name)
+        letter = GREEK[base][1] if base in GREEK else base
+        return f"{letter}_{{{dimension}}}" if dimension else letter
 
     def group(self, expr: sp.Expr) -> str:
         return self.parenthesize(expr, PRECEDENCE["Mul"])
@@ -282,3 +313,11 @@ class LatexLecturePrinter(LectureMixin, LatexPrinter):
     def indexed(self, letter: str, parts: str, gradient: bool) -> str:
         name = f"{letter}_{{{parts}}}" if parts else letter
         return rf"\frac{{\partial L}}{{\partial {name}}}" if gradient else name
+
+    def _print_floor(self, expr: sp.floor, *args: object) -> str:
+        """floor(r/3 + 1/3) -> \\left\\lfloor \\frac{r + 1}{3} \\right\\rfloor."""
+        numerator, denominator = floor_parts(expr)
+        inner = self.doprint(numerator)
+        if denominator != 1:
+            inner = rf"\frac{{{inner}}}{{{denominator}}}"
+        return rf"\left\lfloor {inner} \right\rfloor"

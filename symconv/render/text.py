@@ -112,6 +112,17 @@ def fold(lines: list[str], width: int) -> list[str]:
     return out
 
 
+def pack_factors(factors: list[str], pad: str) -> list[str]:
+    """A product a·b·c on lines of at most `WIDTH`, each line after the first starting "·"."""
+    lines = [pad + factors[0]]
+    for factor in factors[1:]:
+        if len(lines[-1]) + 1 + len(factor) <= WIDTH:
+            lines[-1] += "·" + factor
+        else:
+            lines.append(f"{pad}·{factor}")
+    return lines
+
+
 def box(body: list[str], corners: str, edge: str, side: str) -> list[str]:
     """Lines in a frame of `corners` (┌┐└┘), `edge` (─) and `side` (│) characters."""
     width = max(len(line) for line in body)
@@ -266,7 +277,7 @@ class TextWriter(Writer):
         lines = [f"{form.title}:", head + rhs]
         if len(lines[-1]) > WIDTH and form.summed:
             lines[-1] = head + rhs[: -len(product) - 1]
-            lines.append(" " * len(head) + product)
+            lines += pack_factors([p.access(a) for a in form.factors], " " * len(head))
         detail = []
         if form.conditions:
             detail.append("where " + ", ".join(self.condition(c) for c in form.conditions))

@@ -27,17 +27,6 @@ from symconv.symbolic.expressions import SYMPY, multiply, zeros_like
 Index = tuple[int, ...]
 
 
-def tap_input_position(spec: ConvSpec, out_pos: Index, tap: Index) -> Index | None:
-    """Unpadded input position read by kernel tap `tap` at output `out_pos` (None: padding)."""
-    position = []
-    for axis, j, t in zip(spec.window_axes, out_pos, tap, strict=True):
-        p = axis.position(j, t)
-        if not 0 <= p < axis.size:
-            return None
-        position.append(p)
-    return tuple(position)
-
-
 def applied_tap(spec: ConvSpec, tap: Index) -> Index:
     """Which stored weight multiplies tap `tap`: itself, or its 180°-rotated twin."""
     if not spec.flips_kernel:
@@ -64,24 +53,50 @@ def forward(
     x, w = symbols["x"], symbols["w"]
     out = np.empty(spec.output_shape, dtype=object)
     cin_g, cout_g = spec.in_channels_per_group, spec.out_channels_per_group
-    taps = list(product(*(range(k) for k in spec.kernel_size)))
+    reads = window_reads(spec)
     for n, co in product(range(spec.batch), range(spec.out_channels)):
         group = co // cout_g
-        for out_pos in product(*(range(o) for o in spec.output_size)):
+        for out_pos, pairs in reads.items():
             terms = []
             for ci in range(cin_g):
-                for tap in taps:
-                    position = tap_input_position(spec, out_pos, tap)
-                    if position is None:
-                        continue
+                for position, weight_index in pairs:
                     value = x[(n, group * cin_g + ci, *position)]
-                    weight = w[(co, ci, *tile_of(spec, out_pos), *applied_tap(spec, tap))]
-                    if value != 0 and weight != 0:
+                    weight = w[(co, ci, *weight_index)]
+                    if nonzero(value) and nonzero(weight):
                         terms.append(algebra.product(value, weight))
             if spec.bias:
                 terms.append(algebra.product(symbols["b"][co]))
             out[(n, co, *out_pos)] = algebra.total(terms)
     return out
+
+
+def nonzero(value: object) -> bool:
+    """False for the zeros the proofs' helper grids insert; a symbol is never zero (checked
+    by type first: comparing a SymPy symbol with 0 costs a sympify)."""
+    return type(value) is sp.Symbol or value != 0
+
+
+def window_reads(spec: ConvSpec) -> dict[Index, list[tuple[Index, Index]]]:
+    """Per output position: (input position, weight index after the channels) of every tap
+    that reads a real input element, in tap order.  Computed once per layer: the same
+    windows serve every image and channel."""
+    # per axis, per window j: the (tap, input row) pairs that read a real row, taps in order
+    real = [
+        [[(t, p) for t in range(k) if 0 <= (p := axis.position(j, t)) < axis.size]
+         for j in range(o)]
+        for axis, k, o in zip(spec.window_axes, spec.kernel_size, spec.output_size)
+    ]  # fmt: skip
+    taps = product(*(range(k) for k in spec.kernel_size))
+    stored = {tap: applied_tap(spec, tap) for tap in taps}
+    reads = {}
+    for out_pos in product(*(range(o) for o in spec.output_size)):
+        tile = tile_of(spec, out_pos)
+        pairs = []
+        for combo in product(*(real[d][j] for d, j in enumerate(out_pos))):
+            tap = tuple(t for t, _ in combo)
+            pairs.append((tuple(p for _, p in combo), (*tile, *stored[tap])))
+        reads[out_pos] = pairs
+    return reads
 
 
 def local_gradients(expr: sp.Expr) -> dict[sp.Symbol, sp.Expr]:

@@ -51,7 +51,26 @@ def monomial(*factors: sp.Expr) -> Monomial:
     return frozenset(powers.items())
 
 
+#: Polynomials already made, by the id of their expression (kept alive beside it): every
+#: proof compares its own side with the same chain-rule results.  By identity, not by
+#: equality: looking a large sum up by equality compares it term by term.
+_MADE: dict[int, tuple[sp.Expr, Polynomial]] = {}
+_MADE_LIMIT = 2**14
+
+
 def polynomial(expr: sp.Expr) -> Polynomial:
+    """`polynomial_of(expr)`, remembered for the very same expression object (read-only)."""
+    made = _MADE.get(id(expr))
+    if made is not None and made[0] is expr:
+        return made[1]
+    if len(_MADE) >= _MADE_LIMIT:
+        _MADE.clear()
+    result = polynomial_of(expr)
+    _MADE[id(expr)] = (expr, result)
+    return result
+
+
+def polynomial_of(expr: sp.Expr) -> Polynomial:
     """`expr`, a sum of products of symbols, as monomial -> coefficient.
 
     Two expressions are equal exactly when their polynomials are: this is the proof's
@@ -60,7 +79,7 @@ def polynomial(expr: sp.Expr) -> Polynomial:
     """
     out: Polynomial = {}
     for term in sp.Add.make_args(expr):
-        if term == 0:
+        if term is sp.S.Zero:
             continue
         coefficient, rest = term.as_coeff_Mul()
         factors = sp.Mul.make_args(rest)

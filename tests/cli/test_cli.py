@@ -157,6 +157,21 @@ def test_module_entry_point_exits_2_without_traceback():
     assert result.stdout == ""
 
 
+def test_pdf_to_a_pdf_path_writes_it_once(tmp_path, capsys):
+    from symconv.render.pdf import INSTALL_HINT, pdflatex_available
+
+    if not pdflatex_available():
+        pytest.skip(f"pdflatex not installed: {INSTALL_HINT}")
+    target = tmp_path / "x.pdf"
+    assert main(["derive", "--pdf", "-o", str(target)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("wrote") == 1 and f"wrote {target}" in err
+    assert target.read_bytes().startswith(b"%PDF") and list(tmp_path.iterdir()) == [target]
+    assert main(["derive", "--pdf", "--format", "latex", "-o", str(tmp_path / "y.tex")]) == 0
+    err = capsys.readouterr().err
+    assert f"wrote {tmp_path / 'y.tex'}" in err and f"wrote {tmp_path / 'y.pdf'}" in err
+
+
 def test_pdf_without_pdflatex_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))  # no pdflatex on this PATH
     assert main(["derive", "--pdf", "-o", str(tmp_path / "d.tex")]) == 2

@@ -12,12 +12,11 @@ from __future__ import annotations
 import sys
 
 import pytest
-import torch
 
 from tests.paths import EXAMPLES
 
 pytest.importorskip("sklearn", reason="the digits data ships with scikit-learn")
-pytest.importorskip("torch", reason="symconv.torch needs PyTorch")
+torch = pytest.importorskip("torch", reason="symconv.torch needs PyTorch")
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,13 @@ import time
 
 import pytest
 import sympy as sp
+from hypothesis import HealthCheck, given, settings
 
 from symconv import derive
 from symconv.kinds import ConvSpec
 from symconv.render.names import Names
 from symconv.render.printer import LatexLecturePrinter as DerivationLatexPrinter
+from tests.strategies import tiled_specs
 
 LECTURE = ConvSpec((3, 3), 2)
 STRIDED = ConvSpec((5, 5), 3, stride=2)
@@ -300,3 +302,36 @@ def test_other_ranks_render_in_every_format(spec):
 @pytest.mark.parametrize("name", ["lecture", "grouped", "lenet"])
 def test_latex_document_compiles_with_pdflatex(name, request, compile_latex):
     compile_latex(request.getfixturevalue(name).to_latex(), name)
+
+
+# ----- tiled and locally connected layers with channels --------------------------------------
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(spec=tiled_specs(max_rank=2, max_batch=2, max_channels_per_group=2, groups=(1, 2)))
+def test_tiled_layers_with_channels_print_in_every_format(spec):
+    """Each format prints, names F's axes (tile ones included), and writes the tile index τ."""
+    derivation = derive(spec)
+    text = str(derivation)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "t_au" not in text and "t_au" not in derivation.to_markdown()
+    assert "τ_" in text if spec.rank > 1 else "τ" in text
+    assert r"\tau" in derivation.to_latex() and r"t_{au" not in derivation.to_latex()
+    if "F by" in text:
+        assert "tile" in " ".join(text.split()).split("F by", 1)[1].split(";")[0]
+    assert derivation._repr_markdown_() == derivation.to_markdown()
+
+
+@pytest.mark.parametrize(
+    "flags", [("--tiles", "2"), ("--tiles", "local"), ("--out-channels", "2", "--tiles", "2"),
+              ("--groups", "2", "--out-channels", "2", "--tiles", "2")],  # fmt: skip
+)
+def test_the_issue_s_tiled_commands_derive(flags, capsys):
+    from symconv.cli import main
+
+    assert main(["derive", "--input", "2x6x6", "--kernel", "3", *flags]) == 0
+    out = capsys.readouterr().out
+    assert "Indices count from 1 and list, in order, X by channel c, row, column; F by" in out
+
+
+def test_a_tiled_layer_with_channels_compiles_with_pdflatex(compile_latex):
+    spec = ConvSpec((6, 6), 3, in_channels=2, out_channels=2, groups=2, tiles=2)
+    compile_latex(derive(spec).to_latex(), "tiled")

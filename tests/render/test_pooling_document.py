@@ -67,13 +67,37 @@ def test_the_max_derivative_slip_is_corrected_beside_the_formula(max_with_number
     text = one_line(max_with_numbers.to_text().replace("┃", ""))
     assert (
         "The lecture notes this derivation follows write: "
-        "∂L/∂C01 = ∂/∂C01 max(C00, C01, C10, C11) · ∂L/∂P00 = C01 · ∂L/∂P00"
+        "∂L/∂X12 = ∂/∂X12 max(X11, X12, X21, X22) · ∂L/∂P11 = X12 · ∂L/∂P11"
     ) in text
-    assert "Right: ∂L/∂C01 = 1 · ∂L/∂P00 = ∂L/∂P00" in text
+    # the first window holds 1, 3, 2, 9: its maximum is X22, so X12 gets nothing
+    assert (
+        "Right: ∂L/∂X12 = 0 · ∂L/∂P11 = 0: with these numbers the window's first maximum is "
+        "X22 = 9, so ∂L/∂X22 = ∂L/∂P11 and the other entries get 0"
+    ) in text
     assert "write: ∂L/∂C = [0 C01 0 C03; 0 0 0 0; C20 0 0 0; 0 0 C32 0]" in text
+    assert (
+        "Right: the entry at each window's maximum is that window's own gradient: ∂L/∂P11, "
+        "∂L/∂P12, ∂L/∂P21 and ∂L/∂P22"
+    ) in text
     assert "∂E" not in text and "the notes" not in text  # one notation, self-contained
     rule = text.index("· ∂L/∂P11 = ∂L/∂P11")
     assert rule < text.index("A slip to avoid") < rule + 400  # right after the window's lines
+
+
+def test_the_max_derivative_box_follows_the_numbers_or_speaks_symbolically():
+    """Where the second entry of the first window is its maximum, the box says so; without
+    numbers it states the rule, true whatever the values."""
+    wins = one_line(derive(PoolSpec("max", (2, 2), 2), values=[[0, 5], [1, 2]]).to_text())
+    assert "Right: ∂L/∂X12 = 1 · ∂L/∂P11 = ∂L/∂P11: with these numbers X12 = 5 is the " in (
+        wins.replace("┃", "")
+    )
+    tie = one_line(derive(PoolSpec("max", (2, 2), 2), values=[[5, 5], [1, 2]]).to_text())
+    assert "the window's first maximum is X11 = 5" in tie.replace("┃", "")  # ties: the first
+    symbolic = one_line(derive(PoolSpec("max", (4, 4), 2)).to_text().replace("┃", ""))
+    assert (
+        "Right: ∂L/∂X12 = 1 · ∂L/∂P11 = ∂L/∂P11 where X12 is the first maximum of its window, "
+        "and 0 · ∂L/∂P11 = 0 where it is not"
+    ) in symbolic
 
 
 def test_average_pooling_text_and_the_notes_3_75():
@@ -149,7 +173,7 @@ def test_latex_prints_max_brackets_and_seed_001s_lines(max_with_numbers):
         r"\frac{\partial L}{\partial P_{11}}"
     ) in latex
     assert r"\textbf{A slip to avoid.} The lecture notes this derivation follows write" in latex
-    assert r"$\partial$/$\partial C_{01}$ max" in latex  # no "$$" between pieces of math
+    assert r"$\partial/\partial X_{12}$ max" in latex  # no "$$" between pieces of math
     body = max_with_numbers.to_latex(document=False)
     assert r"\documentclass" not in body and body in latex
 

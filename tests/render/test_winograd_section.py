@@ -21,8 +21,13 @@ def test_text_shows_points_matrices_proofs_tiling_and_errors(derivation):
     section = text[text.index("Winograd F(4×4, 3×3)") :]
     assert "0, 1, -1, 1/2, -2, ∞" in section
     assert "⎡ 1  1  1    1   1   0 ⎤" in section  # first row of Aᵀ for these points
-    # F(4, 3), its nested 2-D form, and F(3, 4) for ∂L/∂F
-    assert section.count("✓ proved") == 3 and "✗" not in section
+    # F(4, 3), its nested 2-D form, F(3, 4) for ∂L/∂F (its matrices printed) and its nesting
+    assert section.count("✓ proved") == 4 and "✗" not in section
+    assert "F(3, 4): m = 3 outputs of an r = 4-tap correlation from n = 6 inputs" in section
+    assert "Aᵀ (3 × 6), the output transform" in section and "G (6 × 4)" in section
+    assert "relative to the root mean square of all their correct outputs" in (
+        " ".join(section.split())
+    )
     assert "Y = Aᵀ·[(G·g·Gᵀ) ⊙ (Bᵀ·d·B)]·A" in section
     # 8 + 1 padding row − 3 + 1 = 7 output rows → 2 tiles of 4, one row of overhang
     assert "height           7     4      2         1" in section

@@ -6,12 +6,12 @@ from dataclasses import replace
 
 import numpy as np
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 
 from symconv import ConvSpec, derive
 from symconv.symbolic import patterns
 from symconv.symbolic.identities import Dilate, Operand, Pad, Rotate, SwapChannels
-from tests.strategies import conv_specs
+from tests.strategies import conv_specs, tiled_specs
 
 
 @settings(max_examples=40, deadline=None)
@@ -33,6 +33,26 @@ def test_every_displayed_equation_is_literally_true(spec):
         if pattern.identity is not None:
             shown = pattern.identity.evaluate(d.symbols)
             assert patterns.same_expressions(shown, expected[pattern.identity.lhs]), name
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(spec=tiled_specs(max_rank=2, max_batch=2, max_channels_per_group=2, groups=(1, 2)))
+def test_every_displayed_equation_of_a_tiled_layer_is_literally_true(spec):
+    """Tiled and locally connected layers with several channels and groups: each printed
+    identity (per tile, summed over the tiles) equals the chain-rule result."""
+    d = derive(spec)
+    expected = {"gx": d.grad_input, "gw": d.grad_weight}
+    checked = 0
+    for name, pattern in d.patterns.items():
+        assert pattern.holds, name
+        if pattern.identity is not None:
+            shown = pattern.identity.evaluate(d.symbols)
+            lhs = expected[pattern.identity.lhs]
+            if pattern.identity.lhs_tile:  # one tile's filter: that part of ∂L/∂F
+                lhs = lhs[(slice(None), slice(None), *pattern.identity.lhs_tile)]
+            assert patterns.same_expressions(shown, lhs), name
+            checked += 1
+    assert checked >= 1
 
 
 def test_stride_two_dilates_the_upstream_gradient_like_the_recitation():

@@ -26,6 +26,7 @@ threads, one level of parallelism as in `gemm`.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, replace
@@ -48,15 +49,25 @@ from symconv.lower.ir import (
     Store,
 )
 from symconv.lower.passes import DROP_UNIT_LOOPS, LoweringContext, run_passes
-from symconv.symbolic.winograd import MAX_TILE, Tiling, Winograd, refusal, winograd
+from symconv.symbolic.winograd import (
+    MAX_TILE,
+    Tiling,
+    Winograd,
+    fp32_error,
+    refusal,
+    winograd,
+)
 
 KERNELS = ("forward", "grad_input", "grad_weight")
-#: The largest tile (n = m + r − 1) the default picks, and the largest a float32 kernel
-#: may use: past 8 the float32 error jumps (2-D 3×3 layers, relative to the largest
-#: output: F(6, 3)² 4e-6, F(7, 3)² 6e-5, F(9, 3)² 9e-4, past verify's 1e-4).
+#: The largest tile (n = m + r − 1) the default picks.
 LARGEST_TILE = 8
-#: The largest tile per dtype: float64 keeps F(9, 3)² within 1e-12.
-TILE_LIMIT = {"float32": LARGEST_TILE, "float64": MAX_TILE}
+#: The float32 error (`symconv.symbolic.winograd.fp32_error`: the largest error of random
+#: tiles relative to the typical output) a float32 kernel's transforms may have: half of
+#: verify's 1e-4, which is relative to the largest output, never below the typical one.
+#: It admits F(8, 3) in 1-D (1.6e-5), F(6, 3)² (3.1e-5) and F(4, 3)³ (1.3e-5), and
+#: refuses F(9, 3) (5.3e-5), F(7, 3)² (1.2e-3) and F(5, 3)³ (1.1e-4).  Float64 takes every
+#: tile up to `MAX_TILE` points (F(9, 3)² within 1e-12).
+FP32_ERROR_LIMIT = 5e-5
 #: The largest output tile a schedule may name ("winograd:9").
 LARGEST_M = 9
 
@@ -64,6 +75,21 @@ LARGEST_M = 9
 PHASES, RESULT_PHASES = "phase_planes", "result_planes"
 FILTERS, TILES, PRODUCTS = "filters_hat", "tiles_hat", "products"
 GRADIENT_PHASES, GRADIENT_TILES = "gradient_planes", "gradient_hat"
+
+
+@functools.cache
+def float32_error(m: int, kernel: tuple[int, ...], weight: bool = False) -> float:
+    """The float32 error of the kernel's transforms nested over the layer's axes: F(m, rᵢ),
+    or F(rᵢ, m) for dL/dF (`weight`: a tile of m dL/dO values is the filter)."""
+    return fp32_error(tuple(winograd(r, m) if weight else winograd(m, r) for r in kernel))
+
+
+def _label(m: int, kernel: tuple[int, ...], weight: bool = False) -> str:
+    return "×".join(f"F({r}, {m})" if weight else f"F({m}, {r})" for r in kernel)
+
+
+def _weight(context: LoweringContext) -> bool:
+    return context.formula.name == "grad_weight"
 
 
 def default_m(kernel: tuple[int, ...], rank: int) -> int | None:
@@ -148,26 +174,33 @@ class WinogradAlgorithm(Algorithm):
             context.machine.blas
             and refusal(spec) is None
             and m is not None
-            and max(spec.kernel_size) + m - 1 <= TILE_LIMIT[spec.dtype]
+            and max(spec.kernel_size) + m - 1 <= MAX_TILE
+            and (
+                spec.dtype != "float32"
+                or float32_error(m, spec.kernel_size, _weight(context)) <= FP32_ERROR_LIMIT
+            )
         )
 
     def why_not(self, context: LoweringContext) -> str:
-        """Why a named tile does not apply, when the tile is the reason."""
+        """Why a named tile does not apply, when the tile's float32 error is the reason."""
         spec, m = context.spec, self.tile(context)
-        if m is None or refusal(spec) is not None:
+        if m is None or refusal(spec) is not None or spec.dtype != "float32":
             return ""
-        points = max(spec.kernel_size) + m - 1
-        if points <= TILE_LIMIT[spec.dtype]:
+        if max(spec.kernel_size) + m - 1 > MAX_TILE:
             return ""
+        error = float32_error(m, spec.kernel_size, _weight(context))
+        if error <= FP32_ERROR_LIMIT:
+            return ""
+        label = _label(m, spec.kernel_size, _weight(context))
         return (
-            f"F({m}, {max(spec.kernel_size)}) has tiles of {points} points, and {spec.dtype} "
-            f"kernels use at most {TILE_LIMIT[spec.dtype]} (past that, the rounding error "
-            "exceeds verify's tolerance)"
+            f"in float32, {label} errs by {error:.1e} of a typical output, "
+            f"more than the {FP32_ERROR_LIMIT:.0e} a float32 kernel may (use a smaller tile, or "
+            "float64)"
         )
 
     def variants(self, context: LoweringContext) -> tuple[Algorithm, ...]:
-        """Every output tile m from 1 to `LARGEST_M` whose F(m, r) tiles stay within the
-        dtype's `TILE_LIMIT`."""
+        """Every output tile m from 1 to `LARGEST_M` that applies: within `MAX_TILE` points,
+        and within `FP32_ERROR_LIMIT` in float32."""
         if self.m is not None:
             return super().variants(context)
         found = (WinogradAlgorithm(m) for m in range(1, LARGEST_M + 1))
