@@ -1,26 +1,34 @@
 """symconv: derive, print and generate one convolution layer exactly.
 
 The pipeline flows one way: spec -> symbolic -> render / lower -> target ->
-generated module -> runtime.  `generate` and `verify` import Numba, so they load on
-first use and `import symconv` stays quick.
+generated module -> runtime.  Every name here loads on first use, so ``import
+symconv`` is quick and the command line can answer Ctrl-C from its first moment.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from symconv import reference
-from symconv.kinds import ConvSpec, PoolSpec
-from symconv.symbolic.base import Derivation
-from symconv.symbolic.derive import derive
-from symconv.symbolic.winograd import Winograd, winograd
 from symconv.version import __version__
+
+if TYPE_CHECKING:  # what the names below are, for type checkers and editors
+    from symconv import reference
+    from symconv.check import check
+    from symconv.kinds import ConvSpec, PoolSpec
+    from symconv.pipeline import generate
+    from symconv.render import render
+    from symconv.symbolic.base import Derivation
+    from symconv.symbolic.derive import derive
+    from symconv.symbolic.winograd import Winograd, winograd
+    from symconv.verify import verify
 
 __all__ = [
     "ConvSpec",
     "Derivation",
     "PoolSpec",
     "__version__",
+    "check",
     "derive",
     "generate",
     "reference",
@@ -28,11 +36,18 @@ __all__ = [
     "verify",
     "winograd",
     "Winograd",
-    "check",
 ]
 
-#: Names `import symconv` makes available on first use: (module, attribute).
+#: Names `import symconv` makes available on first use: (module, attribute or None for
+#: the module itself).
 _LAZY = {
+    "ConvSpec": ("symconv.kinds", "ConvSpec"),
+    "PoolSpec": ("symconv.kinds", "PoolSpec"),
+    "Derivation": ("symconv.symbolic.base", "Derivation"),
+    "derive": ("symconv.symbolic.derive", "derive"),
+    "winograd": ("symconv.symbolic.winograd", "winograd"),
+    "Winograd": ("symconv.symbolic.winograd", "Winograd"),
+    "reference": ("symconv.reference", None),
     "generate": ("symconv.pipeline", "generate"),
     "verify": ("symconv.verify", "verify"),
     "render": ("symconv.render", "render"),
@@ -42,8 +57,11 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         module, attribute = _LAZY[name]
-        return getattr(importlib.import_module(module), attribute)
+        loaded = importlib.import_module(module)
+        return loaded if attribute is None else getattr(loaded, attribute)
     raise AttributeError(f"module 'symconv' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

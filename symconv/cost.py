@@ -53,6 +53,21 @@ class CostTable:
     def rows(self) -> tuple[CostRow, ...]:
         return (self.convolution, *self.sharing, self.dense, self.sparse, *self.winograd)
 
+    def __str__(self) -> str:
+        """The table as aligned text: one row per form, counts with thousands separators."""
+        header = ("form", "stored floats", "multiplications and additions")
+        rows = [(r.name, f"{r.stored_floats:,}", f"{r.operations:,}") for r in self.rows]
+        widths = [max(len(row[i]) for row in (header, *rows)) for i in range(3)]
+        lines = [f"Per image, {self.spec.label}:"]
+        for row in (header, tuple("─" * w for w in widths), *rows):
+            lines.append(
+                f"  {row[0].ljust(widths[0])}  {row[1].rjust(widths[1])}  {row[2].rjust(widths[2])}"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<CostTable of {self.spec.label}: {len(self.rows)} forms (print() shows them)>"
+
     def _repr_markdown_(self) -> str:
         """The table as Markdown, for Jupyter."""
         lines = [

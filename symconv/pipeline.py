@@ -110,6 +110,7 @@ def generate(
     `autotune_seconds` (the default choice is always among those timed).
     """
     say = progress or _quiet
+    targets.get(target).available()  # a target that cannot run here fails before any writing
     if autotune:
         if targets.get(target).launch is not None:
             raise ValueError(

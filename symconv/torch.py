@@ -17,8 +17,10 @@ passed through ``__cuda_array_interface__`` without copies.
 Everything but the batch is fixed by the spec; a tensor that does not fit raises a
 `ValueError` naming the expected and the given shape *before* any kernel runs,
 because inside a kernel a wrong shape would either fail without naming the argument
-or read out of bounds.  The backward is first-order only (``once_differentiable``):
-the generated kernels have no derivatives of their own.
+or read out of bounds.  **Derivatives of any order**: the backward runs the layer's
+gradient kernels as autograd functions of their own, whose derivatives are the layer's
+kernels again (double backward, Hessian-vector products, gradient penalties).  An
+empty batch gives an empty output, as ``nn.Conv2d`` does.
 
 This module is imported only on request (``import symconv.torch``); ``import
 symconv`` never needs PyTorch.
@@ -41,13 +43,20 @@ except ModuleNotFoundError as error:  # only a missing torch itself; a broken on
 
 import numpy as np
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 from symconv.kinds import CONVOLUTION, ConvSpec, require
 from symconv.pipeline import generate
 from symconv.runtime import Kernels
 
-__all__ = ["Conv", "ConvFunction", "KernelSet", "function"]
+__all__ = [
+    "Conv",
+    "ConvFunction",
+    "GradBias",
+    "GradInput",
+    "GradWeight",
+    "KernelSet",
+    "function",
+]
 
 ConvCallable = Callable[..., torch.Tensor]
 
@@ -64,7 +73,7 @@ def check_tensor(
 ) -> torch.Tensor:
     """Return `value` if it is a tensor of `shape` in the spec's dtype, else raise ValueError.
 
-    With `any_batch` the first axis may have any positive length.  Checked on the
+    With `any_batch` the first axis may have any length, 0 included.  Checked on the
     tensor (not later on the NumPy view) so the message speaks of the caller's
     argument and mentions the layer it was meant for.
     """
@@ -74,9 +83,13 @@ def check_tensor(
             f"for {spec.label}"
         )
     given = tuple(value.shape)
-    fits = given[1:] == shape[1:] and len(given) == len(shape) and given[0] >= 1
+    fits = given[1:] == shape[1:] and len(given) == len(shape)
     if not (fits if any_batch else given == shape):
-        expected = f"(N, {', '.join(map(str, shape[1:]))})" if any_batch else str(shape)
+        expected = (
+            f"(N, {', '.join(map(str, shape[1:]))}) for any batch N"
+            if any_batch
+            else str(shape)
+        )
         raise ValueError(
             f"{name} has shape {given}, expected {expected} for {spec.label}"
             + ("" if any_batch else " (a generated layer accepts exactly the shapes of its spec)")
@@ -143,7 +156,12 @@ class KernelSet:
 
 
 class ConvFunction(torch.autograd.Function):
-    """y = conv(x, w) (+ b) with the generated kernels; use through `function(spec)`."""
+    """y = conv(x, w) (+ b) with the generated kernels; use through `function(spec)`.
+
+    Its backward is made of the layer's other kernels, each an autograd function of its
+    own (`GradInput`, `GradWeight`), so derivatives of any order flow: the gradients of
+    a convolution are convolutions of the same layer again.
+    """
 
     @staticmethod
     def forward(
@@ -153,34 +171,125 @@ class ConvFunction(torch.autograd.Function):
         w: torch.Tensor,
         b: torch.Tensor | None,
     ) -> torch.Tensor:
-        kernels = kernel_set.get(x.shape[0], x.device.type)
-        y = kernels.forward(to_kernel(x), to_kernel(w), None if b is None else to_kernel(b))
-        ctx.kernels = kernels
+        ctx.kernel_set = kernel_set
         ctx.has_bias = b is not None
         # save_for_backward (not NumPy views) so autograd's version counter catches an
         # in-place change of x or w between forward and backward.
         ctx.save_for_backward(x, w)
+        spec = kernel_set.spec
+        if x.shape[0] == 0:  # an empty batch: nothing to compute, as nn.Conv*d
+            return x.new_zeros((0, *spec.output_shape[1:]))
+        kernels = kernel_set.get(x.shape[0], x.device.type)
+        if b is None and spec.bias:  # a gradient's own convolution has no bias
+            b = w.new_zeros(spec.bias_shape)
+        y = kernels.forward(to_kernel(x), to_kernel(w), None if b is None else to_kernel(b))
         return from_kernel(y, x)
 
     @staticmethod
-    @once_differentiable
     def backward(
         ctx: torch.autograd.function.FunctionCtx, gy: torch.Tensor
     ) -> tuple[None, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-        kernels: Kernels = ctx.kernels
-        spec = kernels.spec
+        kernel_set: KernelSet = ctx.kernel_set
         x, w = ctx.saved_tensors
-        # Autograd may hand a non-contiguous (e.g. expanded) gradient: copy it.
-        g = to_kernel(check_tensor("grad_output", gy, spec.output_shape, spec))
         _, need_x, need_w, need_b = ctx.needs_input_grad
-        gx = from_kernel(kernels.grad_input(g, to_kernel(w)), gy) if need_x else None
-        gw = from_kernel(kernels.grad_weight(to_kernel(x), g), gy) if need_w else None
-        gb = from_kernel(kernels.grad_bias(g), gy) if (need_b and ctx.has_bias) else None
+        gx = GradInput.apply(kernel_set, gy, w) if need_x else None
+        gw = GradWeight.apply(kernel_set, x, gy) if need_w else None
+        gb = GradBias.apply(kernel_set, gy) if (need_b and ctx.has_bias) else None
         return None, gx, gw, gb
 
 
+class GradInput(torch.autograd.Function):
+    """dL/dX = grad_input(dL/dO, w), itself differentiable: its derivative by dL/dO is the
+    forward convolution, and by w the weight gradient (the adjoint identities of a linear
+    map: <u, grad_input(g, w)> = <conv(u, w), g> = <grad_weight(u, g), w>)."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        kernel_set: KernelSet,
+        gy: torch.Tensor,
+        w: torch.Tensor,
+    ) -> torch.Tensor:
+        ctx.kernel_set = kernel_set
+        ctx.save_for_backward(gy, w)
+        spec = kernel_set.spec
+        if gy.shape[0] == 0:
+            return gy.new_zeros((0, *spec.input_shape[1:]))
+        kernels = kernel_set.get(gy.shape[0], gy.device.type)
+        g = to_kernel(check_tensor("grad_output", gy, spec.output_shape, spec, any_batch=True))
+        return from_kernel(kernels.grad_input(g, to_kernel(w)), gy)
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, ggx: torch.Tensor
+    ) -> tuple[None, torch.Tensor | None, torch.Tensor | None]:
+        gy, w = ctx.saved_tensors
+        _, need_gy, need_w = ctx.needs_input_grad
+        kernel_set = ctx.kernel_set
+        d_gy = ConvFunction.apply(kernel_set, ggx, w, None) if need_gy else None
+        d_w = GradWeight.apply(kernel_set, ggx, gy) if need_w else None
+        return None, d_gy, d_w
+
+
+class GradWeight(torch.autograd.Function):
+    """dL/dF = grad_weight(x, dL/dO), itself differentiable: by x it is the input gradient
+    of the incoming weight gradient, by dL/dO the forward convolution with it."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        kernel_set: KernelSet,
+        x: torch.Tensor,
+        gy: torch.Tensor,
+    ) -> torch.Tensor:
+        ctx.kernel_set = kernel_set
+        ctx.save_for_backward(x, gy)
+        spec = kernel_set.spec
+        if x.shape[0] == 0:
+            return x.new_zeros(spec.weight_shape)
+        kernels = kernel_set.get(x.shape[0], x.device.type)
+        g = to_kernel(check_tensor("grad_output", gy, spec.output_shape, spec, any_batch=True))
+        return from_kernel(kernels.grad_weight(to_kernel(x), g), gy)
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, ggw: torch.Tensor
+    ) -> tuple[None, torch.Tensor | None, torch.Tensor | None]:
+        x, gy = ctx.saved_tensors
+        _, need_x, need_gy = ctx.needs_input_grad
+        kernel_set = ctx.kernel_set
+        d_x = GradInput.apply(kernel_set, gy, ggw) if need_x else None
+        d_gy = ConvFunction.apply(kernel_set, x, ggw, None) if need_gy else None
+        return None, d_x, d_gy
+
+
+class GradBias(torch.autograd.Function):
+    """dL/db = grad_bias(dL/dO), dL/dO summed per channel; its derivative spreads the incoming
+    gradient of each channel back over that channel's every image and position."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx, kernel_set: KernelSet, gy: torch.Tensor
+    ) -> torch.Tensor:
+        ctx.shape = gy.shape
+        spec = kernel_set.spec
+        if gy.shape[0] == 0:
+            return gy.new_zeros(spec.bias_shape)
+        kernels = kernel_set.get(gy.shape[0], gy.device.type)
+        g = to_kernel(check_tensor("grad_output", gy, spec.output_shape, spec, any_batch=True))
+        return from_kernel(kernels.grad_bias(g), gy)
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, ggb: torch.Tensor
+    ) -> tuple[None, torch.Tensor]:
+        spread = ggb.reshape(1, -1, *([1] * (len(ctx.shape) - 2)))
+        return None, spread.expand(ctx.shape)
+
+
 def function(spec: ConvSpec, kernels: Kernels | None = None) -> ConvCallable:
-    """A differentiable ``(x, w, b=None) -> y`` on torch tensors for the layer `spec`.
+    """A differentiable ``(x, w, b) -> y`` on torch tensors for the layer `spec` (``(x, w)``
+    for a layer without bias: b is required exactly when ``spec.bias``).
 
     `x` may have any batch size (see `KernelSet`); the kernels of ``spec.batch`` are
     generated (or loaded from the cache) here, once.  Pass `kernels` to reuse ones you

@@ -10,9 +10,11 @@ what the command prints now, the way tests/test_pipeline.py keeps generated/ in 
 - times ("5.7 s", "91 µs") and the kernel cache folder (shown as ~/.cache/symconv) are
   the only things allowed to differ.
 
-A block that needs an optional package says so in an HTML comment just above it
-(``<!-- readme: needs torch sklearn -->``) and is skipped, with the reason, without it.
-When a block drifts, the failure prints the whole real output to paste from.
+An HTML comment just above a block says more about it: ``<!-- readme: needs torch
+sklearn -->`` (skipped, with the reason, where a package is missing), ``<!-- readme:
+stdout -->`` (the block shows the standard output only: a command whose progress goes to
+standard error, which a terminal shows as a passing progress bar), or both, separated by
+``;``.  When a block drifts, the failure prints the whole real output to paste from.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Block:
     shown: tuple[str, ...]
     needs: tuple[str, ...]
     line: int
+    stdout_only: bool = False
 
     @property
     def id(self) -> str:
@@ -73,10 +76,11 @@ class Block:
 
 def console_blocks() -> list[Block]:
     text = README.read_text(encoding="utf-8")
-    pattern = re.compile(r"(?:<!-- readme: needs ([^>]*?) -->\n)?```console\n(.*?)```", re.S)
+    pattern = re.compile(r"(?:<!-- readme: ([^>]*?) -->\n)?```console\n(.*?)```", re.S)
     blocks = []
     for match in pattern.finditer(text):
-        needs = tuple(match.group(1).split()) if match.group(1) else ()
+        directives = directives_of(match.group(1) or "")
+        needs = tuple(directives.get("needs", ()))
         lines = match.group(2).rstrip("\n").split("\n")
         assert lines[0].startswith("$ "), f"a console block starts with its command: {lines[0]}"
         command = lines[0][2:]
@@ -85,12 +89,24 @@ def console_blocks() -> list[Block]:
             command = command[:-1].rstrip() + " " + rest.pop(0).strip()
         assert not any(line.startswith("$ ") for line in rest), "one command per block"
         line = text.count("\n", 0, match.start(2)) + 1
-        blocks.append(Block(command, tuple(rest), needs, line))
+        blocks.append(Block(command, tuple(rest), needs, line, "stdout" in directives))
     return blocks
 
 
-def run(command: str) -> str:
-    """The command's stdout and stderr, in the order written, as a user sees them."""
+def directives_of(text: str) -> dict[str, list[str]]:
+    """``needs torch sklearn; stdout`` -> {"needs": ["torch", "sklearn"], "stdout": []}."""
+    found = {}
+    for part in text.split(";"):
+        words = part.split()
+        if words:
+            assert words[0] in ("needs", "stdout"), f"unknown readme directive {words[0]!r}"
+            found[words[0]] = words[1:]
+    return found
+
+
+def run(command: str, stdout_only: bool = False) -> str:
+    """The command's stdout and stderr, in the order written, as a user sees them (or its
+    stdout alone)."""
     argv = shlex.split(command)
     if argv[0] == "symconv":
         argv = [sys.executable, "-m", "symconv", *argv[1:]]
@@ -100,7 +116,7 @@ def run(command: str) -> str:
         argv,
         cwd=ROOT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.DEVNULL if stdout_only else subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         timeout=600,
@@ -159,7 +175,7 @@ def test_console_block_is_a_real_run(block: Block):
     missing = _missing(block.needs)
     if missing:
         pytest.skip(f"the block's command needs {', '.join(missing)}, which is not installed")
-    output = run(block.command).rstrip("\n").split("\n")
+    output = run(block.command, block.stdout_only).rstrip("\n").split("\n")
     problem = mismatch(block.shown, output)
     assert problem is None, (
         f"README line {block.line}: `{block.command}` prints something else now: {problem}\n"
@@ -177,3 +193,51 @@ def test_the_matcher_allows_only_abridgement():
     assert mismatch(("...", "d"), out + ["e"]) is not None  # the output goes on
     assert mismatch(("...", "took 9 s"), ["took 5.7 s"]) is None  # times may differ
     assert mismatch(("b",), out) is not None  # not from the start
+
+
+# ----- Python sessions ------------------------------------------------------------------------
+def pycon_blocks() -> list[tuple[int, str, tuple[str, ...]]]:
+    """(line, session text, packages it needs) of every ```pycon block."""
+    text = README.read_text(encoding="utf-8")
+    pattern = re.compile(r"(?:<!-- readme: ([^>]*?) -->\n)?```pycon\n(.*?)```", re.S)
+    return [
+        (
+            text.count("\n", 0, m.start(2)) + 1,
+            m.group(2),
+            tuple(directives_of(m.group(1) or "").get("needs", ())),
+        )
+        for m in pattern.finditer(text)
+    ]
+
+
+@pytest.mark.parametrize("block", pycon_blocks(), ids=lambda b: f"README:{b[0]}")
+def test_python_session_is_a_real_session(block):
+    """Each ```pycon block runs under doctest: every shown result is what Python prints."""
+    import doctest
+
+    line, session, needs = block
+    missing = _missing(needs)
+    if missing:
+        pytest.skip(f"the session needs {', '.join(missing)}, which is not installed")
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(session, {}, f"README:{line}", str(README), line)
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    runner = doctest.DocTestRunner(optionflags=flags)
+    failures: list[str] = []
+    runner.run(test, out=failures.append)
+    assert runner.failures == 0, "".join(failures)
+
+
+def test_the_threads_excerpt_is_what_the_generated_module_says():
+    """The ```text block after "Each kernel's docstring lists its steps" is the dL/dF docstring
+    of the issue's layer (4 chunks of images, 4 output channels), lowered by unfold."""
+    from symconv.kinds import ConvSpec
+    from symconv.pipeline import render
+
+    text = README.read_text(encoding="utf-8")
+    after = text[text.index("Each kernel's docstring lists its steps") :]
+    excerpt = re.search(r"```text\n(.*?)```", after, re.S).group(1)
+    spec = ConvSpec((64,), 3, in_channels=32, out_channels=4, batch=4, stride=2)
+    source = render(spec, {"grad_weight": "unfold"})
+    for line in excerpt.strip("\n").splitlines():
+        assert f"\n{line}\n" in source, line

@@ -269,11 +269,40 @@ def test_contiguous_cpu_tensors_reach_the_kernels_without_a_copy():
     assert not np.shares_memory(st.to_kernel(x.transpose(2, 3)), x.numpy())
 
 
-def test_a_batch_of_zero_or_a_wrong_channel_count_is_refused():
+def test_an_empty_batch_gives_an_empty_output_and_zero_gradients_like_nn_conv():
+    spec = SPECS["asymmetric_padding_bias"]
+    conv = st.function(spec)
+    _, w, b = random_args(spec)
+    x = torch.zeros(0, *spec.input_shape[1:], dtype=torch.float64, requires_grad=True)
+    y = conv(x, w, b)
+    assert y.shape == (0, *spec.output_shape[1:])
+    (y**2).sum().backward()
+    assert x.grad.shape == x.shape and not w.grad.any() and not b.grad.any()
+    reference = torch_conv(spec, x.detach(), w.detach(), b.detach())
+    assert reference.shape == y.shape  # what nn.functional does with an empty batch
+
+
+def test_a_wrong_channel_count_is_refused():
     spec = SPECS["strided_leftover"]
     conv = st.function(spec)
     _, w = random_args(spec, requires_grad=False)
-    with pytest.raises(ValueError, match=r"x has shape \(0, 2, 8, 7\), expected \(N, 2, 8, 7\)"):
-        conv(torch.zeros(0, 2, 8, 7, dtype=torch.float64), w)
-    with pytest.raises(ValueError, match=r"expected \(N, 2, 8, 7\)"):
+    with pytest.raises(ValueError, match=r"expected \(N, 2, 8, 7\) for any batch N"):
         conv(torch.zeros(2, 3, 8, 7, dtype=torch.float64), w)
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_second_derivatives_match_finite_differences(functions, name):
+    """gradgradcheck: the backward's own backward (the layer's kernels again) is right."""
+    spec = SPECS[name]
+    assert torch.autograd.gradgradcheck(functions[name], tuple(random_args(spec, seed=3)))
+
+
+def test_a_gradient_penalty_trains_like_torch():
+    """d/dw of |dL/dx|²: double backward through the bridge equals PyTorch's own."""
+    spec = SPECS["dilation_groups_convolution"]
+    ours, theirs = random_args(spec, seed=4), random_args(spec, seed=4)
+    for args, conv in ((ours, st.function(spec)), (theirs, lambda *a: torch_conv(spec, *a))):
+        (gx,) = torch.autograd.grad((conv(*args) ** 2).sum(), args[0], create_graph=True)
+        (gx**2).sum().backward()
+    for a, b in zip(ours[1:], theirs[1:]):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-10)

@@ -114,9 +114,62 @@ def markdown_table(result: BenchResult) -> str:
         "Times are medians in µs. *vs PyTorch* is PyTorch's time / symconv's: above 1× "
         "symconv is faster; **bold** marks the cells where PyTorch is faster.",
     ]
+    load = _load_line(machine)
+    if load:
+        lines[5:5] = [load, ""]
+    for warning in warnings(result):
+        lines += ["", f"> **Warning:** {warning}"]
     for dtype in dtypes_of(result):
         lines += ["", f"## {dtype}", "", *_table(result, dtype), "", _summary(result, dtype)]
     return "\n".join(lines) + "\n"
+
+
+#: A 1-minute load average from which the machine counts as busy when the run starts: more
+#: than half a core's worth of other work.
+BUSY_LOAD = 0.5
+#: Percent of the gemm ceiling past which a kernel that is not Winograd (which does fewer
+#: multiplications than it is credited for) means the ceiling was measured low.
+PLAUSIBLE_SHARE = 105
+
+
+def _load_line(machine: dict) -> str:
+    start, end = machine.get("load_at_start"), machine.get("load_at_end")
+    if start is None:
+        return ""
+    text = f"Load average (1 minute) when the run started: {start:g}"
+    return text + (f"; when it ended: {end:g} (the run's own threads count)." if end else ".")
+
+
+def warnings(result: BenchResult) -> list[str]:
+    """What makes this run's numbers doubtful: a busy machine, a ceiling measured too low."""
+    found = []
+    load = result.machine.get("load_at_start")
+    if isinstance(load, (int, float)) and load >= BUSY_LOAD:
+        found.append(
+            f"the machine was busy when the run started (load average {load:g} over the last "
+            "minute): other processes shared the cores, and on a 2-core machine PyTorch's "
+            "threads slow down many times over; repeat on a quiet machine before trusting a ratio"
+        )
+    for dtype, ceiling in result.ceilings.items():
+        beyond = [
+            m
+            for m in result.measurements
+            if m.dtype == dtype
+            and m.contender == "symconv"
+            and not m.algorithm.startswith("winograd")
+            and ceiling
+            and 100 * m.gflops / ceiling > PLAUSIBLE_SHARE
+        ]
+        if beyond:
+            worst = max(beyond, key=lambda m: m.gflops)
+            found.append(
+                f"the {dtype} gemm ceiling ({significant(ceiling)} GFLOP/s) is implausibly low: "
+                f"{worst.layer}'s {worst.operation} ({worst.algorithm}) reached "
+                f"{significant(100 * worst.gflops / ceiling)}% of it without Winograd's "
+                "savings, so the ceiling was measured while something else ran; its "
+                "percentages are too high"
+            )
+    return found
 
 
 def _table(result: BenchResult, dtype: str) -> list[str]:

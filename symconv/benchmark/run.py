@@ -90,6 +90,7 @@ def machine_info() -> dict[str, object]:
     info: dict[str, object] = {
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
+        "load_at_start": load_average(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numba": numba.__version__,
@@ -102,6 +103,14 @@ def machine_info() -> dict[str, object]:
     except ModuleNotFoundError:
         info["torch"] = None
     return info
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (processes running or waiting), None where the OS has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def thread_count() -> int:
@@ -218,6 +227,7 @@ def run_suite(
                 say(f"{name} {dtype} {operation}: " + _summary(result, name, operation, dtype))
                 if advance is not None:
                     advance()
+    result.machine["load_at_end"] = load_average()
     return result
 
 

@@ -86,14 +86,24 @@ def _signature(function: UserFunction) -> inspect.Signature | None:
         return None
 
 
-def _to_numpy(value: Any, name: str) -> np.ndarray:
-    """A returned tensor or array as NumPy (a torch tensor is detached and moved to CPU)."""
+@dataclass(frozen=True)
+class Call:
+    """One call of a user's function: its arguments, and the arrays among them by name (to
+    see afterwards whether the function changed them)."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    given: dict[str, Any]
+
+
+def as_numpy(value: Any) -> np.ndarray:
+    """A tensor (detached, on the CPU) or an array as a NumPy array, its dtype kept."""
     if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} returned {type(value).__name__}, not an array: {error}") from None
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16
+            return np.asarray(value.float().numpy(), dtype=np.float16)
+        return value.numpy()
+    return np.asarray(value)
 
 
 class Convention:
@@ -105,9 +115,11 @@ class Convention:
     def limits(self, kernel: str, function: UserFunction) -> Limits:
         raise NotImplementedError
 
-    def call(
+    def arguments(
         self, kernel: str, function: UserFunction, spec: ConvSpec, arrays: dict[str, np.ndarray]
-    ) -> np.ndarray:
+    ) -> Call:
+        """How `function` is called for `kernel` on `spec`: copies of the arrays, never the
+        check's own (a function that changes its inputs must not change the next call's)."""
         raise NotImplementedError
 
 
@@ -151,9 +163,9 @@ class TorchConvention(Convention):
             _import_torch()
         return Limits(asymmetric_padding=False, convolution_mode=False)
 
-    def call(
+    def arguments(
         self, kernel: str, function: UserFunction, spec: ConvSpec, arrays: dict[str, np.ndarray]
-    ) -> np.ndarray:
+    ) -> Call:
         wrap = _tensor if self.tensors else np.array
         hyper = (
             spec.stride,
@@ -161,14 +173,18 @@ class TorchConvention(Convention):
             spec.dilation,
             spec.groups,
         )
+        given = {name: wrap(arrays[name]) for name in _TORCH_ARRAYS[kernel] if name in arrays}
         if kernel == "forward":
-            b = arrays.get("b")
-            args = (wrap(arrays["x"]), wrap(arrays["w"]), None if b is None else wrap(b))
+            args = (given["x"], given["w"], given.get("b"))
         elif kernel == "grad_input":
-            args = (list(spec.input_shape), wrap(arrays["w"]), wrap(arrays["gy"]))
+            args = (list(spec.input_shape), given["w"], given["gy"])
         else:
-            args = (wrap(arrays["x"]), list(spec.weight_shape), wrap(arrays["gy"]))
-        return _to_numpy(function(*args, *hyper), qualified_name(function))
+            args = (given["x"], list(spec.weight_shape), given["gy"])
+        return Call((*args, *hyper), {}, given)
+
+
+#: The arrays each kernel hands over in PyTorch's convention.
+_TORCH_ARRAYS = {"forward": ("x", "w", "b"), "grad_input": ("w", "gy"), "grad_weight": ("x", "gy")}
 
 
 def _import_torch() -> Any:
@@ -247,19 +263,20 @@ class NumpyConvention(Convention):
         takes_bias = kernel != "forward" or takes_any or "b" in names
         return Limits(bias=takes_bias, **allowed)
 
-    def call(
+    def arguments(
         self, kernel: str, function: UserFunction, spec: ConvSpec, arrays: dict[str, np.ndarray]
-    ) -> np.ndarray:
+    ) -> Call:
         signature = _signature(function)
         assert signature is not None  # limits() refused it otherwise
         params = signature.parameters
         takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
         fields = _fields(spec)
         keywords = {k: v for k, v in fields.items() if takes_any or k in params}
-        positional = [arrays[name] for name in _ARRAYS[kernel][:2]]
+        given = {name: arrays[name].copy() for name in _ARRAYS[kernel][:2]}
         if kernel == "forward" and "b" in arrays and (takes_any or "b" in params):
-            keywords["b"] = arrays["b"]
-        return _to_numpy(function(*positional, **keywords), qualified_name(function))
+            given["b"] = keywords["b"] = arrays["b"].copy()
+        positional = tuple(given[name] for name in _ARRAYS[kernel][:2])
+        return Call(positional, keywords, given)
 
 
 def _fields(spec: ConvSpec) -> dict[str, Any]:

@@ -43,10 +43,25 @@ class CheckReport:
     failure: Outcome | None = None
     wrong: WrongElement | None = None
     seconds: float = 0.0
+    #: Ranks a function raised on in every named case: not supported, left out (and why).
+    unsupported: dict[int, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.failure is None and all(c.ok for c in self.cases)
+
+    def __str__(self) -> str:
+        return self.format("text")
+
+    def __repr__(self) -> str:
+        verdict = (
+            "all cases pass" if self.ok else f"WRONG ({len(self.failed_cases)} named cases fail)"
+        )
+        return f"<CheckReport of {', '.join(self.functions.values())}: {verdict}>"
+
+    def _repr_markdown_(self) -> str:
+        return self.format("markdown")
+
 
     @property
     def failed_cases(self) -> list[CaseResult]:
@@ -65,6 +80,7 @@ class CheckReport:
             "functions": self.functions,
             "seconds": round(self.seconds, 3),
             "cases": [_case_dict(c) for c in self.cases],
+            "unsupported_ranks": {str(rank): why for rank, why in self.unsupported.items()},
             "search": {"layers_tried": self.searched, "found_failure": self.shrunk},
             "smallest_failure": None if self.failure is None else _failure_dict(self),
         }
@@ -139,15 +155,39 @@ class _Text:
             "",
         ]
         lines += self.case_table()
+        lines += self.unsupported_lines()
         lines += ["", self.search_line(), ""]
         lines += self.failure_lines()
-        verdict = (
-            "verdict: all cases pass"
-            if r.ok
-            else f"verdict: WRONG ({len(r.failed_cases)} of {len(r.cases)} named cases fail)"
-        )
-        lines += [verdict, f"time: {r.seconds:.1f} s"]
+        lines += [self.verdict(), f"time: {r.seconds:.1f} s"]
         return "\n".join(lines)
+
+    def verdict(self) -> str:
+        r = self.report
+        left_out = (
+            f" (rank {', '.join(map(str, r.unsupported))} not supported)" if r.unsupported else ""
+        )
+        if r.ok:
+            return f"verdict: all cases pass{left_out}"
+        return (
+            f"verdict: WRONG ({len(r.failed_cases)} of {len(r.cases)} named cases fail){left_out}"
+        )
+
+    def unsupported_lines(self) -> list[str]:
+        r = self.report
+        if not r.unsupported:
+            return []
+        lines = [""]
+        lines += [f"rank {rank}: not supported, {why}" for rank, why in r.unsupported.items()]
+        kept = sorted({c.outcomes[0].spec.rank for c in r.cases if c.outcomes} - set(r.unsupported))
+        hint = (
+            f"pass --ranks {','.join(map(str, kept))} to check only the ranks it takes"
+            if kept
+            else ""
+        )
+        lines.append(
+            "  left out of the verdict and the random search" + (f"; {hint}" if hint else "")
+        )
+        return lines
 
     def rows(self) -> list[list[str]]:
         rows = []
@@ -160,12 +200,20 @@ class _Text:
         return rows
 
     def case_table(self) -> list[str]:
+        """Columns as wide as their results; a skipped case's reason spans the result
+        columns (it is not a result, and would widen one column for every row)."""
         header = ["case", *self.kernels(), "what it catches"]
         rows = self.rows()
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+        measured = [header] + [r for r, c in zip(rows, self.report.cases) if not c.skipped]
+        widths = [max(len(r[i]) for r in measured) for i in range(len(header) - 1)]
+        widths[0] = max(len(r[0]) for r in [header, *rows])
+        span = sum(widths[1:]) + 2 * (len(widths) - 2)
         out = []
-        for row in [header, *rows]:
-            cells = [c.ljust(w) for c, w in zip(row, widths)]
+        for row, case in zip([header, *rows], [None, *self.report.cases]):
+            if case is not None and case.skipped:
+                cells = [row[0].ljust(widths[0]), row[1].ljust(span)]
+            else:
+                cells = [c.ljust(w) for c, w in zip(row, widths)]
             out.append("  ".join([*cells, row[-1]]).rstrip())
         return out
 
@@ -212,6 +260,9 @@ class _Markdown(_Text):
         ]
         for row in self.rows():
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+        unsupported = self.unsupported_lines()
+        if unsupported:
+            lines += ["", *(f"- {line.strip()}" for line in unsupported[1:])]
         lines += ["", self.search_line() + "."]
         failure = self.failure_lines()
         if failure:

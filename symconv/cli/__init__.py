@@ -1,21 +1,29 @@
 """The `symconv` command: one module per subcommand, registered in `COMMANDS`.
 
 Every user error (a `ValueError` from validation, a bad flag) becomes one line on
-stderr and exit status 2, never a traceback.
+stderr and exit status 2, never a traceback; Ctrl-C becomes "symconv: interrupted"
+and status 130 at any moment, imports included: the subcommands (which import SymPy,
+NumPy and Numba) are imported inside `main`, where the interruption is caught.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-from symconv.cli import bench, check, derive, generate, main_job, verify
 from symconv.version import __version__
 
-COMMANDS = (derive, generate, verify, check, bench)
+#: The subcommands' modules under symconv.cli, in the order `symconv --help` lists them.
+COMMANDS = ("derive", "generate", "verify", "check", "bench")
+
+
+def command_modules() -> list[ModuleType]:
+    return [importlib.import_module(f"symconv.cli.{name}") for name in COMMANDS]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -35,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=OneLineParser
     )
-    for command in COMMANDS:
+    for command in command_modules():
         command.add_parser(subparsers).set_defaults(run=command.run)
     return parser
 
@@ -69,18 +77,42 @@ def attach_negative_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def quiet_broken_pipe() -> int:
+    """The reader of our output went away (``symconv ... | head``): stop without a word,
+    as other Unix tools do, with the status of a process ended by SIGPIPE.
+
+    Python would still try to flush stdout at exit and complain, so stdout is pointed at
+    the null device first (the recipe of Python's documentation on SIGPIPE).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + 13  # SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("symconv: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else argv))
     try:
         if args.command is None:
-            return main_job.run()
-        return args.run(args)
+            from symconv.cli import main_job
+
+            status = main_job.run()
+        else:
+            status = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, while it can still be handled
+        return status
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     except (ValueError, RuntimeError, OSError) as error:
         if os.environ.get("SYMCONV_DEBUG"):
             raise
         print(f"symconv: error: {describe(error)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("symconv: interrupted", file=sys.stderr)
-        return 130

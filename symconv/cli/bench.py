@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from symconv.benchmark.contenders import OPERATIONS
 from symconv.benchmark.report import markdown_table, write_report
+from symconv.benchmark.report import warnings as report_warnings
 from symconv.benchmark.run import run_suite
 from symconv.benchmark.suite import SUITE, quick_suite
 from symconv.cli.layers import add_layer_flags, manifest_given
@@ -103,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
             progress=progress if bar.disable else bar.set_postfix_str,
             advance=bar.update,
         )
+    for warning in report_warnings(result):
+        print(f"symconv: warning: {warning}", file=sys.stderr)
     written = write_report(
         result, args.out, warn=lambda m: print(f"symconv: warning: {m}", file=sys.stderr)
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from symconv.check import CONVENTIONS, check
+from symconv.check.run import TIMEOUT
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -55,6 +56,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random search")
     parser.add_argument(
+        "--timeout",
+        type=float,
+        default=TIMEOUT,
+        metavar="S",
+        help=f"seconds one call may take before it counts as hung (default: {TIMEOUT:g})",
+    )
+    parser.add_argument(
         "--format", choices=("text", "markdown", "json"), default="text", help="report format"
     )
     return parser
@@ -94,10 +102,13 @@ def load_function(reference: str, flag: str) -> Any:
 
 
 def _import(name: str) -> Any:
+    """A dotted module found from the current folder (as ``python -m`` and ``uvicorn
+    main:app`` find it), or a .py file whose own folder is on the path for its imports."""
     if name.endswith(".py"):
         path = Path(name)
         if not path.is_file():
             raise ValueError(f"{name!r} is not a file")
+        _on_path(path.resolve().parent)
         spec = importlib.util.spec_from_file_location(f"symconv_check_{path.stem}", path)
         if spec is None or spec.loader is None:
             raise ValueError(f"{name!r} cannot be loaded as a Python module")
@@ -105,17 +116,27 @@ def _import(name: str) -> Any:
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         return module
+    _on_path(Path.cwd())
     return importlib.import_module(name)
+
+
+def _on_path(folder: Path) -> None:
+    if str(folder) not in sys.path and not (folder == Path.cwd() and "" in sys.path):
+        sys.path.insert(0, str(folder))
 
 
 def run(args: argparse.Namespace) -> int:
     if args.examples < 0:
         raise ValueError(f"--examples {args.examples} must be 0 or more")
-    functions = {
-        "forward": args.forward and load_function(args.forward, "MODULE:FUNCTION"),
-        "grad_input": args.grad_input and load_function(args.grad_input, "--grad-input"),
-        "grad_weight": args.grad_weight and load_function(args.grad_weight, "--grad-weight"),
+    if not args.timeout > 0:
+        raise ValueError(f"--timeout {args.timeout:g} must be a positive number of seconds")
+    references = {
+        "forward": (args.forward, "MODULE:FUNCTION"),
+        "grad_input": (args.grad_input, "--grad-input"),
+        "grad_weight": (args.grad_weight, "--grad-weight"),
     }
+    functions = {k: ref and load_function(ref, flag) for k, (ref, flag) in references.items()}
+    names = {k: ref for k, (ref, _) in references.items() if ref}
     progress = (
         (lambda message: print(f"… {message}", file=sys.stderr)) if sys.stderr.isatty() else None
     )
@@ -126,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
         examples=args.examples,
         seed=args.seed,
         progress=progress,
+        timeout=args.timeout,
+        names=names,
     )
     print(report.format(args.format))
     return 0 if report.ok else 1

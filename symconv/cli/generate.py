@@ -9,6 +9,7 @@ import time
 
 from tqdm import tqdm
 
+import symconv.targets as targets
 from symconv import autotune
 from symconv.cli.layers import add_layer_flags, layers_from_args
 from symconv.files import output_folder
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--autotune-seconds limits --autotune: give --autotune too")
     seconds = autotune_seconds(args.autotune_seconds)
     layers = layers_from_args(args)
+    if not args.no_compile:
+        targets.get(args.target).available()  # nothing written for a target that cannot run
     prepare_out(args.out)
     bar = tqdm(total=len(layers), unit="layer", file=sys.stderr, disable=None, leave=False)
     for number, (name, spec) in enumerate(layers.items(), 1):

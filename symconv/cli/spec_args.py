@@ -122,9 +122,13 @@ def _per_dim(flag: str, text: str, rank: int, minimum: int = 1) -> tuple[int, ..
     """One value (broadcast) or one per spatial dimension."""
     values = _ints(flag, text, minimum)
     if len(values) not in (1, rank):
+        if rank == 1:
+            raise ValueError(
+                f"{flag}={text!r} has {len(values)} values, but the layer is 1-D: give one value"
+            )
         raise ValueError(
             f"{flag}={text!r} has {len(values)} values; give 1 (every dimension) or {rank} "
-            f"(one per spatial dimension)"
+            f"(one per spatial dimension of this {rank}-D layer)"
         )
     return values * rank if len(values) == 1 else values
 

@@ -104,16 +104,34 @@ def compile_in_parallel(path: Path, kernels: tuple[str, ...], workers: int) -> b
     import that follows then compiles, and reports, as usual.
     """
     shares = [kernels[i::workers] for i in range(workers) if kernels[i::workers]]
-    started = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WORKER, str(path), module_name(path)],
-            env={**os.environ, COMPILE_ONLY: ",".join(share)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for share in shares
-    ]
-    return all(process.wait() == 0 for process in started)
+    started: list[subprocess.Popen] = []
+    try:
+        for share in shares:
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", _WORKER, str(path), module_name(path)],
+                    env={**os.environ, COMPILE_ONLY: ",".join(share)},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        return all(process.wait() == 0 for process in started)
+    except BaseException:  # Ctrl-C or SIGTERM to us: the workers must not outlive the wait
+        stop_workers(started)
+        raise
+
+
+def stop_workers(started: list[subprocess.Popen], grace: float = 2.0) -> None:
+    """Terminate the compile workers still running, then kill any that linger."""
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+    for process in started:
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _worth_parallel(path: Path) -> bool:

@@ -58,6 +58,13 @@ class Derivation:
     def __str__(self) -> str:
         return self.to_text()
 
+    def __repr__(self) -> str:
+        verdict = "every pattern proved" if self.all_patterns_hold else "a pattern NOT proved"
+        return (
+            f"<{type(self).__name__} of {self.spec.label}: {verdict} "
+            "(print() shows the derivation)>"
+        )
+
     def _repr_markdown_(self) -> str:
         """Jupyter: Markdown with MathJax math, tables as Markdown tables."""
         return render(self, "markdown", notebook=True)

@@ -28,7 +28,7 @@ from symconv.symbolic.pooling import PoolDerivation, derive_pool
 from symconv.symbolic.tensors import SymbolTable
 
 
-@dataclass
+@dataclass(repr=False)  # Derivation.__repr__: one line, not every expression
 class ChainDerivation(Derivation):
     """Both derivations and the gradient through both layers.
 

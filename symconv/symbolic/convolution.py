@@ -31,7 +31,7 @@ MAX_ELEMENT_PRODUCTS = 20_000
 READABLE = {"forward": "O", "grad_input": "∂L/∂X", "grad_weight": "∂L/∂F", "grad_bias": "∂L/∂b"}
 
 
-@dataclass
+@dataclass(repr=False)  # Derivation.__repr__: one line, not every expression
 class ConvDerivation(Derivation):
     """Everything symconv derived for one convolution layer.
 

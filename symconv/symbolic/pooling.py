@@ -67,7 +67,7 @@ class Check:
     statement: str
 
 
-@dataclass
+@dataclass(repr=False)  # Derivation.__repr__: one line, not every expression
 class PoolDerivation(Derivation):
     """Everything symconv derived for one pooling layer.
 

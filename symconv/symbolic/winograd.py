@@ -130,6 +130,39 @@ class Winograd:
             for i in range(self.m)
         )
 
+    def __repr__(self) -> str:
+        return (
+            f"<Winograd {self.label}: {self.m} outputs of a {self.r}-tap correlation from "
+            f"{self.n} inputs, points {_points(self.points)} (print() shows Aᵀ, G, Bᵀ)>"
+        )
+
+    def __str__(self) -> str:
+        """The label, the points and the three matrices, as aligned text."""
+        lines = [
+            f"Winograd {self.label}: {self.m} outputs of a {self.r}-tap correlation from "
+            f"{self.n} inputs, with {self.n} multiplications instead of {self.m * self.r}",
+            f"interpolation points: {_points(self.points)}",
+            "y = Aᵀ·((G·g) ⊙ (Bᵀ·d))",
+        ]
+        for name, matrix in self.matrices().items():
+            lines += ["", f"{name} ({matrix.rows} × {matrix.cols}):", *_text_matrix(matrix)]
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the label, the points and the three matrices as LaTeX."""
+        parts = [
+            f"**Winograd {self.label}**: {self.m} outputs of a {self.r}-tap correlation from "
+            f"{self.n} inputs; points {_points(self.points)}.",
+            "$$y = A^{\\mathsf{T}}\\left[(G g) \\odot (B^{\\mathsf{T}} d)\\right]$$",
+        ]
+        names = {"Aᵀ": "A^{\\mathsf{T}}", "G": "G", "Bᵀ": "B^{\\mathsf{T}}"}
+        for name, matrix in self.matrices().items():
+            parts.append(f"$${names[name]} = {sp.latex(matrix)}$$")
+        return "\n\n".join(parts)
+
+    def matrices(self) -> dict[str, sp.Matrix]:
+        return {"Aᵀ": self.AT, "G": self.G, "Bᵀ": self.BT}
+
     def transform_operations(self, matrix: sp.Matrix) -> int:
         """Multiplications and additions of applying `matrix` to a vector, zeros and ±1 free."""
         count = 0
@@ -137,6 +170,21 @@ class Winograd:
             entries = [e for e in matrix.row(i) if e != 0]
             count += sum(1 for e in entries if abs(e) != 1) + max(len(entries) - 1, 0)
         return count
+
+
+def _points(points: Sequence[sp.Rational]) -> str:
+    return ", ".join(str(p) for p in points) + ", ∞"
+
+
+def _text_matrix(matrix: sp.Matrix) -> list[str]:
+    """A matrix as bracketed aligned rows: ⎡ 1  0 ⎤ ... ⎣ 0  1 ⎦."""
+    cells = [[str(matrix[i, j]) for j in range(matrix.cols)] for i in range(matrix.rows)]
+    widths = [max(len(row[j]) for row in cells) for j in range(matrix.cols)]
+    texts = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    if len(texts) == 1:
+        return [f"  [ {texts[0]} ]"]
+    sides = [("⎡", "⎤")] + [("⎢", "⎥")] * (len(texts) - 2) + [("⎣", "⎦")]
+    return [f"  {left} {text} {right}" for (left, right), text in zip(sides, texts)]
 
 
 def winograd(m: int, r: int, points: Sequence[object] | None = None) -> Winograd:

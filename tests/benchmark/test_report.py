@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -151,3 +152,30 @@ def test_plot_without_torch_still_draws(tmp_path):
     pytest.importorskip("matplotlib", reason="matplotlib not installed: pip install matplotlib")
     path = report.plot(hand_built(with_torch=False), tmp_path / "chart.png")
     assert path.read_bytes().startswith(PNG_MAGIC)
+
+
+# ----- how quiet the run was ---------------------------------------------------------------------
+def test_the_load_average_is_stated_and_a_busy_machine_is_warned_about():
+    result = hand_built()
+    result.machine.update(load_at_start=0.12, load_at_end=1.9)
+    text = report.markdown_table(result)
+    assert "Load average (1 minute) when the run started: 0.12; when it ended: 1.9" in text
+    assert not report.warnings(result) and "Warning" not in text
+    result.machine["load_at_start"] = 1.34
+    (warning,) = report.warnings(result)
+    assert warning.startswith("the machine was busy when the run started (load average 1.34")
+    assert f"> **Warning:** {warning}" in report.markdown_table(result)
+
+
+def test_a_ceiling_below_what_a_plain_kernel_reached_is_called_implausible():
+    """233 % of gemm for a kernel without Winograd's savings: the ceiling was measured low."""
+    result = hand_built()
+    result.ceilings["float32"] = 44.7
+    fast = cell("lenet", "forward", "float32", "symconv", 1e-3)
+    result.measurements.append(dataclasses.replace(fast, gflops=104.0, algorithm="unfold"))
+    (warning,) = report.warnings(result)
+    assert warning.startswith("the float32 gemm ceiling (44.7 GFLOP/s) is implausibly low: ")
+    assert "lenet's forward (unfold) reached 233% of it" in warning
+    winograd = dataclasses.replace(fast, gflops=300.0, algorithm="winograd:4", layer="odd")
+    result.measurements[-1] = winograd  # Winograd may pass the ceiling: fewer multiplications
+    assert report.warnings(result) == []

@@ -182,3 +182,133 @@ def test_json_and_markdown_reports_carry_the_failure():
     assert "| convolution mode | ok" not in markdown
     assert "| case | forward | grad_input | grad_weight | what it catches |" in markdown
     assert "```" in markdown and "**Wrong.**" in markdown
+
+
+# ----- whatever the function does is a finding about a case, never the end of the check -------
+def right_forward(x, w, *, stride=None, padding=None, dilation=None, groups=1, mode=None):
+    rank = x.ndim - 2
+    return LoopConvolution().forward(
+        x,
+        w,
+        stride=stride or (1,) * rank,
+        padding=padding or ((0, 0),) * rank,
+        dilation=dilation or (1,) * rank,
+        groups=groups,
+        mode=mode or "cross-correlation",
+    )
+
+
+def test_sys_exit_in_the_function_is_reported_against_each_case():
+    import sys
+
+    def forward(x, w, *, stride):
+        if max(stride) > 1:
+            sys.exit(0)
+        return right_forward(x, w, stride=stride)
+
+    report = check(forward, convention="numpy", examples=0)
+    assert not report.ok
+    failed = {c.case.name for c in report.failed_cases}
+    assert {"leftover rows", "stride > kernel"} <= failed
+    text = report.format()
+    assert "FAIL raised SystemExit(0) (it called sys.exit)" in text
+    assert text.splitlines()[-2].startswith("verdict: WRONG")
+
+
+def test_a_call_that_never_returns_times_out_against_its_case():
+    def forward(x, w, *, stride):
+        while max(stride) > 1:
+            pass
+        return right_forward(x, w, stride=stride)
+
+    report = check(forward, convention="numpy", examples=0, timeout=0.2)
+    leftover = next(c for c in report.cases if c.case.name == "leftover rows")
+    assert leftover.worst("forward").problem == "did not return within 0.2 s (--timeout)"
+    assert next(c for c in report.cases if c.case.name == "plain").ok
+
+
+def test_the_timeout_works_off_the_main_thread_too():
+    import threading
+
+    found = {}
+
+    def forward(x, w, *, stride):
+        while max(stride) > 1:
+            pass
+        return right_forward(x, w, stride=stride)
+
+    def run():
+        found["report"] = check(forward, convention="numpy", examples=0, timeout=0.2)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(120)
+    leftover = next(c for c in found["report"].cases if c.case.name == "leftover rows")
+    assert leftover.worst("forward").problem.startswith("did not return within 0.2 s")
+
+
+def test_a_rank_that_raises_in_every_case_is_not_supported_and_left_out():
+    """A correct 2-D-only convolution: ranks 1 and 3 raise everywhere, rank 2 is right."""
+
+    def forward(x, w, *, stride, padding, dilation, groups, mode):
+        if x.ndim != 4:
+            raise TypeError(f"expected a 4-D input, got {x.ndim}-D")
+        return right_forward(x, w, stride=stride, padding=padding, dilation=dilation,
+                             groups=groups, mode=mode)  # fmt: skip
+
+    report = check(forward, convention="numpy", examples=20)
+    assert report.ok, report.format()
+    assert report.unsupported == {
+        1: "forward: every case raised TypeError: expected a 4-D input, got 3-D",
+        3: "forward: every case raised TypeError: expected a 4-D input, got 5-D",
+    }
+    text = report.format()
+    assert "rank 1: not supported, forward: every case raised TypeError: expected a 4-D" in text
+    assert "pass --ranks 2 to check only the ranks it takes" in text
+    assert text.splitlines()[-2] == "verdict: all cases pass (rank 1, 3 not supported)"
+    assert report.to_dict()["unsupported_ranks"]["3"].startswith("forward: every case raised")
+
+
+def test_a_rank_that_raises_in_some_cases_only_is_wrong():
+    def forward(x, w, *, stride):
+        if x.ndim == 3 and max(stride) > 1:
+            raise TypeError("no strided 1-D")
+        return right_forward(x, w, stride=stride)
+
+    report = check(forward, convention="numpy", examples=60)
+    assert not report.ok and not report.unsupported
+    assert report.failure.spec.rank == 1 and report.failure.raised == "TypeError: no strided 1-D"
+
+
+def test_precision_mutation_none_and_nan_each_get_a_precise_line():
+    def half(x, w, *, stride):
+        return right_forward(x, w, stride=stride).astype(np.float16)
+
+    def changes_x(x, w, *, stride):
+        y = right_forward(x, w, stride=stride)
+        x[...] = 0
+        return y
+
+    def nothing(x, w, *, stride):
+        return None
+
+    def nan(x, w, *, stride):
+        y = right_forward(x, w, stride=stride).astype(x.dtype)
+        y.flat[1] = np.nan
+        return y
+
+    def problem(function) -> str:
+        report = check(function, convention="numpy", examples=0)
+        return next(c for c in report.cases if c.case.name == "plain").worst("forward").problem
+
+    assert problem(half).startswith("returned float16, less precise than the layer's float")
+    assert problem(changes_x) == "changed its input x in place"
+    assert problem(nothing).startswith("returned None, expected a float")
+    assert problem(nan).startswith("NaN at [0, 0, 0, 1] (0-based) where the right value is ")
+
+
+def test_the_report_displays_itself_in_a_repl_and_a_notebook():
+    report = _check(None, examples=0)
+    assert str(report) == report.format("text")
+    assert repr(report).startswith("<CheckReport of ") and len(repr(report)) < 300
+    assert report._repr_markdown_() == report.format("markdown")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,13 +14,13 @@ from tests.paths import EXAMPLES, ROOT
 STUDENT = str(EXAMPLES / "student_conv.py")
 
 
-def symconv(*argv: str) -> subprocess.CompletedProcess:
+def symconv(*argv: str, cwd: object = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "symconv", "check", *argv],
         capture_output=True,
         text=True,
-        cwd=ROOT,
-        timeout=120,
+        cwd=cwd,
+        timeout=180,
     )
 
 
@@ -78,6 +79,7 @@ def test_pytorch_passes_with_exit_0():
         ([], "nothing to check"),
         ([f"{STUDENT}:forward", "--ranks", "4"], "ranks=(4,) must hold spatial ranks"),
         ([f"{STUDENT}:forward", "--examples", "-1"], "--examples -1 must be 0 or more"),
+        ([f"{STUDENT}:forward", "--timeout", "0"], "--timeout 0 must be a positive number"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, message):
@@ -85,3 +87,67 @@ def test_bad_input_exits_2_with_one_line(argv, message):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_pytorchs_conv2d_on_every_rank_passes_rank_2_and_says_1_and_3_are_not_supported():
+    pytest.importorskip("torch", reason="PyTorch is not installed")
+    result = symconv("torch.nn.functional:conv2d", "--examples", "20")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "rank 1: not supported, forward: every case raised RuntimeError: " in out
+    assert "rank 3: not supported, forward: every case raised RuntimeError: " in out
+    assert "pass --ranks 2 to check only the ranks it takes" in out
+    assert "verdict: all cases pass (rank 1, 3 not supported)" in out
+
+
+MYCONV = """
+from helper import shift  # a module beside it: the file's own imports must work
+
+def conv1d(x, w):
+    import numpy as np
+    n, c, length = x.shape
+    m, _, k = w.shape
+    out = np.zeros((n, m, length - k + 1), x.dtype)
+    for j in range(length - k + 1):
+        out[:, :, j] = np.einsum("nck,mck->nm", x[:, :, shift(j):j + k], w)
+    return out
+"""
+
+
+@pytest.fixture
+def user_folder(tmp_path):
+    (tmp_path / "myconv.py").write_text(MYCONV)
+    (tmp_path / "helper.py").write_text("def shift(j):\n    return j\n")
+    return tmp_path
+
+
+def test_a_module_in_the_current_folder_imports_and_keeps_the_users_name(user_folder):
+    result = symconv("myconv:conv1d", "--convention", "numpy", "--ranks", "1",
+                     "--examples", "0", cwd=user_folder)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == "symconv check: forward=myconv:conv1d"
+
+
+def test_a_file_path_imports_with_its_own_folder_on_the_path(user_folder, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    target = f"{user_folder / 'myconv.py'}:conv1d"
+    result = symconv(target, "--convention", "numpy", "--ranks", "1", "--examples", "0",
+                     cwd=elsewhere)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == f"symconv check: forward={target}"
+    assert "symconv_check_" not in result.stdout
+
+
+def test_a_closed_pipe_ends_the_check_quietly():
+    """As under ``| head``: the reader is gone before the report is written (its end of the
+    pipe is closed first, so the very first write fails)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    done = subprocess.run(
+        [sys.executable, "-m", "symconv", "check", f"{STUDENT}:forward", "--convention",
+         "numpy", "--ranks", "2", "--examples", "0", "--format", "markdown"],
+        stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=180,
+    )  # fmt: skip
+    os.close(write_end)
+    assert done.stderr == "", done.stderr
+    assert done.returncode == 141  # 128 + SIGPIPE, as a Unix tool ended by the signal

@@ -308,3 +308,45 @@ def test_a_bad_autotune_budget_is_one_line_and_status_2(tmp_path, capsys, extra,
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+# ----- the CUDA target refuses before writing anything -----------------------------------------
+def test_generate_cuda_without_numba_cuda_writes_nothing(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "numba_cuda" else real(name, *a),
+    )
+    out = tmp_path / "out"
+    assert (
+        main(["generate", "--input", "5", "--kernel", "2", "--target", "cuda", "-o", str(out)]) == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the CUDA target needs numba-cuda" in err
+    assert not out.exists()
+
+
+def test_generate_cuda_without_a_gpu_or_the_simulator_says_so_and_writes_nothing(tmp_path):
+    pytest.importorskip("numba_cuda", reason="numba-cuda is not installed")
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "symconv", "generate", "--input", "5", "--kernel", "2",
+         "--target", "cuda", "-o", str(out)],
+        capture_output=True, text=True, env={**os.environ, "NUMBA_ENABLE_CUDASIM": "0"},
+    )  # fmt: skip
+    if done.returncode == 0:
+        pytest.skip("this machine has a CUDA GPU: the refusal cannot be seen")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "symconv: error: the CUDA target found no usable CUDA GPU here (numba.cuda.is_available() "
+        "is False): set NUMBA_ENABLE_CUDASIM=1 to run its kernels on Numba's CUDA simulator, on "
+        "the CPU"
+    ]
+    assert not out.exists()

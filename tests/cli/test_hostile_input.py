@@ -9,9 +9,12 @@ form (full-width digits, a shell fragment, ``SAME``), manifests that cannot be r
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -142,6 +145,8 @@ def test_verify_refuses_a_layer_that_cannot_fit_in_memory_before_writing(tmp_pat
         (["--input", "-3x3"], "--input='-3x3': every value must be positive, not -3"),
         (["--padding", "0:1,1:0,2:2"], "--padding='0:1,1:0,2:2' has 3 lo:hi pairs"),
         (["--stride", "2,1,1"], "--stride='2,1,1' has 3 values; give 1"),
+        (["--input", "8", "--kernel", "3", "--tiles", "2x2"],
+         "--tiles='2x2' has 2 values, but the layer is 1-D: give one value"),
     ],
 )
 def test_flag_text_errors_quote_the_whole_value(argv, message):
@@ -193,3 +198,56 @@ def test_verify_all_algorithms_prints_a_row_per_variant(tmp_path):
     assert "every algorithm and variant: OK" in done.stdout
     assert "  grad_weight  direct@1" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "verdict: all kernels match"
+
+
+# ----- Ctrl-C --------------------------------------------------------------------------------
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the processes")
+def test_ctrl_c_at_once_is_one_line_and_status_130():
+    started = subprocess.Popen(
+        [sys.executable, "-m", "symconv", "derive", "--input", "9x9", "--kernel", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    time.sleep(0.15)  # still importing
+    started.send_signal(signal.SIGINT)
+    out, err = started.communicate(timeout=60)
+    assert started.returncode == 130, err
+    assert err == "symconv: interrupted\n"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the processes")
+def test_ctrl_c_during_a_cold_compile_stops_the_compile_workers(tmp_path):
+    """A threaded layer, an empty cache: the loader starts one worker process per kernel."""
+    env = {**os.environ, "SYMCONV_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("NUMBA_CACHE_DIR", None)
+    started = subprocess.Popen(
+        [sys.executable, "-m", "symconv", "generate", "--input", "4x16x24x24", "--kernel", "3",
+         "--out-channels", "16", "--padding", "1", "-o", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while not workers and time.monotonic() < deadline and started.poll() is None:
+        time.sleep(0.1)
+        workers = _children(started.pid)
+    if not workers:
+        started.kill()
+        pytest.skip("no compile worker was started (one core, or the cache was warm)")
+    started.send_signal(signal.SIGINT)
+    _, err = started.communicate(timeout=60)
+    assert started.returncode == 130 and err.strip().endswith("symconv: interrupted")
+    time.sleep(0.5)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert not alive, f"compile workers {alive} outlived the interrupted command"

@@ -27,6 +27,10 @@ CELLS = [
     "symconv.derive(spec)",
     "symconv.derive(PoolSpec('max', (4, 4), 2), values=range(16))",
     "symconv.derive(ConvSpec((6, 6), 3), pool=PoolSpec('max', (4, 4), 2))",
+    "symconv.winograd(4, 3)",
+    "symconv.check(lambda x, w: x.sum() * 0 + x[:, :1, :1, :1] * w.sum(), convention='numpy',"
+    " ranks=(2,), examples=0)",
+    "print(spec.cost())",
 ]
 MATH = re.compile(r"\$\$.*?\$\$|\\\(.*?\\\)|\\\[.*?\\\]|\$[^$\n]+\$", re.S)
 
@@ -51,12 +55,18 @@ def test_an_executed_notebook_exports_to_html_without_raw_latex(tmp_path):
     ExecutePreprocessor(timeout=300, kernel_name="python3").preprocess(
         notebook, {"metadata": {"path": str(tmp_path)}}
     )
-    for cell in notebook.cells[1:]:
+    for cell in notebook.cells[1:-1]:
         (output,) = [o for o in cell.outputs if o.output_type == "execute_result"]
         assert "text/markdown" in output.data, cell.source
+        assert len(output.data["text/plain"]) < 500, cell.source  # no dataclass dump
+    (printed,) = notebook.cells[-1].outputs
+    assert printed.text.splitlines()[1].split() == ["form", "stored", "floats", "multiplications",
+                                                   "and", "additions"]  # fmt: skip
     html, _ = HTMLExporter().from_notebook_node(notebook)
     outside_math = MATH.sub("", html)
     assert "\\begin{" not in outside_math
     assert "<table>" in html and "dense matrix" in html
     assert "tabular" not in html
     assert "∂L/∂F is the cross-correlation of X with ∂L/∂O dilated by the stride" in html
+    assert "Winograd F(4, 3)" in html and "## symconv check" not in html  # rendered, not raw
+    assert "verdict" not in html.lower() or "Wrong." in html

@@ -37,9 +37,15 @@ def check_array(name: str, value: object, shape: tuple[int, ...], dtype: str) ->
     if value.dtype != np.dtype(dtype):
         raise ValueError(f"{name} has dtype {value.dtype}, expected {dtype}")
     if not value.flags.c_contiguous:
+        fix = (
+            f"pass np.empty({shape}, np.{dtype}) and copy the result where you need it (a "
+            "contiguous copy of out would receive the result instead of out)"
+            if name == "out"
+            else f"pass np.ascontiguousarray({name})"
+        )
         raise ValueError(
             f"{name} is not C-contiguous (strides {value.strides}), expected a C-contiguous "
-            f"array: pass np.ascontiguousarray({name})"
+            f"array: {fix}"
         )
     if not value.flags.aligned:
         raise ValueError(f"{name} is not aligned, expected an aligned array: pass {name}.copy()")

@@ -18,7 +18,7 @@ NUMBA_CUDA = Target(
     templates=view.TEMPLATES,
     lower=lowering.lower_all,
     launch=view.LAUNCH,
-    require=runtime.cuda_module,
+    require=runtime.cuda_runnable,
 )
 
 __all__ = ["NUMBA_CUDA"]

@@ -34,6 +34,19 @@ def cuda_module() -> Any:
     return cuda
 
 
+def cuda_runnable() -> Any:
+    """``numba.cuda`` when its kernels can run here (a GPU, or the simulator), else a one-line
+    error saying what is missing, before anything is generated or written."""
+    cuda = cuda_module()
+    if not cuda.is_available():
+        raise ValueError(
+            "the CUDA target found no usable CUDA GPU here (numba.cuda.is_available() is "
+            "False): set NUMBA_ENABLE_CUDASIM=1 to run its kernels on Numba's CUDA simulator, "
+            "on the CPU"
+        )
+    return cuda
+
+
 def _on_device(cuda: Any, value: object) -> Any | None:
     """`value` as a Numba device array when it lives on the device, else None.
 
