@@ -123,7 +123,7 @@ def test_a_candidate_that_does_not_build_or_raises_is_dropped():
     )
     assert tuning.rejected["grad_input"]["rows"] == "raised ZeroDivisionError: division by zero"
     assert tuning.choice["forward"] == "rows"
-    assert tuning.choice["grad_input"] not in ("rows", "unfold")
+    assert tuning.choice["grad_input"] != "rows"
     assert set(tuning.rejected["grad_weight"]) == set()
     assert set(tuning.seconds["grad_weight"]) == set(autotune.candidates(SPEC)["grad_weight"])
 

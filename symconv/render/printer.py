@@ -269,6 +269,11 @@ class TextPrinter(LectureMixin, StrPrinter):
         name = f"{letter}[{parts}]" if parts else letter
         return f"∂L/∂{name}" if gradient else name
 
+    def _print_Mod(self, expr: sp.Mod, *args: object) -> str:
+        """Mod(a, 2) -> (a mod 2)."""
+        value, divisor = expr.args
+        return f"({self.doprint(value)} mod {self.doprint(divisor)})"
+
     def _print_floor(self, expr: sp.floor, *args: object) -> str:
         """floor(r/3 + 1/3) -> ⌊(r + 1)/3⌋: one fraction, as the size rules print it."""
         numerator, denominator = floor_parts(expr)
@@ -313,6 +318,11 @@ class LatexLecturePrinter(LectureMixin, LatexPrinter):
     def indexed(self, letter: str, parts: str, gradient: bool) -> str:
         name = f"{letter}_{{{parts}}}" if parts else letter
         return rf"\frac{{\partial L}}{{\partial {name}}}" if gradient else name
+
+    def _print_Mod(self, expr: sp.Mod, *args: object) -> str:
+        """Mod(a, 2) -> \\left(a \\bmod 2\\right)."""
+        value, divisor = expr.args
+        return rf"\left({self.doprint(value)} \bmod {self.doprint(divisor)}\right)"
 
     def _print_floor(self, expr: sp.floor, *args: object) -> str:
         """floor(r/3 + 1/3) -> \\left\\lfloor \\frac{r + 1}{3} \\right\\rfloor."""

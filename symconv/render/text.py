@@ -105,7 +105,8 @@ def fold(lines: list[str], width: int) -> list[str]:
         if len(line) <= width:
             out.append(line)
             continue
-        pad = " " * (line.find(" = ") + 3 if " = " in line else 4)
+        own = len(line) - len(line.lstrip())
+        pad = " " * (line.find(" = ") + 3 if " = " in line else own + 2)
         out += textwrap.wrap(
             line, width, subsequent_indent=pad, break_long_words=False, break_on_hyphens=False
         )
@@ -277,7 +278,7 @@ class TextWriter(Writer):
         lines = [f"{form.title}:", head + rhs]
         if len(lines[-1]) > WIDTH and form.summed:
             lines[-1] = head + rhs[: -len(product) - 1]
-            lines += pack_factors([p.access(a) for a in form.factors], " " * len(head))
+            lines += fold(pack_factors([p.access(a) for a in form.factors], " " * len(head)), WIDTH)
         detail = []
         if form.conditions:
             detail.append("where " + ", ".join(self.condition(c) for c in form.conditions))
