@@ -42,7 +42,7 @@ from symconv.kinds import TOLERANCES, kind_of, relative_error
 from symconv.lower.algorithms.blocked import BLOCKED
 from symconv.lower.algorithms.blocked import tiles as blocked_tiles
 from symconv.lower.algorithms.winograd import LARGEST_TILE
-from symconv.lower.driver import default_schedule, schedules_for, with_threads
+from symconv.lower.driver import default_schedule, schedules_for, tunings_for, with_threads
 from symconv.machine import HOST, cpu_name
 from symconv.timing import time_call
 from symconv.version import __version__
@@ -128,7 +128,8 @@ def recorded_choice(path: Path, machine: dict[str, object]) -> dict[str, str] | 
 def candidates(spec: Any) -> dict[str, tuple[str, ...]]:
     """Per kernel, the algorithms to try: the default choice first (so a run cut short by
     its time budget still has it), then every other applicable one, Winograd at each
-    output tile and blocked at its default channel tile and the next largest ones."""
+    output tile, blocked at its default channel tile and the next largest ones, simd and
+    positions at their default register tile and a few around it."""
     found = {}
     for formula in kind_of(spec).index_level(spec).formulas():
         names: list[str] = [default_schedule(formula, spec)]
@@ -140,6 +141,7 @@ def candidates(spec: Any) -> dict[str, tuple[str, ...]]:
                 names += [f"{name}:{b_m}x{b_c}" for b_m, b_c in blocked_tiles(spec, HOST)]
             else:
                 names.append(name)
+                names += tunings_for(formula, spec, name)
         found[formula.name] = tuple(dict.fromkeys(names))
     return found
 

@@ -86,9 +86,7 @@ def check_tensor(
     fits = given[1:] == shape[1:] and len(given) == len(shape)
     if not (fits if any_batch else given == shape):
         expected = (
-            f"(N, {', '.join(map(str, shape[1:]))}) for any batch N"
-            if any_batch
-            else str(shape)
+            f"(N, {', '.join(map(str, shape[1:]))}) for any batch N" if any_batch else str(shape)
         )
         raise ValueError(
             f"{name} has shape {given}, expected {expected} for {spec.label}"

@@ -117,6 +117,7 @@ class VerifyReport:
         failed = sum(1 for cells in rows.values() if not all(c.ok for c in cells.values()))
         verdict = "OK" if not failed else f"FAILED ({failed} of {len(rows)} variants)"
         tolerance = TOLERANCES[self.spec.dtype]
+        width = max([len("variant"), *(len(schedule) for _, schedule in rows)])
         lines = [
             f"verify {self.spec.label} ({self.spec.dtype}, seed {self.seed}), every algorithm "
             f"and variant: {verdict}",
@@ -126,18 +127,20 @@ class VerifyReport:
             f"  error = max|kernel - oracle| / max|oracle|, tolerance {tolerance:.0e}; "
             f"{self.torch_note}",
             "",
-            f"  {'kernel':<12} {'variant':<16}" + "".join(f" {o:>10}" for o in oracles) + "  ok",
+            f"  {'kernel':<12} {'variant':<{width}}"
+            + "".join(f" {o:>10}" for o in oracles)
+            + "  ok",
         ]
         for (kernel, schedule), cells in rows.items():
             first = next(iter(cells.values()))
             if first.error:
-                lines.append(f"  {kernel:<12} {schedule:<16} NO: {first.error}")
+                lines.append(f"  {kernel:<12} {schedule:<{width}} NO: {first.error}")
                 continue
             errors = "".join(
                 f" {cells[o].max_rel:>10.2e}" if o in cells else f" {'-':>10}" for o in oracles
             )
             ok = "yes" if all(c.ok for c in cells.values()) else "NO"
-            lines.append(f"  {kernel:<12} {schedule:<16}{errors}  {ok}")
+            lines.append(f"  {kernel:<12} {schedule:<{width}}{errors}  {ok}")
         return "\n".join(lines)
 
 

@@ -84,6 +84,18 @@ def conv_specs(
     )
 
 
+def long_row_specs(max_channels_per_group: int = 3, max_batch: int = 2) -> st.SearchStrategy:
+    """Layers whose rows span several vectors (up to 40 positions in 1-D, 12 in 2-D, 5 in
+    3-D): a vector loop, a partial last vector, padding wider than a vector reaches."""
+    common = {"max_channels_per_group": max_channels_per_group, "max_batch": max_batch,
+              "max_padding": 3}  # fmt: skip
+    return st.one_of(
+        conv_specs(1, min_rank=1, max_output=40, **common),
+        conv_specs(2, min_rank=2, max_output=12, **common),
+        conv_specs(3, min_rank=3, max_output=5, **common),
+    )
+
+
 def divisors(n: int) -> list[int]:
     """Every divisor of `n`, smallest first: the channel blocks that tile `n` channels."""
     return [d for d in range(1, n + 1) if n % d == 0]

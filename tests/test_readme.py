@@ -154,7 +154,7 @@ def mismatch(shown: tuple[str, ...], output: list[str]) -> str | None:
             return f"these shown lines are not consecutive lines of the output: {segment}"
         position = found + len(segment)
     if anchored_end and position != len(real):
-        return f"the block ends before the output does (next: {real[position:position + 2]})"
+        return f"the block ends before the output does (next: {real[position : position + 2]})"
     return None
 
 

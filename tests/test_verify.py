@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -184,7 +186,23 @@ def test_a_variant_that_fails_to_build_is_a_failed_row_not_the_end(monkeypatch):
     )
     text = report.format()
     assert "FAILED (1 of 4 variants)" in text.splitlines()[0]
-    assert "  forward      rows@1           NO: did not build: RuntimeError" in text
+    assert "  forward      rows@1   NO: did not build: RuntimeError" in text
+
+
+def test_the_variant_column_fits_the_longest_name():
+    from symconv.verify import Comparison, VerifyReport
+
+    long_name = "positions:1x1x1@2"
+    cells = [
+        Comparison("forward", "reference", 1e-8, 1e-8, 1e-4, schedule=name)
+        for name in ("direct@1", long_name)
+    ]
+    report = VerifyReport(LECTURE, 0, Path("m.py"), tuple(cells), "PyTorch not compared")
+    lines = report.format().splitlines()
+    header = next(line for line in lines if line.lstrip().startswith("kernel"))
+    row = next(line for line in lines if long_name in line)
+    # the error column starts after the longest name, in the header and in every row
+    assert header.index("reference") + len("reference") == row.index("1.00e-08") + 8
 
 
 def test_algorithms_must_be_none_or_all():

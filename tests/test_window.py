@@ -35,9 +35,7 @@ def test_closed_form_counts_equal_enumeration(axis):
 
 
 @settings(max_examples=500, deadline=None)
-@given(
-    n=st.integers(0, 60), m=st.integers(1, 30), a=st.integers(-40, 40), b=st.integers(-90, 90)
-)
+@given(n=st.integers(0, 60), m=st.integers(1, 30), a=st.integers(-40, 40), b=st.integers(-90, 90))
 def test_floor_sum_equals_the_sum(n, m, a, b):
     assert floor_sum(n, m, a, b) == sum((a * u + b) // m for u in range(n))
 

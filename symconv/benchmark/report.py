@@ -111,6 +111,9 @@ def markdown_table(result: BenchResult) -> str:
             or MISSING
         ),
         "",
+        "FMA peak (12 independent vector FMA chains per thread, in registers, every thread): "
+        + (", ".join(f"{d} {significant(g)} GFLOP/s" for d, g in result.peaks.items()) or MISSING),
+        "",
         "Times are medians in µs. *vs PyTorch* is PyTorch's time / symconv's: above 1× "
         "symconv is faster; **bold** marks the cells where PyTorch is faster.",
     ]
@@ -175,10 +178,11 @@ def warnings(result: BenchResult) -> list[str]:
 def _table(result: BenchResult, dtype: str) -> list[str]:
     header = (
         "| layer | cold generate s | operation | algorithm | symconv µs | PyTorch µs | NumPy µs "
-        "| symconv GFLOP/s | vs PyTorch | % of gemm |"
+        "| symconv GFLOP/s | vs PyTorch | % of gemm | % of peak |"
     )
-    lines = [header, "|:--|--:|:--|:--|--:|--:|--:|--:|--:|--:|"]
+    lines = [header, "|:--|--:|:--|:--|--:|--:|--:|--:|--:|--:|--:|"]
     ceiling = result.ceilings.get(dtype)
+    peak = result.peaks.get(dtype)
     previous = None
     for layer, operation in rows_of(result, dtype):
         if layer != previous:
@@ -203,6 +207,7 @@ def _table(result: BenchResult, dtype: str) -> list[str]:
             significant(gflops) if gflops else MISSING,
             _ratio_cell(ratio),
             f"{significant(100 * gflops / ceiling)}%" if gflops and ceiling else MISSING,
+            f"{significant(100 * gflops / peak)}%" if gflops and peak else MISSING,
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines

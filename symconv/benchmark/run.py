@@ -30,6 +30,7 @@ from symconv.benchmark.contenders import (
     numpy_calls,
     torch_calls,
 )
+from symconv.benchmark.peak import peak_gflops
 from symconv.kinds import ConvSpec
 from symconv.machine import cpu_name
 from symconv.runtime.memory import check_fits
@@ -66,6 +67,8 @@ class BenchResult:
     ceilings: dict[str, float]
     layers: dict[str, dict[str, object]]
     measurements: list[Measurement] = field(default_factory=list)
+    #: The FMA peak per dtype (`symconv.benchmark.peak`): the physical ceiling.
+    peaks: dict[str, float] = field(default_factory=dict)
 
     def seconds(self, layer: str, operation: str, dtype: str, contender: str) -> float | None:
         for m in self.measurements:
@@ -78,6 +81,7 @@ class BenchResult:
             "machine": self.machine,
             "threads": self.threads,
             "ceilings_gflops": self.ceilings,
+            "peaks_gflops": self.peaks,
             "layers": self.layers,
             "measurements": [dataclasses.asdict(m) for m in self.measurements],
         }
@@ -185,7 +189,9 @@ def run_suite(
         say("PyTorch is not installed: timing symconv and NumPy only")
     ceilings = {dtype: gemm_ceiling(dtype, budget=budget) for dtype in dtypes}
     say("gemm ceiling: " + ", ".join(f"{d} {g:.1f} GFLOP/s" for d, g in ceilings.items()))
-    result = BenchResult(machine_info(), threads, ceilings, {})
+    peaks = {dtype: peak_gflops(dtype, threads) for dtype in dtypes}
+    say("FMA peak: " + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in peaks.items()))
+    result = BenchResult(machine_info(), threads, ceilings, {}, peaks=peaks)
     for name, base in layers.items():
         check_fits(base, "the benchmark", MEMORY_COPIES)
         result.layers[name] = {

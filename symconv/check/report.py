@@ -62,7 +62,6 @@ class CheckReport:
     def _repr_markdown_(self) -> str:
         return self.format("markdown")
 
-
     @property
     def failed_cases(self) -> list[CaseResult]:
         return [c for c in self.cases if not c.ok]

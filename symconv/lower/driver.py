@@ -62,6 +62,14 @@ def variants_for(formula: IndexFormula, spec: object, machine: Machine = HOST) -
     return tuple(a.name for a in algorithms.variants(context_for(formula, spec, machine)))
 
 
+def tunings_for(
+    formula: IndexFormula, spec: object, name: str, machine: Machine = HOST
+) -> tuple[str, ...]:
+    """Other parameter settings of algorithm `name` worth timing ("simd:2x8", ...)."""
+    context = context_for(formula, spec, machine)
+    return tuple(a.name for a in algorithms.by_name(name).tunings(context))
+
+
 def default_schedule(formula: IndexFormula, spec: object, machine: Machine = HOST) -> str:
     """The algorithm the default choice picks for `formula` (see `algorithms.ALGORITHMS`)."""
     return algorithms.default(context_for(formula, spec, machine)).name

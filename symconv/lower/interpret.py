@@ -46,6 +46,12 @@ from symconv.lower.ir import (
     Staged,
     Stmt,
     Store,
+    VecBroadcast,
+    VecFma,
+    VecLoad,
+    VecStore,
+    VecTotal,
+    VecZero,
 )
 from symconv.symbolic.index_printer import python_index
 from symconv.symbolic.indices import Guard, InRange
@@ -69,7 +75,7 @@ def run(nest: LoopNest, inputs: dict[str, np.ndarray], check_races: bool = True)
         starts_at_zero = scratch.zeroed or scratch.accumulated
         buffers[scratch.name] = np.full(scratch.shape, 0.0 if starts_at_zero else np.nan)
     buffers[nest.result.name] = np.full(nest.result.shape, 0.0 if nest.zeroed else np.nan)
-    _Interpreter(buffers, check_races).execute(nest.body)
+    _Interpreter(buffers, check_races, nest.lanes).execute(nest.body)
     return buffers[nest.result.name]
 
 
@@ -98,11 +104,13 @@ class _Iteration:
 class _Interpreter:
     """The state of one run: index variables, accumulators, buffers, open parallel loops."""
 
-    def __init__(self, buffers: dict[str, np.ndarray], check_races: bool) -> None:
+    def __init__(self, buffers: dict[str, np.ndarray], check_races: bool, lanes: int = 0) -> None:
         self.env: dict[sp.Symbol, int] = {}
         self.accs: dict[str, float] = {}
         self.buffers = buffers
         self.check_races = check_races
+        #: Width of vector values: a vector local is a NumPy array of this many lanes.
+        self.lanes = lanes
         #: One record per open parallel loop: the iteration running now.
         self.open: list[_Iteration] = []
 
@@ -266,6 +274,60 @@ class _Interpreter:
     def _If(self, stmt: If) -> None:
         if all(self.holds(g) for g in stmt.guards):
             self.execute(stmt.body)
+
+    # ----- vector statements: each lane as the plain arithmetic it stands for --------------
+    def _VecZero(self, stmt: VecZero) -> None:
+        self.accs[stmt.var] = np.zeros(self.lanes)
+        self._assign(stmt.var)
+
+    def _VecLoad(self, stmt: VecLoad) -> None:
+        flat = self._lane_base(stmt.source)
+        buffer = self.buffers[stmt.source.buffer].reshape(-1)
+        first, stop = stmt.first, stmt.stop or self.lanes
+        read = np.arange(flat + first, flat + stop)
+        if read.size and (read[0] < 0 or read[-1] >= buffer.size):
+            raise IndexError(f"vector load outside {stmt.source.buffer} at {flat}")
+        self._touch(stmt.source.buffer, read, write=False)
+        value = np.zeros(self.lanes)
+        value[first:stop] = buffer[read]
+        self.accs[stmt.var] = value
+        self._assign(stmt.var)
+
+    def _VecBroadcast(self, stmt: VecBroadcast) -> None:
+        self.accs[stmt.var] = np.full(self.lanes, self.load(stmt.value))
+        self._assign(stmt.var)
+
+    def _VecFma(self, stmt: VecFma) -> None:
+        for name in (stmt.a, stmt.b, stmt.acc):
+            self._use(name)
+        self.accs[stmt.acc] = self.accs[stmt.a] * self.accs[stmt.b] + self.accs[stmt.acc]
+        self._assign(stmt.acc)
+
+    def _VecStore(self, stmt: VecStore) -> None:
+        self._use(stmt.var)
+        flat = self._lane_base(stmt.target)
+        count = stmt.count or self.lanes
+        places = flat + stmt.stride * np.arange(count)
+        buffer = self.buffers[stmt.target.buffer]
+        if places.min() < 0 or places.max() >= buffer.size:
+            raise IndexError(f"vector store outside {stmt.target.buffer} at {places}")
+        self._touch(stmt.target.buffer, places, write=True)
+        buffer.reshape(-1)[places] = self.accs[stmt.var][:count]
+
+    def _VecTotal(self, stmt: VecTotal) -> None:
+        self._use(stmt.var)
+        self.accs[stmt.acc] = float(np.sum(self.accs[stmt.var]))
+        self._assign(stmt.acc)
+
+    def _lane_base(self, read: Read) -> int:
+        """The flat position of lane 0, row-major as the target's flat views compute it: a
+        masked vector may start before its row (or the buffer), at lanes it never reads."""
+        index = self.index(read.index)
+        shape = self.buffers[read.buffer].shape
+        flat = 0
+        for i, size in zip(index, shape):
+            flat = flat * size + i
+        return flat
 
     def _Gemm(self, stmt: Gemm) -> None:
         product = self.matrix(stmt.a, write=False) @ self.matrix(stmt.b, write=False)

@@ -186,6 +186,72 @@ class AddBias:
     bias: str
 
 
+# ----- vector statements -------------------------------------------------------------
+# A kernel with vector statements names its width once (`LoopNest.lanes`); a vector value
+# lives in a named local, as accumulators do.  Their reads and stores index a buffer the
+# nest reads through its flat 1-D view (`LoopNest.flat`): lanes are consecutive elements.
+@dataclass(frozen=True)
+class VecZero:
+    """var = (0, …, 0)."""
+
+    var: str
+
+
+@dataclass(frozen=True)
+class VecLoad:
+    """var = source[index + l] for the lanes first ≤ l < stop, 0 in the others: one
+    contiguous vector load, masked when it leaves lanes out (stop 0: every lane).  A
+    masked-off lane is never read, so it may lie past the end of a row or the buffer."""
+
+    var: str
+    source: Read
+    first: int = 0
+    stop: int = 0
+
+
+@dataclass(frozen=True)
+class VecBroadcast:
+    """var = (value, …, value): one scalar in every lane."""
+
+    var: str
+    value: Factor
+
+
+@dataclass(frozen=True)
+class VecFma:
+    """acc = a·b + acc, lane by lane (a vector FMA where the CPU has one)."""
+
+    acc: str
+    a: str
+    b: str
+
+
+@dataclass(frozen=True)
+class VecStore:
+    """target[index + l·stride] = var[l] for the lanes l < count.
+
+    Stride 1 is one vector store (masked when it stops short of the last lane); another
+    stride goes lane by lane, as when a tile of output channels lands in NCHW, where
+    neighbouring channels lie a plane apart.
+    """
+
+    target: Read
+    var: str
+    stride: int = 1
+    count: int = 0  # 0: every lane
+
+
+@dataclass(frozen=True)
+class VecTotal:
+    """acc = the sum of var's lanes (a horizontal sum into a scalar accumulator)."""
+
+    acc: str
+    var: str
+
+
+VectorStmt = VecZero | VecLoad | VecBroadcast | VecFma | VecStore | VecTotal
+
+
 @dataclass(frozen=True)
 class For:
     """for var in range(extent); `parallel` marks iterations that write disjoint data.
@@ -201,6 +267,9 @@ class For:
     body: tuple[Stmt, ...]
     parallel: bool = False
     vector: bool = False
+    #: Keep the trip count opaque without vectorizing: a loop LLVM must not unroll (a tap
+    #: loop of explicit vector code, whose unrolled copies share loads and spill registers).
+    opaque: bool = False
 
 
 @dataclass(frozen=True)
@@ -211,7 +280,20 @@ class If:
     body: tuple[Stmt, ...]
 
 
-Stmt = Init | Accumulate | Combine | Maximize | ScatterAdd | Store | Let | Gemm | AddBias | For | If
+Stmt = (
+    Init
+    | Accumulate
+    | Combine
+    | Maximize
+    | ScatterAdd
+    | Store
+    | Let
+    | Gemm
+    | AddBias
+    | For
+    | If
+    | VectorStmt
+)
 Block = tuple[Stmt, ...]
 
 
@@ -316,7 +398,8 @@ class LoopNest:
     says a `Gemm` runs inside a parallel loop: the runtime must hold the BLAS to one
     thread for the call, or its threads and the loop's oversubscribe the cores.
     `algorithm` names the algorithm that built the nest (the driver records it);
-    `threads` holds a parallel kernel to that many threads (0: as many as the runtime has).
+    `threads` holds a parallel kernel to that many threads (0: as many as the runtime has);
+    `lanes` is the width of its vector statements.
     """
 
     name: str
@@ -333,6 +416,8 @@ class LoopNest:
     blas_in_threads: bool = False
     algorithm: str = ""
     threads: int = 0
+    #: Lanes of the nest's vector statements (0: it has none).
+    lanes: int = 0
 
     def buffers(self) -> dict[str, tuple[int, ...]]:
         """Every array the body may read or write, by name: its shape."""
@@ -400,6 +485,12 @@ def buffer_effects(body: Block) -> tuple[frozenset[str], frozenset[str]]:
             reads.add(factor.buffer)
 
     for stmt, _ in walk(body):
+        if isinstance(stmt, VecLoad):
+            read(stmt.source)
+        elif isinstance(stmt, VecBroadcast):
+            read(stmt.value)
+        elif isinstance(stmt, VecStore):
+            writes.add(stmt.target.buffer)
         if isinstance(stmt, Init) and stmt.value is not None:
             read(stmt.value)
         elif isinstance(stmt, (Accumulate, ScatterAdd)):
@@ -424,6 +515,11 @@ def buffer_effects(body: Block) -> tuple[frozenset[str], frozenset[str]]:
             reads.update((stmt.target.buffer, stmt.bias))
             writes.add(stmt.target.buffer)
     return frozenset(reads), frozenset(writes)
+
+
+def has_vector_statement(body: Block) -> bool:
+    vector = (VecZero, VecLoad, VecBroadcast, VecFma, VecStore, VecTotal)
+    return any(isinstance(s, vector) for s, _ in walk(body))
 
 
 def has_parallel_loop(body: Block) -> bool:
@@ -513,6 +609,15 @@ class ExpressionMapper(Transformer):
 
     def visit_If(self, stmt: If) -> Stmt:
         return If(tuple(self.guard(g) for g in stmt.guards), self.block(stmt.body))
+
+    def visit_VecLoad(self, stmt: VecLoad) -> Stmt:
+        return replace(stmt, source=self.read(stmt.source))
+
+    def visit_VecBroadcast(self, stmt: VecBroadcast) -> Stmt:
+        return replace(stmt, value=self.read(stmt.value))
+
+    def visit_VecStore(self, stmt: VecStore) -> Stmt:
+        return replace(stmt, target=self.read(stmt.target))
 
 
 class _Flatten(ExpressionMapper):

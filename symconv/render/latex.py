@@ -219,7 +219,7 @@ class LatexMath:
         return rf"0 \le {self.printer.index_part(condition.part)} < {condition.bound}"
 
     def ranges(self, form: ClosedForm) -> list[str]:
-        """ ["for 0 ≤ j_h < 2, ...", "summing over 0 ≤ t_h < 2, ..."], all in math mode.
+        """["for 0 ≤ j_h < 2, ...", "summing over 0 ≤ t_h < 2, ..."], all in math mode.
 
         No $...$ inside \\text: MathJax (Jupyter, GitHub) does not always typeset it.
         """

@@ -145,16 +145,16 @@ def caption(
 def tile_map_blocks(spec: ConvSpec, grid, names: Names) -> list[Block]:
     """Which output positions share a filter: each position's tile, as a small table."""
     one = 0 if names.zero_based else 1
+
     def label(tile: tuple[int, ...]) -> str:
         return ",".join(str(t + one) for t in tile)
+
     if spec.rank == 1:
         header = ("output position", *(str(j + one) for j in range(grid.shape[0])))
         return [Table(header, (("tile", *(label(t) for t in grid)),))]
     if spec.rank == 2:
         header = ("row / column", *(str(j + one) for j in range(grid.shape[1])))
-        rows = tuple(
-            (str(i + one), *(label(t) for t in grid[i])) for i in range(grid.shape[0])
-        )
+        rows = tuple((str(i + one), *(label(t) for t in grid[i])) for i in range(grid.shape[0]))
         return [
             Paragraph("The tile (the filter) each output position uses, j mod t per axis:"),
             Table(header, rows),

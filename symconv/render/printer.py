@@ -148,9 +148,7 @@ class LectureMixin:
         where = self.names.table.where
         if not involves_tensors(expr, where):
             return self.plain_add(expr, order)
-        return join_terms(
-            [self._print(t) for t in ordered_terms(expr, where)], self.notation.minus
-        )
+        return join_terms([self._print(t) for t in ordered_terms(expr, where)], self.notation.minus)
 
     def plain_add(self, expr: sp.Add, order: str | None) -> str:
         return super()._print_Add(expr, order)

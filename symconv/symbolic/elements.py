@@ -41,9 +41,7 @@ def tile_of(spec: ConvSpec, out_pos: Index) -> Index:
     return tuple(j % t for j, t in zip(out_pos, spec.tiles))
 
 
-def forward(
-    spec: ConvSpec, symbols: dict[str, np.ndarray], algebra: object = SYMPY
-) -> np.ndarray:
+def forward(spec: ConvSpec, symbols: dict[str, np.ndarray], algebra: object = SYMPY) -> np.ndarray:
     """O = X ⊛ F (+ b), one sum per output element; padding contributes nothing.
 
     `algebra` builds the products and sums: SymPy expressions (what is shown), or

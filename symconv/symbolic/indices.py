@@ -167,9 +167,7 @@ class IndexFormula:
             if self.reduction == "max":
                 name, read = reads[0]
                 values = [arrays[name][read(v)] for v in valid]
-                result[target(valid[0])] = (
-                    first_max(values)[1] if numeric else sp.Max(*values)
-                )
+                result[target(valid[0])] = first_max(values)[1] if numeric else sp.Max(*values)
                 continue
             chosen, _ = first_max([arrays[select[0]][select[1](v)] for v in valid])
             winner = valid[chosen]

@@ -35,6 +35,9 @@ class Target:
     launch: Any = None
     #: Raises a one-line ValueError when what the target runs on is not installed.
     require: Callable[[], Any] | None = None
+    #: A digest of code the generated modules call besides the templates (the CPU
+    #: target's vector intrinsics): part of every module's name, as the templates' is.
+    code_digest: Callable[[], str] | None = None
 
     def available(self) -> None:
         """Nothing when the target can run here; else a one-line error on what to install."""
@@ -42,5 +45,7 @@ class Target:
             self.require()
 
     def digest(self) -> str:
-        """Fingerprint of the templates: part of every module file's name."""
-        return template_digest(self.templates)
+        """Fingerprint of the templates (and the code modules call): part of every module
+        file's name, so a change to either never reuses Numba's cache of the old code."""
+        extra = self.code_digest() if self.code_digest is not None else ""
+        return template_digest(self.templates) + extra

@@ -179,3 +179,13 @@ def test_a_ceiling_below_what_a_plain_kernel_reached_is_called_implausible():
     winograd = dataclasses.replace(fast, gflops=300.0, algorithm="winograd:4", layer="odd")
     result.measurements[-1] = winograd  # Winograd may pass the ceiling: fewer multiplications
     assert report.warnings(result) == []
+
+
+def test_the_fma_peak_and_each_cell_as_a_share_of_it():
+    result = hand_built()
+    result.peaks = {"float32": 4e-6}  # lenet forward runs at 1e-6 GFLOP/s: 25 % of it
+    text = report.markdown_table(result)
+    assert "FMA peak" in text and "float32 0.00000400 GFLOP/s" in text
+    lenet_forward = next(line for line in section(text, "float32").splitlines() if "2.00×" in line)
+    assert lenet_forward.rstrip().endswith("| 25.0% |"), lenet_forward
+    assert "% of peak" in section(text, "float64")

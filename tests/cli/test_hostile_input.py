@@ -145,8 +145,10 @@ def test_verify_refuses_a_layer_that_cannot_fit_in_memory_before_writing(tmp_pat
         (["--input", "-3x3"], "--input='-3x3': every value must be positive, not -3"),
         (["--padding", "0:1,1:0,2:2"], "--padding='0:1,1:0,2:2' has 3 lo:hi pairs"),
         (["--stride", "2,1,1"], "--stride='2,1,1' has 3 values; give 1"),
-        (["--input", "8", "--kernel", "3", "--tiles", "2x2"],
-         "--tiles='2x2' has 2 values, but the layer is 1-D: give one value"),
+        (
+            ["--input", "8", "--kernel", "3", "--tiles", "2x2"],
+            "--tiles='2x2' has 2 values, but the layer is 1-D: give one value",
+        ),
     ],
 )
 def test_flag_text_errors_quote_the_whole_value(argv, message):

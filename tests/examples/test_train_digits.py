@@ -23,7 +23,6 @@ pytest.importorskip(
 )
 
 
-
 @pytest.fixture(scope="module")
 def dc():
     """The example's helper module, imported from examples/."""

@@ -28,7 +28,7 @@ from symconv.lower import lower
 from symconv.lower.driver import variants_for
 from symconv.lower.interpret import run
 from tests.pool_strategies import pool_specs
-from tests.strategies import coinciding_specs, conv_specs, tiled_specs
+from tests.strategies import coinciding_specs, conv_specs, long_row_specs, tiled_specs
 
 #: (layer, kernel, variant, threads) cells run, per layer family: printed at the end.
 CELLS: dict[str, int] = {}
@@ -102,3 +102,54 @@ def test_every_variant_on_tiled_layers(spec, seed):
 @given(spec=pool_specs(max_channels=3), seed=st.integers(0, 2**16))
 def test_every_variant_on_pooling_layers(spec, seed):
     assert_every_variant_computes_the_reference(spec, seed, "pool_specs")
+
+
+def assert_explicit_vectors_compute_the_reference(spec, seed: int, family: str) -> None:
+    """Every variant of simd and positions (the other algorithms are slow to interpret at
+    these widths), threads on and off."""
+    kind = kind_of(spec)
+    arrays = kind.random_inputs(spec, np.random.default_rng(seed))
+    arrays = {name: a.astype(np.float64) for name, a in arrays.items()}
+    expected = kind.reference(spec, arrays)
+    for formula in kind.index_level(spec).formulas():
+        names = [n for n in variants_for(formula, spec) if n.startswith(("simd", "positions"))]
+        for name in names:
+            for parallel in (False, True):
+                got = run(lower(formula, spec, schedule=name, parallel=parallel), arrays)
+                want = expected[formula.name]
+                scale = float(np.max(np.abs(want), initial=0.0)) or 1.0
+                error = float(np.max(np.abs(got - want), initial=0.0)) / scale
+                assert error < 1e-9, f"{formula.name} {name} parallel={parallel}: {error:.3g}"
+                CELLS[family] = CELLS.get(family, 0) + 1
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    spec=conv_specs(
+        max_rank=2, max_channels_per_group=20, groups=(1, 2), max_batch=2, max_output=3
+    ),  # fmt: skip
+    seed=st.integers(0, 2**16),
+)
+def test_explicit_vectors_on_layers_wider_than_a_vector(spec, seed):
+    """simd with several blocks of channels, a partial last one, groups and every tile."""
+    assert_explicit_vectors_compute_the_reference(spec, seed, "vectors_wide")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    spec=long_row_specs(),
+    seed=st.integers(0, 2**16),
+)
+@example(  # rows of 5 vectors (a loop) and a partial one, dL/dF reading X in place
+    spec=ConvSpec((70,), 3, in_channels=1, out_channels=2, padding=1, dtype="float32"), seed=0
+)
+@example(  # the padding wider than a row's first vector reaches
+    spec=ConvSpec(
+        (5, 3), (3, 5), in_channels=2, out_channels=1, padding=((1, 2), (3, 3)), dilation=(1, 2)
+    ),  # fmt: skip
+    seed=1,
+)
+def test_explicit_vectors_on_rows_longer_than_a_vector(spec, seed):
+    """positions with several vectors per row, a partial last one, masked loads at the
+    padding, and stride phases of the copy."""
+    assert_explicit_vectors_compute_the_reference(spec, seed, "vectors_long_rows")

@@ -307,8 +307,9 @@ def test_latex_document_compiles_with_pdflatex(name, request, compile_latex):
 # ----- tiled and locally connected layers with channels --------------------------------------
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    spec=tiled_specs(max_rank=2, max_batch=1, max_channels_per_group=2, groups=(1, 2),
-                     max_output=3)  # fmt: skip
+    spec=tiled_specs(
+        max_rank=2, max_batch=1, max_channels_per_group=2, groups=(1, 2), max_output=3
+    )  # fmt: skip
 )
 def test_tiled_layers_with_channels_print_in_every_format(spec):
     """Each format prints, names F's axes (tile ones included), and writes the tile index τ."""
@@ -324,8 +325,13 @@ def test_tiled_layers_with_channels_print_in_every_format(spec):
 
 
 @pytest.mark.parametrize(
-    "flags", [("--tiles", "2"), ("--tiles", "local"), ("--out-channels", "2", "--tiles", "2"),
-              ("--groups", "2", "--out-channels", "2", "--tiles", "2")],  # fmt: skip
+    "flags",
+    [
+        ("--tiles", "2"),
+        ("--tiles", "local"),
+        ("--out-channels", "2", "--tiles", "2"),
+        ("--groups", "2", "--out-channels", "2", "--tiles", "2"),
+    ],  # fmt: skip
 )
 def test_the_issue_s_tiled_commands_derive(flags, capsys):
     from symconv.cli import main

@@ -174,8 +174,11 @@ def test_study_proves_and_measures_every_candidate():
     spec = ConvSpec(input_size=(8, 8), kernel_size=3, in_channels=2, out_channels=2)
     found = study(spec, 4)
     assert found.all_hold
-    assert [c.tiling.label for c in found.candidates] == ["F(2×2, 3×3)", "F(4×4, 3×3)",
-                                                          "F(6×6, 3×3)"]
+    assert [c.tiling.label for c in found.candidates] == [
+        "F(2×2, 3×3)",
+        "F(4×4, 3×3)",
+        "F(6×6, 3×3)",
+    ]
     assert [round(c.saving, 2) for c in found.candidates] == [2.25, 4.0, 5.06]
 
 

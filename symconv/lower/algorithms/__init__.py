@@ -14,13 +14,27 @@ from symconv.lower.algorithms.blocked import BLOCKED, MAX_BLOCK, Blocked, parse_
 from symconv.lower.algorithms.depthwise import DEPTHWISE
 from symconv.lower.algorithms.direct import DIRECT
 from symconv.lower.algorithms.gemm import GEMM
+from symconv.lower.algorithms.positions import POSITIONS, Positions
+from symconv.lower.algorithms.positions import parse_tile as parse_positions_tile
 from symconv.lower.algorithms.rows import ROWS
+from symconv.lower.algorithms.simd import SIMD, Simd
+from symconv.lower.algorithms.simd import parse_tile as parse_simd_tile
 from symconv.lower.algorithms.unfold import UNFOLD
 from symconv.lower.algorithms.winograd import LARGEST_M, WINOGRAD, WinogradAlgorithm
 from symconv.lower.passes import LoweringContext
 
 #: Most specialised first; `direct` applies to everything and closes the list.
-ALGORITHMS: tuple[Algorithm, ...] = (GEMM, DEPTHWISE, WINOGRAD, UNFOLD, ROWS, BLOCKED, DIRECT)
+ALGORITHMS: tuple[Algorithm, ...] = (
+    GEMM,
+    DEPTHWISE,
+    WINOGRAD,
+    POSITIONS,
+    SIMD,
+    UNFOLD,
+    ROWS,
+    BLOCKED,
+    DIRECT,
+)
 
 
 def by_name(name: str) -> Algorithm:
@@ -38,8 +52,14 @@ def by_name(name: str) -> Algorithm:
         return WinogradAlgorithm(int(tile))
     if prefix == BLOCKED.name and parse_tile(tile) is not None:
         return Blocked(parse_tile(tile))
+    if prefix == SIMD.name and parse_simd_tile(tile) is not None:
+        return Simd(parse_simd_tile(tile))
+    if prefix == POSITIONS.name and parse_positions_tile(tile) is not None:
+        return Positions(parse_positions_tile(tile))
     known = ", ".join(a.name for a in ALGORITHMS) + (
-        f", winograd:M (M from 1 to {LARGEST_M}), blocked:BmxBc (each from 1 to {MAX_BLOCK})"
+        f", winograd:M (M from 1 to {LARGEST_M}), blocked:BmxBc (each from 1 to {MAX_BLOCK}), "
+        "simd:VxP (V vectors of channels × P positions), "
+        "positions:CxHxV (C channels × H rows × V vectors of positions)"
     )
     raise ValueError(f"schedule={name!r} is not an algorithm symconv has; choose from {known}")
 

@@ -52,6 +52,11 @@ class Algorithm:
         An algorithm without parameters is its only variant."""
         return (self,) if self.applies(context) else ()
 
+    def tunings(self, context: LoweringContext) -> tuple[Algorithm, ...]:
+        """Other settings of this algorithm's main parameter worth timing on the machine
+        (register tiles around the default): what the autotuner adds to its candidates."""
+        return ()
+
 
 def shared_filter_convolution(context: LoweringContext) -> bool:
     """A convolution whose output positions all share one filter: what every specialised

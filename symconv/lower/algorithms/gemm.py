@@ -58,7 +58,12 @@ class GemmAlgorithm(Algorithm):
         )
 
     def preferred(self, context: LoweringContext) -> bool:
-        return work(context.formula) >= context.machine.rows_min_work
+        """Only on a machine without explicit vectors (`Machine.vector_bits` 0): on the
+        1×1 256 → 64 layer `simd` runs the forward in 599 µs against the BLAS's 1,314 (it
+        passes NumPy's sgemm ceiling: no packing of B, no call per image), dL/dF 767
+        against 1,481, and `positions` dL/dX in 730 against 1,195 (fp32, interleaved)."""
+        machine = context.machine
+        return work(context.formula) >= machine.rows_min_work and machine.vector_bits == 0
 
     def build(self, context: LoweringContext) -> LoopNest:
         spec, ix = context.spec, context.indices

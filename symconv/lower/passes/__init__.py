@@ -63,9 +63,7 @@ class Pass:
     apply: Callable[[LoopNest, LoweringContext], LoopNest]
 
 
-def run_passes(
-    nest: LoopNest, passes: tuple[Pass, ...], context: LoweringContext
-) -> LoopNest:
+def run_passes(nest: LoopNest, passes: tuple[Pass, ...], context: LoweringContext) -> LoopNest:
     """Apply `passes` in order, adding each one's seconds to ``context.timings``."""
     for step in passes:
         started = time.perf_counter()
@@ -102,6 +100,7 @@ SPLIT = Pass(
 
 def _loop_variables(nest: LoopNest) -> set[sp.Symbol]:
     return {stmt.var for stmt, _ in nest.statements() if isinstance(stmt, For)}
+
 
 #: The passes most algorithms share, in their order.
 STANDARD = (DROP_UNIT_LOOPS, FOLD_GUARDS, STAGE, UNROLL, FOLD_GUARDS, FUSE)

@@ -39,6 +39,12 @@ from symconv.lower.ir import (
     Staged,
     Stmt,
     Store,
+    VecBroadcast,
+    VecFma,
+    VecLoad,
+    VecStore,
+    VecTotal,
+    VecZero,
     accessed_buffers,
     buffer_effects,
     flatten_reads,
@@ -46,6 +52,7 @@ from symconv.lower.ir import (
     has_parallel_loop,
     walk,
 )
+from symconv.targets.numba_cpu import vector_names
 
 #: The folder under templates/ that holds this target's templates.
 TEMPLATES = "numba_cpu"
@@ -98,6 +105,7 @@ def module_view(spec: Any, nests: dict[str, LoopNest]) -> dict[str, Any]:
         kernel_view(nest, spec.dtype, summaries[name], kind.roles) for name, nest in nests.items()
     ]
     numbers = {n: v for kernel in kernels for n, v in kernel.pop("numbers").items()}
+    intrinsics = sorted({name for kernel in kernels for name in kernel.pop("intrinsics")})
     view = {
         **module_header(spec, TEMPLATES, REGENERATE, f"Numba kernels of {spec.label}: {names}."),
         "constants": [{"name": f"{role}_SHAPE", "value": repr(v)} for role, v in roles.items()],
@@ -122,6 +130,7 @@ def module_view(spec: Any, nests: dict[str, LoopNest]) -> dict[str, Any]:
         ],
         "kernels": kernels,
         "numbers": [{"name": n, "value": v} for n, v in sorted(numbers.items())],
+        "intrinsics": intrinsics,
     }
     check_view(view)
     return view
@@ -143,7 +152,9 @@ def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str])
     arrays.update({f"{name}{FLAT_SUFFIX}": (math.prod(shape),) for name, shape in flat.items()})
     tasks = nest.parallel and (_has_vector_loop(nest.body) or _all_flat(nest))
     fastmath = "False" if nest.strict_float else "FASTMATH"
-    printer = StatementView(nest.parallel, dtype, nest.name if tasks else "", arrays, fastmath)
+    printer = StatementView(
+        nest.parallel, dtype, nest.name if tasks else "", arrays, fastmath, nest.lanes
+    )
     body = flatten_reads(nest.body, flat, FLAT_SUFFIX) if flat else nest.body
     statements = [printer.view(s) for s in body]
     zeroed = [s.name for s in nest.scratch if s.accumulated] + (
@@ -169,6 +180,7 @@ def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str])
         "body": statements,
         "tasks": printer.tasks,
         "numbers": printer.constants,
+        "intrinsics": sorted(printer.intrinsics),
     }
 
 
@@ -223,7 +235,8 @@ def _step_text(where: str, body: tuple[Stmt, ...], around: tuple[For, ...]) -> s
 
 
 def _has_vector_loop(body: tuple[Stmt, ...]) -> bool:
-    return any(isinstance(s, For) and s.vector for s, _ in walk(body))
+    """True when a loop runs to the runtime zero: a vector loop, or one kept from unrolling."""
+    return any(isinstance(s, For) and (s.vector or s.opaque) for s, _ in walk(body))
 
 
 def _matrix_buffers(body: tuple[Stmt, ...]) -> set[str]:
@@ -335,11 +348,17 @@ class StatementView:
         kernel: str = "",
         arrays: dict[str, tuple[int, ...]] | None = None,
         fastmath: str = "",
+        lanes: int = 0,
     ):
         self.parallel = parallel
         self.dtype = dtype
         self.fastmath = fastmath
         self.kernel = kernel
+        #: The vector intrinsics' names for this kernel's float type and lanes, and the
+        #: ones its statements call (imported by the module).
+        self.lanes = lanes
+        self.vector = vector_names.names(dtype, lanes) if lanes else {}
+        self.intrinsics: set[str] = set()
         #: The kernel's arrays (arguments, results, workspaces, flat views): their shapes.
         self.arrays = dict(arrays or {})
         #: Constants the statements name, by name: emitted once at module level.
@@ -394,7 +413,8 @@ class StatementView:
         return text + (".T" if matrix.transposed else "")
 
     def _view_For(self, stmt: For) -> dict[str, Any]:
-        extent = f"{stmt.extent} + {RUNTIME_ZERO}" if stmt.vector else str(stmt.extent)
+        opaque = stmt.vector or stmt.opaque
+        extent = f"{stmt.extent} + {RUNTIME_ZERO}" if opaque else str(stmt.extent)
         threaded = stmt.parallel and self.parallel
         if threaded and self.kernel:
             return self.task(stmt, extent)
@@ -423,8 +443,9 @@ class StatementView:
             indices.append(RUNTIME_ZERO)
         touched = accessed_buffers(stmt.body) | _matrix_buffers(stmt.body)
         arrays = [a for a in self.arrays if a in touched]
-        inner = StatementView(False, self.dtype)
+        inner = StatementView(False, self.dtype, lanes=self.lanes)
         inner.constants = self.constants
+        inner.intrinsics = self.intrinsics
         task = {
             "name": name,
             "function": f"{name}{BODY_SUFFIX}",
@@ -526,6 +547,48 @@ class StatementView:
             "bias": stmt.bias,
             "rows": str(rows),
         }
+
+    # ----- vector statements: calls of the target's intrinsics ------------------------------
+    def call(self, operation: str, *args: str) -> str:
+        name = self.vector[operation]
+        self.intrinsics.add(name)
+        return f"{name}({', '.join(args)})"
+
+    def flat_read(self, read: Read) -> tuple[str, str]:
+        """(flat view, index) of a read of a flat view: a vector's lane 0."""
+        (index,) = read.index
+        return read.buffer, print_index(index)
+
+    def _view_VecZero(self, stmt: VecZero) -> dict[str, Any]:
+        return {"kind": "store", "target": stmt.var, "value": self.call("zero")}
+
+    def _view_VecLoad(self, stmt: VecLoad) -> dict[str, Any]:
+        place = self.flat_read(stmt.source)
+        if stmt.first == 0 and stmt.stop in (0, self.lanes):
+            value = self.call("load", *place)
+        else:
+            value = self.call("load_masked", *place, str(stmt.first), str(stmt.stop))
+        return {"kind": "store", "target": stmt.var, "value": value}
+
+    def _view_VecBroadcast(self, stmt: VecBroadcast) -> dict[str, Any]:
+        if isinstance(stmt.value, Read) and len(stmt.value.index) == 1:  # a flat view's element
+            value = self.call("splat", *self.flat_read(stmt.value))
+        else:
+            value = self.call("broadcast", self.factor(stmt.value))
+        return {"kind": "store", "target": stmt.var, "value": value}
+
+    def _view_VecFma(self, stmt: VecFma) -> dict[str, Any]:
+        value = self.call("fma", stmt.a, stmt.b, stmt.acc)
+        return {"kind": "store", "target": stmt.acc, "value": value}
+
+    def _view_VecStore(self, stmt: VecStore) -> dict[str, Any]:
+        buffer, index = self.flat_read(stmt.target)
+        count = stmt.count or self.lanes
+        text = self.call("store", buffer, index, stmt.var, str(stmt.stride), str(count))
+        return {"kind": "call", "text": text}
+
+    def _view_VecTotal(self, stmt: VecTotal) -> dict[str, Any]:
+        return {"kind": "store", "target": stmt.acc, "value": self.call("total", stmt.var)}
 
     def scaled(self, store: Store) -> str:
         """acc, acc / np.<dtype>(q) for a scale 1/q, else acc * np.<dtype>(p) / np.<dtype>(q)."""

@@ -20,9 +20,7 @@ from symconv.kinds import CONVOLUTION, ConvSpec
 from tests.strategies import conv_specs, random_arrays
 
 SEEDS = st.integers(0, 2**32 - 1)
-TORCH_SKIP_REASON = (
-    "PyTorch not installed: skipping the comparison with torch.nn.functional.conv*d"
-)
+TORCH_SKIP_REASON = "PyTorch not installed: skipping the comparison with torch.nn.functional.conv*d"
 
 
 # ----- brute force: one Python loop over every output and every tap -------------------
@@ -197,8 +195,9 @@ def test_1d_asymmetric_padding_dilation_by_hand():
 
 def test_groups_by_hand():
     # 2 groups, one channel each: output channel g sees only input channel g.
-    spec = ConvSpec(input_size=(2,), kernel_size=1, in_channels=2, out_channels=2, groups=2,
-                    dtype="float64")
+    spec = ConvSpec(
+        input_size=(2,), kernel_size=1, in_channels=2, out_channels=2, groups=2, dtype="float64"
+    )
     x = np.array([[[1.0, 2.0], [3.0, 4.0]]])
     w = np.array([[[10.0]], [[100.0]]])
     np.testing.assert_array_equal(reference.forward(spec, x, w), [[[10, 20], [300, 400]]])
@@ -251,20 +250,43 @@ _SHAPE_SPEC = ConvSpec(input_size=(5, 3), kernel_size=2, out_channels=3, batch=2
 @pytest.mark.parametrize(
     "call, name, expected",
     [
-        (lambda s: reference.forward(s, np.ones(s.input_shape), np.ones((2, 1, 2, 2))),
-         "w", "(3, 1, 2, 2)"),
-        (lambda s: reference.forward(s, np.ones(s.input_shape), np.ones(s.weight_shape),
-                                     np.ones(2)), "b", "(3,)"),
-        (lambda s: reference.grad_input(s, np.ones((2, 3, 2, 2)), np.ones(s.weight_shape)),
-         "gy", "(2, 3, 4, 2)"),
-        (lambda s: reference.grad_weight(s, np.ones((2, 1, 3, 5)), np.ones(s.output_shape)),
-         "x", "(2, 1, 5, 3)"),
-        (lambda s: reference.grad_weight(s, np.ones(s.input_shape), np.ones((2, 3, 2, 4))),
-         "gy", "(2, 3, 4, 2)"),
+        (
+            lambda s: reference.forward(s, np.ones(s.input_shape), np.ones((2, 1, 2, 2))),
+            "w",
+            "(3, 1, 2, 2)",
+        ),
+        (
+            lambda s: reference.forward(
+                s, np.ones(s.input_shape), np.ones(s.weight_shape), np.ones(2)
+            ),
+            "b",
+            "(3,)",
+        ),
+        (
+            lambda s: reference.grad_input(s, np.ones((2, 3, 2, 2)), np.ones(s.weight_shape)),
+            "gy",
+            "(2, 3, 4, 2)",
+        ),
+        (
+            lambda s: reference.grad_weight(s, np.ones((2, 1, 3, 5)), np.ones(s.output_shape)),
+            "x",
+            "(2, 1, 5, 3)",
+        ),
+        (
+            lambda s: reference.grad_weight(s, np.ones(s.input_shape), np.ones((2, 3, 2, 4))),
+            "gy",
+            "(2, 3, 4, 2)",
+        ),
         (lambda s: reference.grad_bias(s, np.ones((3,))), "gy", "(2, 3, 4, 2)"),
     ],
-    ids=["forward-w", "forward-b", "grad_input-gy", "grad_weight-x", "grad_weight-gy",
-         "grad_bias-gy"],
+    ids=[
+        "forward-w",
+        "forward-b",
+        "grad_input-gy",
+        "grad_weight-x",
+        "grad_weight-gy",
+        "grad_bias-gy",
+    ],
 )
 def test_other_wrong_shapes(call, name, expected):
     assert _SHAPE_SPEC.output_shape == (2, 3, 4, 2)
@@ -309,8 +331,9 @@ def _central_difference(loss, a: np.ndarray, h: float = 1e-6) -> np.ndarray:
 
 @settings(deadline=None, max_examples=30)
 @given(
-    spec=conv_specs(max_batch=1, max_channels_per_group=2, groups=(1, 2), dtype="float64",
-                    bias=True),
+    spec=conv_specs(
+        max_batch=1, max_channels_per_group=2, groups=(1, 2), dtype="float64", bias=True
+    ),
     seed=SEEDS,
 )
 def test_gradients_match_finite_differences(spec, seed):
@@ -319,12 +342,15 @@ def test_gradients_match_finite_differences(spec, seed):
     def loss() -> float:
         return float(np.sum(reference.forward(spec, x, w, b) * g))
 
-    np.testing.assert_allclose(reference.grad_input(spec, g, w), _central_difference(loss, x),
-                               rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(reference.grad_weight(spec, x, g), _central_difference(loss, w),
-                               rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(reference.grad_bias(spec, g), _central_difference(loss, b),
-                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        reference.grad_input(spec, g, w), _central_difference(loss, x), rtol=1e-6, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        reference.grad_weight(spec, x, g), _central_difference(loss, w), rtol=1e-6, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        reference.grad_bias(spec, g), _central_difference(loss, b), rtol=1e-6, atol=1e-7
+    )
 
 
 # ----- adjoint identities -------------------------------------------------------------
@@ -343,8 +369,10 @@ def test_adjoint_identities(spec, seed):
 
 # ----- PyTorch ------------------------------------------------------------------------
 @settings(deadline=None, max_examples=40)
-@given(spec=conv_specs(max_batch=3, max_channels_per_group=3, max_output=4, dtype="float64"),
-       seed=SEEDS)
+@given(
+    spec=conv_specs(max_batch=3, max_channels_per_group=3, max_output=4, dtype="float64"),
+    seed=SEEDS,
+)
 def test_matches_pytorch(spec, seed):
     pytest.importorskip("torch", reason=TORCH_SKIP_REASON)
     x, w, b, gy = random_arrays(spec, np.random.default_rng(seed))
@@ -359,9 +387,20 @@ def test_matches_pytorch(spec, seed):
 def test_matches_pytorch_on_a_realistic_layer():
     """One mid-sized strided, dilated, grouped 2-D layer: the oracle must scale past toys."""
     pytest.importorskip("torch", reason=TORCH_SKIP_REASON)
-    spec = ConvSpec(input_size=(23, 20), kernel_size=(3, 2), in_channels=8, out_channels=12,
-                    batch=4, stride=(2, 3), padding=((1, 2), (0, 1)), dilation=(2, 1), groups=4,
-                    bias=True, dtype="float64", mode="convolution")
+    spec = ConvSpec(
+        input_size=(23, 20),
+        kernel_size=(3, 2),
+        in_channels=8,
+        out_channels=12,
+        batch=4,
+        stride=(2, 3),
+        padding=((1, 2), (0, 1)),
+        dilation=(2, 1),
+        groups=4,
+        bias=True,
+        dtype="float64",
+        mode="convolution",
+    )
     x, w, b, gy = random_arrays(spec, np.random.default_rng(1234))
     arrays = {"x": x, "w": w, "b": b, "gy": gy}
     theirs = CONVOLUTION.torch_reference(spec, arrays)

@@ -191,7 +191,6 @@ def test_a_conv_spec_is_refused():
 # ----- PyTorch ------------------------------------------------------------------------------
 
 
-
 def _torch_pool(torch, spec: PoolSpec, x: np.ndarray, gy: np.ndarray):
     """y and dL/dx from PyTorch: the pooling kind's own PyTorch oracle."""
     results = POOLING.torch_reference(spec, {"x": x, "gy": gy})

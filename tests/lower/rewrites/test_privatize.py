@@ -28,7 +28,7 @@ def test_grad_weight_splits_the_batch_into_private_partial_sums():
     formula = index_level(spec).grad_weight
     chunks = batch_chunks(formula, make_indices(spec.rank), HOST.target_tasks)
     assert chunks == 8  # 6 channel tasks × 8 chunks ≈ 64 tasks, and 8 divides 64
-    nest = lower(formula, spec)
+    nest = lower(formula, spec, schedule="blocked")
     assert nest.scratch == (Operand("partial", (8, *spec.weight_shape)),)
     outer = nest.body[0]
     assert outer.parallel and outer.extent == 8 * 6

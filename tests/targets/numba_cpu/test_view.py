@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from symconv.kinds import CONVOLUTION, ConvSpec
 from symconv.lower.driver import variants_for, with_threads
 from symconv.pipeline import render
-from tests.strategies import coinciding_specs, conv_specs, random_arrays
+from tests.strategies import coinciding_specs, conv_specs, long_row_specs, random_arrays
 
 LECTURE = ConvSpec((3, 3), 2)
 
@@ -49,8 +49,14 @@ def test_rendered_module_declares_c_contiguous_signatures_and_flags():
     tree = ast.parse(source)
     functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
     assert functions == [
-        "in_written_order", "gemm_accumulate", "add_rows", "compile_task",
-        "forward", "grad_input", "grad_weight", "grad_bias",
+        "in_written_order",
+        "gemm_accumulate",
+        "add_rows",
+        "compile_task",
+        "forward",
+        "grad_input",
+        "grad_weight",
+        "grad_bias",
     ]
 
 
@@ -162,6 +168,7 @@ def execute(source: str, monkeypatch: pytest.MonkeyPatch) -> dict:
     monkeypatch.setitem(sys.modules, "numba", numba)
     monkeypatch.setitem(sys.modules, "llvmlite", llvmlite)
     monkeypatch.setitem(sys.modules, "llvmlite.binding", llvmlite.binding)
+    monkeypatch.setitem(sys.modules, "symconv.targets.numba_cpu.intrinsics", fake_intrinsics())
     namespace: dict = {}
     exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102
     return namespace
@@ -209,7 +216,7 @@ def test_parallel_module_runs_in_pure_python(monkeypatch):
     from symconv import reference
 
     spec = ConvSpec((10, 10), 3, in_channels=4, out_channels=4, batch=8)
-    source = render(spec)
+    source = render(spec, schedules={"grad_weight": "blocked"})
     assert "numba.prange(" in source and '("partial", (4, 4, 4, 3, 3), 0.0)' in source
     module = execute(source, monkeypatch)
     x, w, _, gy = random_arrays(spec, np.random.default_rng(1))
@@ -238,3 +245,75 @@ def test_threaded_loops_of_flat_nests_call_serial_tasks_and_others_stay_inline()
     assert "numba.prange(" in blocked and "_task_" not in blocked
     assert '"grad_weight": (),' in layer
     assert '"forward": ((_forward_task_0, _forward_task_0_body, FASTMATH), ),' in layer
+
+
+# ----- explicit vectors: the intrinsics' meaning in NumPy ------------------------------------
+def fake_intrinsics() -> types.ModuleType:
+    """symconv's vector intrinsics as NumPy: a vector is an array of its lanes."""
+    from symconv.targets.numba_cpu.vector_names import names
+
+    module = types.ModuleType("intrinsics")
+    for dtype in ("float32", "float64"):
+        for lanes in (2, 4, 8, 16):
+            kind = np.dtype(dtype).type
+
+            def load(a, i, lanes=lanes):
+                return a[i : i + lanes].copy()
+
+            def load_masked(a, i, first, stop, lanes=lanes, kind=kind):
+                v = np.zeros(lanes, kind)
+                v[first:stop] = a[i + first : i + stop]
+                return v
+
+            def store(a, i, v, stride, count, lanes=lanes):
+                a[i : i + stride * (count - 1) + 1 : stride] = v[:count]
+
+            functions = {
+                "load": load,
+                "load_masked": load_masked,
+                "store": store,
+                "broadcast": lambda x, lanes=lanes, kind=kind: np.full(lanes, x, kind),
+                "splat": lambda a, i, lanes=lanes: np.full(lanes, a[i], a.dtype),
+                "fma": lambda a, b, c: a * b + c,
+                "zero": lambda lanes=lanes, kind=kind: np.zeros(lanes, kind),
+                "total": lambda v: v.sum(),
+            }
+            for operation, name in names(dtype, lanes).items():
+                setattr(module, name, functions[operation])
+    return module
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    spec=st.one_of(
+        conv_specs(max_rank=2, max_channels_per_group=20, groups=(1, 2), max_output=3),
+        long_row_specs(),
+    ),
+    algorithm=st.sampled_from(["simd", "positions"]),
+)
+def test_a_module_with_explicit_vectors_computes_the_reference_in_pure_python(spec, algorithm):
+    """The rendered calls of the intrinsics (lanes, strides, counts, masks, flat indices)
+    mean what the IR's vector statements mean: every kernel forced to simd or positions,
+    run without Numba."""
+    from symconv import reference
+
+    schedules = dict.fromkeys(("forward", "grad_input", "grad_weight"), algorithm)
+    source = render(spec, schedules)
+    assert "from symconv.targets.numba_cpu.intrinsics import (" in source
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        module = execute(source, monkeypatch)
+    x, w, b, gy = random_arrays(spec, np.random.default_rng(0))
+    tol = {"float32": 1e-4, "float64": 1e-10}[spec.dtype]
+    got = {
+        "forward": call(module, "forward", x, w, *([b] if spec.bias else [])),
+        "grad_input": call(module, "grad_input", gy, w),
+        "grad_weight": call(module, "grad_weight", x, gy),
+    }
+    want = {
+        "forward": reference.forward(spec, x, w, b),
+        "grad_input": reference.grad_input(spec, gy, w),
+        "grad_weight": reference.grad_weight(spec, x, gy),
+    }
+    for name, value in got.items():
+        scale = max(float(np.max(np.abs(want[name]), initial=0.0)), 1.0)
+        np.testing.assert_allclose(value, want[name], rtol=0, atol=tol * scale, err_msg=name)

@@ -1,0 +1,253 @@
+"""Explicit vector registers for generated kernels: a Numba type per (float type, lanes),
+and the few operations a register-blocked convolution needs, as LLVM vector IR.
+
+LLVM's auto-vectorizer leaves a loop over output channels scalar as soon as it cannot
+prove its pointers apart ("cannot identify array bounds"); these intrinsics say what to
+do instead.  A value of `Vector` is an LLVM ``<lanes x float>`` (or double) held in an
+ordinary local variable, which LLVM keeps in a register:
+
+- ``load(a, i)``: a[i : i + lanes] of a 1-D C-contiguous array, one unaligned vector load;
+  ``load_masked(a, i, first, stop)``: lanes first ≤ l < stop from a[i + l], the others 0
+  (``llvm.masked.load``: the lanes left out are never read, even past the array's end);
+- ``store(a, i, v, stride, count)``: lane l to a[i + l·stride] for l < count, as one vector
+  store when stride is 1 (``llvm.masked.store`` when count stops short), else lane by
+  lane (an output tile written straight into NCHW, where neighbouring channels lie a
+  plane apart);
+- ``broadcast(x)``: every lane x (insertelement and a zero shufflevector: vbroadcastss, or
+  an embedded {1to16} operand), and ``splat(a, i)``: every lane a[i], read without
+  Numba's negative-index test;
+- ``fma(a, b, c)``: a·b + c per lane, as ``llvm.fmuladd``: one vfmadd where the CPU has
+  FMA, a multiply and an add where it has not (``llvm.fma`` would become a call to the
+  scalar fmaf there, about 90 times slower);
+- ``zero()`` and ``total(v)`` (the sum of the lanes).
+
+`first`, `stop`, `stride` and `count` must be integer constants at the call (generated
+code writes them as literals): the lanes are unrolled at compile time.  The functions exist for
+every (float type, lanes) pair a kernel may use, named ``f32x16_load`` and so on
+(`vector_names.names`).  Generated modules' names include this file's digest
+(`vector_names.digest`), so a change here gives them new file names, and Numba's cache
+of code built with the old intrinsics is never reused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
+
+from symconv.targets.numba_cpu.vector_names import names
+
+#: The float types and lane counts with functions here.
+FLOATS = {"float32": (types.float32, ir.FloatType()), "float64": (types.float64, ir.DoubleType())}
+LANES = (2, 4, 8, 16)
+#: Bytes per element, the alignment every load and store may assume.
+ALIGN = {"float32": 4, "float64": 8}
+
+
+class Vector(types.Type):
+    """`lanes` values of `dtype` in one register."""
+
+    def __init__(self, dtype: str, lanes: int) -> None:
+        self.dtype, self.lanes = dtype, lanes
+        super().__init__(name=f"Vector({dtype}, {lanes})")
+
+
+@register_model(Vector)
+class VectorModel(models.PrimitiveModel):
+    def __init__(self, dmm: Any, fe_type: Vector) -> None:
+        super().__init__(dmm, fe_type, ir.VectorType(FLOATS[fe_type.dtype][1], fe_type.lanes))
+
+
+def _is_float_array(value: Any, element: types.Type) -> bool:
+    return isinstance(value, types.Array) and value.ndim == 1 and value.dtype == element
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, types.Integer)
+
+
+def _literal(value: Any) -> int | None:
+    return value.literal_value if isinstance(value, types.IntegerLiteral) else None
+
+
+def _make(dtype: str, lanes: int) -> dict[str, Any]:
+    """The intrinsics of one vector type."""
+    element, llvm_element = FLOATS[dtype]
+    vector = Vector(dtype, lanes)
+    llvm_vector = ir.VectorType(llvm_element, lanes)
+    align = ALIGN[dtype]
+
+    def pointer(context: Any, builder: Any, array_type: Any, array: Any, index: Any) -> Any:
+        data = context.make_array(array_type)(context, builder, array).data
+        return builder.gep(data, [index])
+
+    def lane_mask(first: int, stop: int) -> Any:
+        return ir.Constant(
+            ir.VectorType(ir.IntType(1), lanes),
+            [int(first <= lane < stop) for lane in range(lanes)],
+        )
+
+    kind = "f32" if dtype == "float32" else "f64"
+    alignment = ir.Constant(ir.IntType(32), align)
+
+    @intrinsic
+    def load(typingctx: Any, array: Any, index: Any) -> Any:
+        if not (_is_float_array(array, element) and _integer(index)):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            at = pointer(context, builder, signature.args[0], args[0], args[1])
+            return builder.load(builder.bitcast(at, llvm_vector.as_pointer()), align=align)
+
+        return vector(array, index), codegen
+
+    @intrinsic(prefer_literal=True)
+    def load_masked(typingctx: Any, array: Any, index: Any, first: Any, stop: Any) -> Any:
+        start, end = _literal(first), _literal(stop)
+        if not (
+            _is_float_array(array, element)
+            and _integer(index)
+            and start is not None
+            and end is not None
+            and 0 <= start < end <= lanes
+        ):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            at = pointer(context, builder, signature.args[0], args[0], args[1])
+            at = builder.bitcast(at, llvm_vector.as_pointer())
+            mask = lane_mask(start, end)
+            function_type = ir.FunctionType(
+                llvm_vector, [at.type, alignment.type, mask.type, llvm_vector]
+            )
+            name = f"llvm.masked.load.v{lanes}{kind}.p0"
+            function = cgutils.get_or_insert_function(builder.module, function_type, name)
+            return builder.call(function, [at, alignment, mask, ir.Constant(llvm_vector, None)])
+
+        return vector(array, index, first, stop), codegen
+
+    @intrinsic(prefer_literal=True)
+    def store(typingctx: Any, array: Any, index: Any, value: Any, stride: Any, count: Any) -> Any:
+        step, lanes_used = _literal(stride), _literal(count)
+        if not (
+            _is_float_array(array, element)
+            and _integer(index)
+            and value == vector
+            and step is not None
+            and lanes_used is not None
+            and 1 <= lanes_used <= lanes
+        ):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            array_type = signature.args[0]
+            base = pointer(context, builder, array_type, args[0], args[1])
+            if step == 1:
+                at = builder.bitcast(base, llvm_vector.as_pointer())
+                if lanes_used == lanes:
+                    builder.store(args[2], at, align=align)
+                    return context.get_dummy_value()
+                mask = lane_mask(0, lanes_used)
+                function_type = ir.FunctionType(
+                    ir.VoidType(), [llvm_vector, at.type, alignment.type, mask.type]
+                )
+                name = f"llvm.masked.store.v{lanes}{kind}.p0"
+                function = cgutils.get_or_insert_function(builder.module, function_type, name)
+                builder.call(function, [args[2], at, alignment, mask])
+                return context.get_dummy_value()
+            offset_type = ir.IntType(64)
+            for lane in range(lanes_used):
+                scalar = builder.extract_element(args[2], ir.Constant(ir.IntType(32), lane))
+                at = builder.gep(base, [ir.Constant(offset_type, lane * step)])
+                builder.store(scalar, at, align=align)
+            return context.get_dummy_value()
+
+        return types.void(array, index, value, stride, count), codegen
+
+    @intrinsic
+    def broadcast(typingctx: Any, scalar: Any) -> Any:
+        if not isinstance(scalar, (types.Float, types.Integer)):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            value = context.cast(builder, args[0], signature.args[0], element)
+            one = builder.insert_element(
+                ir.Constant(llvm_vector, ir.Undefined), value, ir.Constant(ir.IntType(32), 0)
+            )
+            mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+            return builder.shuffle_vector(one, ir.Constant(llvm_vector, ir.Undefined), mask)
+
+        return vector(scalar), codegen
+
+    @intrinsic
+    def splat(typingctx: Any, array: Any, index: Any) -> Any:
+        """broadcast(a[i]) without Numba's negative-index test (the index is never negative:
+        an unproved test per load kept LLVM from folding the load into the FMA)."""
+        if not (_is_float_array(array, element) and _integer(index)):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            at = pointer(context, builder, signature.args[0], args[0], args[1])
+            value = builder.load(at, align=align)
+            one = builder.insert_element(
+                ir.Constant(llvm_vector, ir.Undefined), value, ir.Constant(ir.IntType(32), 0)
+            )
+            mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+            return builder.shuffle_vector(one, ir.Constant(llvm_vector, ir.Undefined), mask)
+
+        return vector(array, index), codegen
+
+    @intrinsic
+    def fma(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
+        if not (a == vector and b == vector and c == vector):
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            name = f"llvm.fmuladd.v{lanes}{kind}"
+            function_type = ir.FunctionType(llvm_vector, [llvm_vector] * 3)
+            function = cgutils.get_or_insert_function(builder.module, function_type, name)
+            return builder.call(function, list(args))
+
+        return vector(a, b, c), codegen
+
+    @intrinsic
+    def zero(typingctx: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return ir.Constant(llvm_vector, None)
+
+        return vector(), codegen
+
+    @intrinsic
+    def total(typingctx: Any, value: Any) -> Any:
+        if value != vector:
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            parts = [
+                builder.extract_element(args[0], ir.Constant(ir.IntType(32), lane))
+                for lane in range(lanes)
+            ]
+            while len(parts) > 1:  # a tree of additions, as a horizontal sum does
+                parts = [builder.fadd(a, b) for a, b in zip(parts[::2], parts[1::2])]
+            return parts[0]
+
+        return element(value), codegen
+
+    made = {
+        "load": load,
+        "load_masked": load_masked,
+        "store": store,
+        "broadcast": broadcast,
+        "splat": splat,
+        "fma": fma,
+    }
+    made.update(zero=zero, total=total)
+    return {names(dtype, lanes)[op]: function for op, function in made.items()}
+
+
+for _dtype in FLOATS:
+    for _lanes in LANES:
+        globals().update(_make(_dtype, _lanes))

@@ -1,0 +1,112 @@
+"""The vector intrinsics compiled: FMAs in registers, the same answers on other CPUs, and a
+new module name whenever the intrinsics change.
+
+Each compile runs in a subprocess with an empty NUMBA_CACHE_DIR (a kernel loaded from
+the cache cannot be inspected, and NUMBA_CPU_NAME / NUMBA_CPU_FEATURES must be set before
+Numba starts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from symconv.kinds import ConvSpec
+from symconv.pipeline import module_file, write
+from symconv.targets.numba_cpu import vector_names
+from tests.paths import ROOT
+
+SPEC = ConvSpec((9, 8), 3, in_channels=5, out_channels=20, batch=4, stride=(2, 1), padding=1,
+                bias=True)  # fmt: skip
+SIMD = {"forward": "simd@2", "grad_input": "simd@2", "grad_weight": "simd@2"}
+#: Features of an AVX2 CPU without AVX-512, and of one without FMA or AVX at all.
+HASWELL = "+avx,+avx2,+fma,+sse4.2,+sse4.1,+ssse3,+sse3,+sse2,+sse,+popcnt,+cx16"
+BASELINE = "+sse2,+sse"
+
+PROGRAM = textwrap.dedent(
+    """
+    import json, re, sys
+    import numpy as np
+    from symconv.kinds import ConvSpec, kind_of, relative_error
+    from symconv.pipeline import load
+
+    spec = ConvSpec.from_json(sys.argv[2])
+    kernels = load(sys.argv[1], spec)
+    kind = kind_of(spec)
+    arrays = kind.random_inputs(spec, np.random.default_rng(0))
+    got, want = kind.run(spec, kernels, arrays), kind.reference(spec, arrays)
+    errors = {name: relative_error(got[name], want[name])[1] for name in got}
+    asm = "\\n".join(c._library.get_asm_str() for c in kernels.module._CALLBACKS)
+    widths = ("zmm", "ymm", "xmm")
+    fma = {width: len(re.findall(r"vfmadd\\w+\\s+%" + width, asm)) for width in widths}
+    print(json.dumps({"errors": errors, "fma": fma, "gathers": asm.count("vgather"),
+                      "fmaf": asm.count("fmaf"), "mulps": asm.count("mulps")}))
+    """
+)
+
+
+def compile_elsewhere(tmp_path: Path, cpu: str | None, features: str | None) -> dict:
+    path = write(SPEC, tmp_path / "modules", schedules=SIMD)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / f"cache-{cpu or 'host'}")}
+    for name, value in (("NUMBA_CPU_NAME", cpu), ("NUMBA_CPU_FEATURES", features)):
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM, str(path), SPEC.to_json()],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((line for line in text.splitlines() if line.startswith("flags")), "")
+    return set(line.split(":", 1)[-1].split())
+
+
+@pytest.mark.skipif("avx2" not in cpu_flags(), reason="the CPU has no AVX2 (or no /proc/cpuinfo)")
+def test_the_host_kernels_hold_vector_fmas_and_no_gathers(tmp_path):
+    found = compile_elsewhere(tmp_path, None, None)
+    assert max(found["errors"].values()) < 1e-4
+    wide = "zmm" if "avx512f" in cpu_flags() else "ymm"
+    assert found["fma"][wide] >= 20, found  # every tile's FMAs are vector FMAs
+    assert found["gathers"] == 0 and found["fmaf"] == 0
+
+
+def test_the_same_module_on_an_avx2_cpu_and_on_one_without_fma(tmp_path):
+    """A module rendered for this CPU's vectors, compiled for others: LLVM splits the wide
+    vectors into the registers there are, and fmuladd becomes multiply and add where the
+    CPU has no FMA (llvm.fma would call the scalar fmaf)."""
+    avx2 = compile_elsewhere(tmp_path, "haswell", HASWELL)
+    assert max(avx2["errors"].values()) < 1e-4, avx2
+    assert avx2["fma"]["zmm"] == 0 and avx2["fma"]["ymm"] > 0
+    plain = compile_elsewhere(tmp_path, "x86-64", BASELINE)
+    assert max(plain["errors"].values()) < 1e-4, plain
+    assert sum(plain["fma"].values()) == 0 and plain["fmaf"] == 0 and plain["mulps"] > 0
+
+
+def test_a_change_of_the_intrinsics_gives_modules_new_names(tmp_path, monkeypatch):
+    """Numba keys its cache on the module file; a new intrinsics source must mean a new
+    file, or code compiled with the old intrinsics would be loaded."""
+    before = module_file(SPEC, schedules=SIMD)
+    changed = tmp_path / "intrinsics.py"
+    changed.write_bytes(vector_names.INTRINSICS.read_bytes() + b"\n# changed\n")
+    monkeypatch.setattr(vector_names, "INTRINSICS", changed)
+    vector_names.digest.cache_clear()
+    try:
+        after = module_file(SPEC, schedules=SIMD)
+    finally:
+        vector_names.digest.cache_clear()
+    assert after.name != before.name
