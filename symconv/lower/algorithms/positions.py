@@ -187,15 +187,21 @@ class Positions(Algorithm):
 
 def weight_tile(channels: int, taps: int, room: int) -> tuple[int, int]:
     """(M_t output channels, T taps) of a dL/dF tile: M_t divides the channels, the taps
-    split evenly, M_t·T ≤ room, and the most FMAs per load (M_t·T / (M_t + T)), then the
-    most taps.  32 channels × 9 taps: 4 × 5 (20 FMAs per 9 loads), not 2 × 9 (18 per 11)."""
+    split evenly, and the most FMAs per load (M_t·T / (M_t + T)), then the most taps.
+
+    The tile holds M_t·T accumulators and the M_t vectors of ∂L/∂O the taps share, plus
+    one of X: all of it must stay in the registers (`room` accumulators leave a third
+    more for loads: 32 with AVX-512).  32 channels × 3 taps: 4 × 3, not 8 × 3, whose
+    24 accumulators and 8 loads spilled 50 times in the inner loop.
+    """
+    registers = room + room // 3
     best = (0.0, 0, 1, 1)
     for m in range(1, min(channels, room) + 1):
         if channels % m:
             continue
-        per_chunk = max(1, room // m)
+        per_chunk = max(1, min(room // m, (registers - 2 - m) // m))
         t = -(-taps // -(-taps // per_chunk))
-        if m * t > room:
+        if m * t > room or m * t + m + 2 > registers:
             continue
         best = max(best, (m * t / (m + t), t, m, t))
     return best[2], best[3]

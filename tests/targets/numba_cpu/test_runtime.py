@@ -150,3 +150,14 @@ def test_kernels_scheduled_on_one_or_two_threads_say_so_and_stay_right(tmp_path)
     }
     for name, value in got.items():
         assert relative_error(value, want[name])[1] <= 1e-5, name
+
+
+def test_large_workspaces_start_a_cache_line_and_small_ones_are_plain():
+    from symconv.targets.numba_cpu.runtime import ALIGNMENT, SMALL_BYTES, aligned_full
+
+    for count in range(SMALL_BYTES // 4, SMALL_BYTES // 4 + 20):
+        array = aligned_full((count,), 1.5, np.dtype(np.float32))
+        assert array.ctypes.data % ALIGNMENT == 0 and array.flags.c_contiguous
+        assert array.shape == (count,) and (array == 1.5).all()
+    small = aligned_full((3, 5), None, np.dtype(np.float64))
+    assert small.shape == (3, 5) and small.dtype == np.float64 and small.flags.c_contiguous
