@@ -276,9 +276,14 @@ class TextWriter(Writer):
             rhs = f"{p.access(form.addend)} + {rhs}"
         head = f"{INDENT}{p.access(form.target)} = "
         lines = [f"{form.title}:", head + rhs]
-        if len(lines[-1]) > WIDTH and form.summed:
-            lines[-1] = head + rhs[: -len(product) - 1]
-            lines += fold(pack_factors([p.access(a) for a in form.factors], " " * len(head)), WIDTH)
+        if len(lines[-1]) > WIDTH:  # the product goes on lines of its own, "·" under the "="
+            packed = pack_factors([p.access(a) for a in form.factors], " " * len(head))
+            if form.summed:
+                lines[-1] = head + rhs[: -len(product) - 1]
+            else:  # the first factor stays on the "=" line, after the addend if any
+                packed[0] = head + rhs[: -len(product)] + packed[0][len(head) :]
+                lines.pop()
+            lines += fold(packed, WIDTH)
         detail = []
         if form.conditions:
             detail.append("where " + ", ".join(self.condition(c) for c in form.conditions))

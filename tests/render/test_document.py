@@ -6,7 +6,7 @@ import time
 
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from symconv import derive
 from symconv.kinds import ConvSpec
@@ -310,6 +310,10 @@ def test_latex_document_compiles_with_pdflatex(name, request, compile_latex):
     spec=tiled_specs(
         max_rank=2, max_batch=1, max_channels_per_group=2, groups=(1, 2), max_output=3
     )  # fmt: skip
+)
+@example(  # ∂L/∂F's one product, with no sum to break after, was 104 columns wide
+    spec=ConvSpec((3, 3), 2, in_channels=4, out_channels=4, groups=2, mode="convolution",
+                  tiles=(2, 2))  # fmt: skip
 )
 def test_tiled_layers_with_channels_print_in_every_format(spec):
     """Each format prints, names F's axes (tile ones included), and writes the tile index τ."""
