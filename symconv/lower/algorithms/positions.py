@@ -37,9 +37,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symconv.lower.algorithms.base import Algorithm, shared_filter_convolution, work
-from symconv.lower.algorithms.simd import applied_taps, unflatten
+from symconv.lower.algorithms.simd import add_partials, applied_taps, unflatten
 from symconv.lower.ir import (
-    Accumulate,
     For,
     If,
     Init,
@@ -590,7 +589,7 @@ class WeightGradient:
         body: list[Stmt] = [] if self.in_place else [self.phased.fill()]
         body.append(self.accumulate(target))
         if self.chunks > 1:
-            body.append(self.add_partials())
+            body.append(add_partials(self.spec, self.chunks, PARTIAL))
         flat = ("x", "gy", "gw") + ((PARTIAL,) if self.chunks > 1 else ())
         flat += () if self.in_place else (PHASED,)
         return LoopNest(
@@ -719,20 +718,3 @@ class WeightGradient:
             if lowest < 0 or highest >= size:
                 guards.append(InRange(row, size))
         return tuple(guards)
-
-    def add_partials(self) -> Stmt:
-        spec = self.spec
-        m, c = symbol("sm"), symbol("sc")
-        taps = tuple(symbol(f"st{a}") for a in range(spec.rank))
-        chunk = symbol("sch")
-        update = Accumulate("sv", (Read(PARTIAL, (chunk, m, c, *taps)),))
-        body: tuple[Stmt, ...] = (
-            Init("sv"),
-            For(chunk, self.chunks, (update,)),
-            Store(Read("gw", (m, c, *taps)), "sv"),
-        )
-        for var, extent in reversed(
-            [(c, spec.in_channels_per_group), *zip(taps, spec.kernel_size)]
-        ):
-            body = (For(var, extent, body),)
-        return For(m, spec.out_channels, body, parallel=True)

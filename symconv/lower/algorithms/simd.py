@@ -697,7 +697,7 @@ class WeightGradient:
         body: list[Stmt] = [self.block_gradient()]
         body += [self.accumulate(source, target, *group) for group in self.block_groups()]
         if self.chunks > 1:
-            body.append(self.add_partials())
+            body.append(add_partials(self.spec, self.chunks, PARTIAL))
         flat = ("x", "gy", "gw", GRADIENT) + ((PARTIAL,) if self.chunks > 1 else ())
         if staged is not None:
             flat += (staged.name,)
@@ -798,20 +798,22 @@ class WeightGradient:
             out.append(VecStore(place, name, stride, lanes[v]))
         return out
 
-    def add_partials(self) -> Stmt:
-        spec = self.spec
-        m, c = symbol("sm"), symbol("sc")
-        taps = tuple(symbol(f"st{a}") for a in range(spec.rank))
-        chunk = symbol("sch")
-        update = Accumulate("sv", (Read(PARTIAL, (chunk, m, c, *taps)),))
-        body: tuple[Stmt, ...] = (
-            Init("sv"),
-            For(chunk, self.chunks, (update,)),
-            Store(Read("gw", (m, c, *taps)), "sv"),
-        )
-        for var, extent in reversed([(c, self.deep), *zip(taps, spec.kernel_size)]):
-            body = (For(var, extent, body),)
-        return For(m, spec.out_channels, body, parallel=True)
+
+def add_partials(spec: object, chunks: int, partial: str) -> Stmt:
+    """gw[m, c, t] = Σ_chunk partial[chunk, m, c, t]: the per-chunk dL/dF sums in the buffer
+    named `partial` added up, parallel over output channels (simd's and positions' dL/dF)."""
+    m, c = symbol("sm"), symbol("sc")
+    taps = tuple(symbol(f"st{a}") for a in range(spec.rank))
+    chunk = symbol("sch")
+    update = Accumulate("sv", (Read(partial, (chunk, m, c, *taps)),))
+    body: tuple[Stmt, ...] = (
+        Init("sv"),
+        For(chunk, chunks, (update,)),
+        Store(Read("gw", (m, c, *taps)), "sv"),
+    )
+    for var, extent in reversed([(c, spec.in_channels_per_group), *zip(taps, spec.kernel_size)]):
+        body = (For(var, extent, body),)
+    return For(m, spec.out_channels, body, parallel=True)
 
 
 def row_major(indices, sizes) -> sp.Expr:
