@@ -19,7 +19,7 @@ from types import ModuleType
 from symconv.version import __version__
 
 #: The subcommands' modules under symconv.cli, in the order `symconv --help` lists them.
-COMMANDS = ("derive", "generate", "verify", "check", "bench")
+COMMANDS = ("derive", "draw", "generate", "verify", "check", "bench")
 
 
 def command_modules() -> list[ModuleType]:

@@ -14,6 +14,7 @@ from symconv.cli.spec_args import (
     pool_from_args,
     spec_from_args,
 )
+from symconv.draw.drawing import drawings_of, pictures
 from symconv.files import resolve_output, write_text_atomic
 from symconv.render import FORMATS
 from symconv.render import render as render_derivation
@@ -97,6 +98,14 @@ def derivation_from_args(args: argparse.Namespace):
     return lambda: derive(conv, pool=pool, values=values, filter_values=weights)
 
 
+def figures_for(derivation, fmt: str, zero_based: bool) -> tuple:
+    """The figures a format shows: inline SVG in HTML, TikZ in LaTeX.  Text and Markdown
+    print none: `symconv draw` writes them as SVG files with a Markdown index."""
+    if fmt not in ("html", "latex"):
+        return ()
+    return pictures(drawings_of(derivation, zero_based), fmt)
+
+
 def run(args: argparse.Namespace) -> int:
     make = derivation_from_args(args)
     if args.output is not None:
@@ -109,12 +118,18 @@ def run(args: argparse.Namespace) -> int:
     # -o x.pdf with --pdf names the PDF itself: no text is written there first
     pdf_only = args.pdf and args.output is not None and Path(args.output).suffix == ".pdf"
     if not pdf_only:
-        text = render_derivation(derivation, args.format, zero_based=args.zero_based)
+        text = render_derivation(
+            derivation, args.format, zero_based=args.zero_based,
+            pictures=figures_for(derivation, args.format, args.zero_based),
+        )  # fmt: skip
         if args.output is not None:
             print(f"wrote {write_text_atomic(args.output, text)}", file=sys.stderr)
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.pdf:
-        latex = render_derivation(derivation, "latex", zero_based=args.zero_based)
+        latex = render_derivation(
+            derivation, "latex", zero_based=args.zero_based,
+            pictures=figures_for(derivation, "latex", args.zero_based),
+        )  # fmt: skip
         print(f"wrote {compile_pdf(latex, pdf_target(args))}", file=sys.stderr)
     return 0 if derivation.all_patterns_hold else 1

@@ -21,6 +21,10 @@ from symconv.version import __version__
 
 TEMPLATE_PACKAGE = "symconv.templates"
 MODULE_TEMPLATE = "module.py.j2"
+#: The template a folder must hold: a code target's module, or the figures' picture.
+REQUIRED = {"draw": "figure.svg.j2"}
+#: Templates whose output is markup: values are escaped (a label's "<" stays text).
+MARKUP = (".svg.j2", ".html.j2")
 
 
 def _folder(target: str):
@@ -39,7 +43,7 @@ def template_sources(target: str) -> dict[str, str]:
         for entry in folder.iterdir()
         if entry.name.endswith(".j2")
     }
-    if MODULE_TEMPLATE not in found:
+    if REQUIRED.get(target, MODULE_TEMPLATE) not in found:
         raise FileNotFoundError(f"symconv templates of target {target!r} not found in {folder}")
     return dict(sorted(found.items()))
 
@@ -61,7 +65,7 @@ def environment(target: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,
+        autoescape=lambda name: name is not None and name.endswith(MARKUP),
     )
 
 

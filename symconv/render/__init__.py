@@ -9,16 +9,17 @@ prints it.  `pdf` compiles the LaTeX when pdflatex is installed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from symconv.render import chain_document, document, latex, markdown, pooling_document, text
+from symconv.render import chain_document, document, html, latex, markdown, pooling_document, text
 from symconv.render.names import Names
-from symconv.render.outline import Outline
+from symconv.render.outline import Outline, Picture, Section
 from symconv.symbolic.chain import ChainDerivation
 from symconv.symbolic.convolution import ConvDerivation
 from symconv.symbolic.pooling import PoolDerivation
 
-FORMATS = ("text", "markdown", "latex")
+FORMATS = ("text", "markdown", "latex", "html")
 
 #: The outline builder of each kind of derivation.
 BUILDERS: dict[type, Callable[[Any, bool], tuple[Outline, Names]]] = {
@@ -43,8 +44,12 @@ def render(
     zero_based: bool = False,
     document: bool = True,
     notebook: bool = False,
+    pictures: tuple[Picture, ...] = (),
 ) -> str:
-    """`derivation` as ``text``, ``markdown`` or ``latex``.
+    """`derivation` as ``text``, ``markdown``, ``latex`` or ``html`` (MathML, one page).
+
+    `pictures` (figures of `symconv.draw`) are appended as a last section, each format
+    showing them as it can: inline SVG, TikZ, a file link, a caption.
 
     `zero_based` counts indices from 0; `document=False` gives the LaTeX body without
     the preamble (to ``\\input`` into a document of your own); `notebook` is Markdown for
@@ -53,6 +58,10 @@ def render(
     if fmt not in FORMATS:
         raise ValueError(f"format={fmt!r} must be one of {', '.join(FORMATS)}")
     built, names = outline(derivation, zero_based)
+    if pictures:
+        built = replace(built, sections=(*built.sections, Section("Figures", tuple(pictures))))
+    if fmt == "html":
+        return html.write(built, names)
     if fmt == "text":
         return text.write(built, names)
     if fmt == "markdown":
@@ -60,4 +69,4 @@ def render(
     return latex.write(built, names, document=document)
 
 
-__all__ = ["FORMATS", "outline", "render"]
+__all__ = ["FORMATS", "Picture", "outline", "render"]

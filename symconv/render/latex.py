@@ -30,6 +30,7 @@ from symconv.render.outline import (
     MaxRule,
     Outline,
     Paragraph,
+    Picture,
     SizeRules,
     Slice,
     Table,
@@ -57,6 +58,11 @@ PREAMBLE = r"""\documentclass[10pt]{article}
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.6ex}
 \setlength{\jot}{1.2ex}
+\usepackage{graphicx}
+\newif\ifsymconvtikz
+\IfFileExists{tikz.sty}{\usepackage{tikz}\symconvtikztrue}{}
+\newcommand{\symconvfigure}[1]{\ifsymconvtikz\resizebox{0.98\linewidth}{!}{#1}\else
+\emph{(Drawn with TikZ, which this TeX installation lacks: texlive-pictures.)}\fi}
 """
 
 
@@ -467,6 +473,12 @@ class DocumentWriter(Writer):
     # ----- blocks -------------------------------------------------------------------------
     def _print_Paragraph(self, block: Paragraph) -> str:
         return escape(block.text)
+
+    def _print_Picture(self, block: Picture) -> str:
+        title = rf"\textbf{{Figure: {escape(block.title)}.}} {escape(block.caption)}"
+        if not block.tikz:
+            return title
+        return f"{title}\n\n\\begin{{center}}\n\\symconvfigure{{%\n{block.tikz}}}\n\\end{{center}}"
 
     def _print_Callout(self, block: Callout) -> str:
         return self.boxed(f"\\textbf{{Note.}} {escape(block.text)}")

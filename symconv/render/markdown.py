@@ -25,6 +25,7 @@ from symconv.render.outline import (
     MaxRule,
     Outline,
     Paragraph,
+    Picture,
     SizeRules,
     Slice,
     Table,
@@ -81,6 +82,12 @@ class MarkdownWriter(Writer):
                 escape(block.why),
             ],
         )
+
+    def _print_Picture(self, block: Picture) -> str:
+        parts = [f"**Figure: {escape(block.title)}.** {escape(block.caption)}"]
+        if block.file:
+            parts.append(f"![{escape(block.title)}]({block.file})")
+        return "\n\n".join(parts)
 
     def _print_Verdict(self, block: Verdict) -> str:
         mark = "✓ proved" if block.holds else "✗ does not hold"

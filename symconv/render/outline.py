@@ -192,6 +192,18 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A figure of the layer (`symconv.draw`), printed by each format as it can show it:
+    inline SVG (HTML), TikZ (LaTeX), a file link (Markdown) or its caption (text)."""
+
+    title: str
+    caption: str
+    svg: str = ""
+    tikz: str = ""
+    file: str = ""
+
+
 Block = (
     Paragraph
     | Table
@@ -205,6 +217,7 @@ Block = (
     | MatrixStack
     | Apply
     | Verdict
+    | Picture
 )
 
 

@@ -24,6 +24,7 @@ from symconv.render.outline import (
     MaxRule,
     Outline,
     Paragraph,
+    Picture,
     SizeRules,
     Slice,
     Table,
@@ -166,6 +167,12 @@ class TextWriter(Writer):
         for paragraph in (f"{Correction.WROTE}: {block.wrote}", f"Right: {block.right}", block.why):
             body += textwrap.wrap(paragraph, WIDTH - 4, subsequent_indent="  ")
         return "\n".join(box(body, "┏┓┗┛", "━", "┃"))
+
+    def _print_Picture(self, block: Picture) -> str:
+        where = f" ({block.file})" if block.file else " (symconv draw writes it as SVG and PNG)"
+        lines = [f"Figure: {block.title}{where}"]
+        lines += [INDENT + line for line in textwrap.wrap(block.caption, WIDTH - len(INDENT))]
+        return "\n".join(lines)
 
     def _print_Verdict(self, block: Verdict) -> str:
         mark = "✓ proved" if block.holds else "✗ does not hold"

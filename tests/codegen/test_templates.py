@@ -45,5 +45,5 @@ def test_pyproject_ships_every_package_and_the_templates():
     }
     assert set(config["packages"]) == found | {"symconv.templates"}
     assert config["package-dir"]["symconv.templates"] == "templates"
-    shipped = [f"{target.templates}/*.j2" for target in TARGETS.values()]
+    shipped = [f"{target.templates}/*.j2" for target in TARGETS.values()] + ["draw/*.j2"]
     assert config["package-data"]["symconv.templates"] == shipped

@@ -312,8 +312,9 @@ def test_latex_document_compiles_with_pdflatex(name, request, compile_latex):
     )  # fmt: skip
 )
 @example(  # ∂L/∂F's one product, with no sum to break after, was 104 columns wide
-    spec=ConvSpec((3, 3), 2, in_channels=4, out_channels=4, groups=2, mode="convolution",
-                  tiles=(2, 2))  # fmt: skip
+    spec=ConvSpec(
+        (3, 3), 2, in_channels=4, out_channels=4, groups=2, mode="convolution", tiles=(2, 2)
+    )  # fmt: skip
 )
 def test_tiled_layers_with_channels_print_in_every_format(spec):
     """Each format prints, names F's axes (tile ones included), and writes the tile index τ."""
