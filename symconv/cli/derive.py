@@ -14,10 +14,11 @@ from symconv.cli.spec_args import (
     pool_from_args,
     spec_from_args,
 )
-from symconv.draw.drawing import drawings_of, pictures
+from symconv.draw.drawing import drawings_of, pictures, refused_layers
 from symconv.files import resolve_output, write_text_atomic
 from symconv.render import FORMATS
 from symconv.render import render as render_derivation
+from symconv.render.outline import Picture
 from symconv.render.pdf import INSTALL_HINT, compile_pdf, pdflatex_available
 from symconv.symbolic.derive import derive
 from symconv.symbolic.winograd import refusal, winograd
@@ -99,11 +100,11 @@ def derivation_from_args(args: argparse.Namespace):
 
 
 def figures_for(derivation, fmt: str, zero_based: bool) -> tuple:
-    """The figures a format shows: inline SVG in HTML, TikZ in LaTeX.  Text and Markdown
-    print none: `symconv draw` writes them as SVG files with a Markdown index."""
-    if fmt not in ("html", "latex"):
-        return ()
-    return pictures(drawings_of(derivation, zero_based), fmt)
+    """The figures every format shows: inline SVG in HTML, TikZ in LaTeX, text grids in
+    text and Markdown (`symconv draw` writes them as SVG and PNG files)."""
+    found = pictures(drawings_of(derivation, zero_based), fmt)
+    notes = tuple(Picture("none drawn", reason) for reason in refused_layers(derivation))
+    return found + notes
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,8 +29,9 @@ from symconv.draw.model import (
     Links,
     Role,
     cell_array,
+    counted,
 )
-from symconv.formatting import fmt_tuple
+from symconv.formatting import fmt_tuple, plural
 from symconv.kinds import ConvSpec
 from symconv.render.names import Names
 from symconv.symbolic.identities import Correlation, Dilate, Identity, Pad
@@ -253,7 +254,7 @@ def grad_input(spec: ConvSpec, names: Names) -> Figure:
         "∂L/∂X: the rotated filter over the dilated, padded ∂L/∂O",
         caption,
         (
-            Grid("∂L/∂O, " + _steps_phrase(identity), grid),
+            Grid(_titled("∂L/∂O", identity), grid),
             Grid(rotated, kernel),
             Grid("∂L/∂X", result),
         ),
@@ -273,6 +274,12 @@ def _grid_padding(identity: Identity, spec: ConvSpec) -> tuple[tuple[int, int], 
     return tuple((0, 0) for _ in spec.window_axes)
 
 
+def _titled(name: str, identity: Identity) -> str:
+    """ "∂L/∂O, dilated and padded", or the bare name when no step changes the operand."""
+    phrase = _steps_phrase(identity)
+    return f"{name}, {phrase}" if phrase else name
+
+
 def _steps_phrase(identity: Identity) -> str:
     words = []
     for step in identity.grid.steps:
@@ -282,7 +289,7 @@ def _steps_phrase(identity: Identity) -> str:
             words.append("cropped" if step.crops and not step.pads else "padded")
     if identity.operation.full:
         words.append("padded (full)")
-    return " and ".join(words) or "as it is"
+    return " and ".join(words)
 
 
 # ----- ∂L/∂F -------------------------------------------------------------------------------
@@ -311,12 +318,17 @@ def grad_weight(spec: ConvSpec, names: Names) -> Figure:
     return Figure(
         "grad_weight",
         "∂L/∂F: the dilated ∂L/∂O as the window over X",
-        f"∂L/∂F is the cross-correlation of X ({_steps_phrase(identity)}"
-        + f") with ∂L/∂O dilated by the stride {fmt_tuple(spec.stride)}, the window stepping "
-        f"by the dilation {fmt_tuple(spec.dilation)}: stride and dilation trade places. "
-        "Marked cells of X meet a real ∂L/∂O entry; the others meet an inserted zero.",
+        f"∂L/∂F is the cross-correlation of {_titled('X', identity).replace(',', '')} with "
+        + (
+            f"∂L/∂O dilated by the stride {fmt_tuple(spec.stride)}"
+            if any(s > 1 for s in spec.stride)
+            else "∂L/∂O (stride 1: nothing inserted)"
+        )
+        + f", the window stepping by the dilation {fmt_tuple(spec.dilation)}: stride and "
+        "dilation trade places. Marked cells of X meet a real ∂L/∂O entry"
+        + ("; the others meet an inserted zero." if any(s > 1 for s in spec.stride) else "."),
         (
-            Grid("X, " + _steps_phrase(identity), grid),
+            Grid(_titled("X", identity), grid),
             Grid("∂L/∂O" + (", dilated" if identity.kernel.step(Dilate) else ""), kernel),
             Grid("∂L/∂F", result),
         ),
@@ -348,7 +360,8 @@ def channels(spec: ConvSpec) -> Figure:
     return Figure(
         "channels",
         "Channels and groups",
-        f"{spec.in_channels} input channels, {spec.out_channels} output channels, {kind}.",
+        f"{plural(spec.in_channels, 'input channel')}, "
+        f"{plural(spec.out_channels, 'output channel')}, {kind}.",
         (
             Links(
                 "input channels → output channels",
@@ -406,7 +419,7 @@ def winograd_tiles(spec: ConvSpec, m: int) -> Figure:
             j
             for j in product(*(range(t * m, min(t * m + m, a.outputs)) for t, a in zip(tile, axes)))
         )
-        frames.append(Frame({0: reads, 1: writes}, f"tile {fmt_tuple(tuple(t + 1 for t in tile))}"))
+        frames.append(Frame({0: reads, 1: writes}, f"tile {counted(tile)}"))
     r = fmt_tuple(spec.kernel_size)
     return Figure(
         "winograd",

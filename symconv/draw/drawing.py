@@ -18,6 +18,7 @@ from symconv.draw import convolution, pooling
 from symconv.draw.layout import Page, lay_out
 from symconv.draw.model import Figure
 from symconv.draw.svg import write_svg
+from symconv.draw.text import write_text
 from symconv.files import OutputError, output_folder, write_bytes_atomic
 from symconv.kinds import POOLING, kind_of
 from symconv.render.names import Names
@@ -165,6 +166,32 @@ def png_available() -> bool:
     return True
 
 
+#: The most cells a figure's largest grid may hold: every cell is a Python object, and a
+#: 256 × 256 grid (drawn elided) already takes about a second.
+MAX_GRID_CELLS = 1 << 16
+
+
+def largest_grid(spec: object) -> int:
+    """Cells of the largest grid a figure of `spec` holds: the padded input, or ∂L/∂O
+    dilated and padded for the full correlation."""
+    cells = 1
+    for axis in spec.window_axes:
+        dilated = (axis.outputs - 1) * axis.stride + 1 + 2 * (axis.span - 1)
+        cells *= max(axis.padded, dilated)
+    return cells
+
+
+def refusal(spec: object) -> str | None:
+    """Why `spec` is not drawn (its grids are too large), or None."""
+    cells = largest_grid(spec)
+    if cells <= MAX_GRID_CELLS:
+        return None
+    return (
+        f"{spec.label} is not drawn: its largest grid holds {cells:,} cells, more than "
+        f"{MAX_GRID_CELLS:,} (figures show a layer's every cell, elided only when printed)"
+    )
+
+
 def draw(
     spec: object,
     *,
@@ -177,6 +204,9 @@ def draw(
     `values` are a pooling layer's input values (one image, one channel; default 1 … n
     shuffled); `winograd` the output tile m of the Winograd figure (default 2).
     """
+    reason = refusal(spec)
+    if reason is not None:
+        raise ValueError(reason)
     if kind_of(spec) is POOLING:
         found = pooling.figures(spec, values)
         names = pooling.names_for(spec)
@@ -198,11 +228,21 @@ def drawings_of(derivation: object, zero_based: bool = False) -> list[Drawing]:
     return maker(derivation, zero_based)
 
 
+def refused_layers(derivation: object) -> list[str]:
+    """Why each layer of a derivation that is too large to draw is not drawn."""
+    specs = DERIVATION_SPECS[type(derivation)](derivation)
+    return [reason for reason in map(refusal, specs) if reason is not None]
+
+
 def _conv_layers(derivation, zero_based: bool) -> list[Drawing]:
+    if refusal(derivation.spec):
+        return []
     return [draw(derivation.spec, zero_based=zero_based)]
 
 
 def _pool_layers(derivation, zero_based: bool) -> list[Drawing]:
+    if refusal(derivation.spec):
+        return []
     values = derivation.values
     plane = None
     if values is not None:
@@ -218,12 +258,19 @@ def _chain_layers(derivation, zero_based: bool) -> list[Drawing]:
             plane = numbers.reshape(derivation.pool.spec.input_shape)[0, 0]
         except (TypeError, ValueError):
             plane = None  # C is symbolic (no filter numbers): the default numbers are drawn
-    return [
-        draw(derivation.conv.spec, zero_based=zero_based),
-        draw(derivation.pool.spec, values=plane),
-    ]
+    found = []
+    if not refusal(derivation.conv.spec):
+        found.append(draw(derivation.conv.spec, zero_based=zero_based))
+    if not refusal(derivation.pool.spec):
+        found.append(draw(derivation.pool.spec, values=plane))
+    return found
 
 
+DERIVATION_SPECS = {
+    ConvDerivation: lambda d: [d.spec],
+    PoolDerivation: lambda d: [d.spec],
+    ChainDerivation: lambda d: [d.conv.spec, d.pool.spec],
+}
 DERIVATION_LAYERS = {
     ConvDerivation: _conv_layers,
     PoolDerivation: _pool_layers,
@@ -231,19 +278,20 @@ DERIVATION_LAYERS = {
 }
 
 
-def pictures(drawings: list[Drawing], fmt: str, linked: bool = False) -> tuple[Picture, ...]:
-    """The figures as outline blocks for format `fmt`: animated SVG inline for HTML, TikZ
-    for LaTeX, links to the written SVG files for Markdown (`linked`), captions for text."""
+def pictures(drawings: list[Drawing], fmt: str, notebook: bool = False) -> tuple[Picture, ...]:
+    """The figures as outline blocks for format `fmt`: animated SVG inline for HTML (and a
+    notebook's Markdown), TikZ for LaTeX, text grids for text and Markdown."""
     found = []
     for drawing in drawings:
         for figure in drawing.figures:
+            inline = fmt == "html" or (fmt == "markdown" and notebook)
             found.append(
                 Picture(
                     figure.title,
                     figure.caption + "".join(" " + note for note in figure.notes),
-                    svg=drawing.svg(figure.name, animated=True) if fmt == "html" else "",
+                    svg=drawing.svg(figure.name, animated=True) if inline else "",
                     tikz=drawing.tikz(figure.name) if fmt == "latex" else "",
-                    file=f"{drawing.label}_{figure.name}.svg" if linked else "",
+                    text=write_text(figure, drawing.names) if fmt in ("text", "markdown") else "",
                 )
             )
     return tuple(found)

@@ -10,7 +10,7 @@ ellipsis between, as the printed matrices do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,6 +26,8 @@ TITLE_HEIGHT = 36
 MARGIN = 12
 FONT_SIZE = 12
 MAX_DEPTH_SLICES = 4
+#: Panels wrap onto a new row past this width.
+MAX_WIDTH = 1100
 
 FILLS: dict[Role, str] = {
     Role.DATA: "#ffffff",
@@ -96,6 +98,16 @@ class Page:
     frames: list[list[Box]] = field(default_factory=list)
     captions: list[str] = field(default_factory=list)
     caption_at: tuple[float, float] = (0.0, 0.0)
+    #: The frame a still picture shows.
+    still: int = 0
+
+    @property
+    def still_marks(self) -> list[Box]:
+        return self.frames[self.still] if self.frames else []
+
+    @property
+    def still_caption(self) -> str:
+        return self.captions[self.still] if self.captions else ""
 
 
 def cell_label(cell: Cell, names: Names) -> str:
@@ -124,15 +136,20 @@ def lay_out(figure: Figure, names: Names) -> Page:
     page = Page(0, 0)
     x, top = MARGIN, MARGIN + TITLE_HEIGHT
     page.texts.append(Text(MARGIN, MARGIN + 16, figure.title, 15, "start", True))
-    bottom = top
+    bottom, widest = top, 0.0
     placed: dict[tuple[int, tuple[int, ...]], Box] = {}
     for number, panel in enumerate(figure.panels):
+        scratch, spots = Page(0, 0), {}
         if isinstance(panel, Links):
-            right, low = _links(page, panel, x, top)
+            right, low = _links(scratch, panel, 0, 0)
         else:
-            right, low = _grid(page, panel, number, x, top, names, placed)
-        x, bottom = right + PANEL_GAP, max(bottom, low)
-    width = max(x - PANEL_GAP + MARGIN, 360)
+            right, low = _grid(scratch, panel, number, 0, 0, names, spots)
+        if x > MARGIN and x + right > MAX_WIDTH:  # wrap: the next row of panels
+            x, top = MARGIN, bottom + PANEL_GAP
+        _place(scratch, spots, x, top, page, placed)
+        widest = max(widest, x + right)
+        x, bottom = x + right + PANEL_GAP, max(bottom, top + low)
+    width = max(widest + MARGIN, 360)
     y = bottom + 18
     for role in figure.roles():
         page.boxes.append(Box(MARGIN, y - 11, 14, 14, FILLS[role]))
@@ -152,6 +169,7 @@ def lay_out(figure: Figure, names: Names) -> Page:
         page.frames.append(marks)
         page.captions.append(frame.caption)
     page.caption_at = (MARGIN, y)
+    page.still = figure.still_index
     y += 20 if figure.frames else 0
     for line in wrap(figure.caption, width - 2 * MARGIN) + [
         n for note in figure.notes for n in wrap(note, width - 2 * MARGIN)
@@ -160,6 +178,15 @@ def lay_out(figure: Figure, names: Names) -> Page:
         y += 17
     page.width, page.height = width, y + MARGIN
     return page
+
+
+def _place(scratch: Page, spots: dict, dx: float, dy: float, page: Page, placed: dict) -> None:
+    """Copy a panel laid out at the origin onto the page at (dx, dy)."""
+    page.boxes += [replace(b, x=b.x + dx, y=b.y + dy) for b in scratch.boxes]
+    page.texts += [replace(t, x=t.x + dx, y=t.y + dy) for t in scratch.texts]
+    page.lines += [Line(v.x1 + dx, v.y1 + dy, v.x2 + dx, v.y2 + dy) for v in scratch.lines]
+    for key, box in spots.items():
+        placed[key] = replace(box, x=box.x + dx, y=box.y + dy)
 
 
 def legend(figure: Figure, role: Role) -> str:

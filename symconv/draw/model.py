@@ -119,8 +119,19 @@ class Figure:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
+    def still_index(self) -> int:
+        """The frame a still picture shows: the first whose window meets an element of the
+        first grid (a corner window of a padded grid may meet only zeros)."""
+        first = self.panels[0] if self.panels else None
+        if isinstance(first, Grid):
+            for number, frame in enumerate(self.frames):
+                if any(first.cells[m].role is Role.DATA for m in frame.marks.get(0, ())):
+                    return number
+        return 0
+
+    @property
     def still(self) -> Frame:
-        return self.frames[0] if self.frames else Frame({})
+        return self.frames[self.still_index] if self.frames else Frame({})
 
     def roles(self) -> list[Role]:
         """The roles its grids hold, in legend order."""
@@ -146,3 +157,9 @@ def cell_array(shape: tuple[int, ...], make) -> np.ndarray:
     for index in np.ndindex(*shape):
         out[index] = make(index)
     return out
+
+
+def counted(index: tuple[int, ...]) -> str:
+    """A zero-based position as a reader counts it: (0, 2) -> "(1, 3)", (4,) -> "5"."""
+    numbers = [str(v + 1) for v in index]
+    return numbers[0] if len(numbers) == 1 else "(" + ", ".join(numbers) + ")"

@@ -28,7 +28,7 @@ def write_png(page: Page, marker: str) -> bytes:
     axes.axis("off")
     for line in page.lines:
         axes.plot([line.x1, line.x2], [line.y1, line.y2], color="#7a8797", linewidth=1)
-    marks = page.frames[0] if page.frames else []
+    marks = page.still_marks
     for box in page.boxes:
         axes.add_patch(
             Rectangle(
@@ -66,7 +66,7 @@ def write_png(page: Page, marker: str) -> bytes:
             fontweight="bold" if text.bold else "normal",
         )
     if page.captions:
-        axes.text(*page.caption_at, page.captions[0], fontsize=8.5, style="italic", va="baseline")
+        axes.text(*page.caption_at, page.still_caption, fontsize=8.5, style="italic", va="baseline")
     buffer = io.BytesIO()
     canvas.savefig(buffer, format="png", dpi=DPI, metadata={"Software": marker})
     return buffer.getvalue()

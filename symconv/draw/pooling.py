@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from symconv.draw.convolution import sampled
-from symconv.draw.model import Cell, Figure, Frame, Grid, Role, cell_array
+from symconv.draw.model import Cell, Figure, Frame, Grid, Role, cell_array, counted
 from symconv.formatting import fmt_tuple
 from symconv.kinds import PoolSpec
 from symconv.kinds.pooling.oracles import pool_forward, pool_grad_input
@@ -77,7 +77,7 @@ def figures(spec: PoolSpec, values: np.ndarray | None = None) -> list[Figure]:
         frames.append(
             Frame(
                 {0: window, 1: {j}, 2: gets},
-                f"window {fmt_tuple(tuple(q + 1 for q in j))}: {label} goes to the marked ∂L/∂X",
+                f"window {counted(j)}: {label} goes to the marked ∂L/∂X",
             )
         )
     rule = (

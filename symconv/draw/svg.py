@@ -35,7 +35,7 @@ def write_svg(page: Page, title: str, animated: bool = False) -> str:
         ]
     else:
         animated = False
-        frames = [FrameView(page.frames[0], page.captions[0], "")] if count else []
+        frames = [FrameView(page.still_marks, page.still_caption, "")] if count else []
     template = environment("draw").get_template("figure.svg.j2")
     return template.render(
         width=round(page.width, 2),

@@ -65,7 +65,7 @@ def write_tikz(page: Page) -> str:
     def y(v: float) -> str:
         return f"{-v * SCALE:.3f}"
 
-    colours = sorted({b.fill for b in page.boxes} | {b.fill for m in page.frames[:1] for b in m})
+    colours = sorted({b.fill for b in page.boxes} | {b.fill for b in page.still_marks})
     names = {c: f"symconv{k}" for k, c in enumerate(colours)}
     boxes = [
         {
@@ -89,7 +89,7 @@ def write_tikz(page: Page) -> str:
             "y1": y(b.y + b.height),
             "fill": names[b.fill],
         }
-        for b in (page.frames[0] if page.frames else [])
+        for b in page.still_marks
     ]
     anchors = {"start": "west", "middle": "center", "end": "east"}
     texts = [
@@ -111,7 +111,7 @@ def write_tikz(page: Page) -> str:
                 "y": y(cy - 4),
                 "anchor": "west",
                 "bold": False,
-                "text": r"\emph{" + escape(page.captions[0]) + "}",
+                "text": r"\emph{" + escape(page.still_caption) + "}",
                 "small": True,
             }
         )

@@ -10,6 +10,8 @@ Jupyter's.
 
 from __future__ import annotations
 
+import base64
+
 from symconv.render.elide import More
 from symconv.render.indexform import ClosedForm
 from symconv.render.latex import Display, LatexMath
@@ -87,6 +89,12 @@ class MarkdownWriter(Writer):
         parts = [f"**Figure: {escape(block.title)}.** {escape(block.caption)}"]
         if block.file:
             parts.append(f"![{escape(block.title)}]({block.file})")
+        elif self.notebook and block.svg:  # Jupyter shows a data-URI image; GitHub would not
+            data = base64.b64encode(block.svg.encode()).decode()
+            source = f"data:image/svg+xml;base64,{data}"
+            parts.append(f'<img alt="{escape(block.title)}" src="{source}">')
+        elif block.text:
+            parts.append(f"```text\n{block.text}\n```")
         return "\n\n".join(parts)
 
     def _print_Verdict(self, block: Verdict) -> str:

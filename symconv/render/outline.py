@@ -195,13 +195,15 @@ class Table:
 @dataclass(frozen=True)
 class Picture:
     """A figure of the layer (`symconv.draw`), printed by each format as it can show it:
-    inline SVG (HTML), TikZ (LaTeX), a file link (Markdown) or its caption (text)."""
+    inline SVG (HTML, a notebook), TikZ (LaTeX), text grids (text, Markdown)."""
 
     title: str
     caption: str
     svg: str = ""
     tikz: str = ""
     file: str = ""
+    #: The figure as text grids (`symconv.draw.text`), for terminals and Markdown.
+    text: str = ""
 
 
 Block = (

@@ -169,10 +169,9 @@ class TextWriter(Writer):
         return "\n".join(box(body, "┏┓┗┛", "━", "┃"))
 
     def _print_Picture(self, block: Picture) -> str:
-        where = f" ({block.file})" if block.file else " (symconv draw writes it as SVG and PNG)"
-        lines = [f"Figure: {block.title}{where}"]
+        lines = [f"Figure: {block.title}"]
         lines += [INDENT + line for line in textwrap.wrap(block.caption, WIDTH - len(INDENT))]
-        return "\n".join(lines)
+        return "\n".join(lines) + ("\n" + block.text if block.text else "")
 
     def _print_Verdict(self, block: Verdict) -> str:
         mark = "✓ proved" if block.holds else "✗ does not hold"

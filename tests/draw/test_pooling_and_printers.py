@@ -68,14 +68,15 @@ def test_max_pool_cell_of_two_windows_names_both() -> None:
 
 @settings(max_examples=15, deadline=None)
 @given(conv_specs(max_rank=3, max_batch=1, groups=(1, 2)))
-def test_every_svg_parses_and_marks_its_first_frame(spec: ConvSpec) -> None:
+def test_every_svg_parses_and_marks_its_still_frame(spec: ConvSpec) -> None:
     drawing = draw(spec)
     for figure in drawing.figures:
         root = ElementTree.fromstring(drawing.svg(figure.name))
         assert root.tag == f"{SVG}svg"
         marked = [r for r in root.iter(f"{SVG}rect") if r.get("stroke") == MARK_STROKE]
-        placed = drawing.page(figure.name).frames
-        assert len(marked) == (len(placed[0]) if placed else 0)
+        page = drawing.page(figure.name)
+        assert len(marked) == len(page.still_marks)
+        placed = page.frames
         if figure.animated and len(figure.frames) > 1:
             animated = ElementTree.fromstring(drawing.svg(figure.name, animated=True))
             assert len(list(animated.iter(f"{SVG}animate"))) == len(placed)
@@ -167,3 +168,42 @@ def test_png_where_matplotlib_is_installed(tmp_path) -> None:
     pngs = [p for p in drawing.write(tmp_path, png=True) if p.suffix == ".png"]
     assert len(pngs) == len(drawing.figures) == 4  # forward, ∂L/∂X, ∂L/∂F, Winograd
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
+
+
+@settings(max_examples=20, deadline=None)
+@given(conv_specs(max_rank=3, max_batch=1, groups=(1, 2), max_padding=3))
+def test_text_figures_fit_100_columns_and_bracket_the_still_window(spec: ConvSpec) -> None:
+    from symconv.draw.text import write_text
+
+    drawing = draw(spec)
+    for figure in drawing.figures:
+        text = write_text(figure, drawing.names)
+        assert max(len(line) for line in text.splitlines()) <= 100
+        if figure.frames:
+            assert "[" in text
+
+
+def test_every_derive_format_carries_the_figures(tmp_path) -> None:
+    from symconv.draw.drawing import drawings_of, pictures
+
+    spec = ConvSpec(input_size=(5, 5), kernel_size=3, stride=2)
+    derivation = derive(spec)
+    drawings = drawings_of(derivation)
+    titles = [f.title for f in drawings[0].figures]
+    for fmt in ("text", "markdown"):
+        printed = render(derivation, fmt, pictures=pictures(drawings, fmt))
+        assert all(title in printed for title in titles), fmt
+    latex = render(derivation, "latex", pictures=pictures(drawings, "latex"))
+    assert latex.count(r"\begin{tikzpicture}") == len(titles)
+    text = render(derivation, "text", pictures=pictures(drawings, "text"))
+    assert "[∂L/∂O11]" in text and "[F33]" in text  # the rotated filter's window, in brackets
+    notebook = render(derivation, "markdown", notebook=True,
+                      pictures=pictures(drawings, "markdown", notebook=True))  # fmt: skip
+    assert notebook.count("data:image/svg+xml;base64,") == len(titles)
+    assert drawings[0]._repr_html_().count("<svg") == len(titles)
+
+
+def test_a_layer_too_large_to_draw_is_refused_in_one_line(capsys) -> None:
+    assert main(["draw", "--input", "1000x1000", "--kernel", "3", "-o", "unused"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "1,004,004 cells" in error
