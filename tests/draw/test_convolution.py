@@ -112,16 +112,19 @@ def test_grad_input_grid_is_the_printed_operand_and_windows_the_equations(spec: 
     drawing = draw(spec)
     figure = drawing.figure("grad_input")
     grid = figure.panels[0]
-    printed = grad_input_identity(spec).grid.value(derivation.symbols)
-    plane = printed[0, 0] if printed.shape[2:] == grid.shape else None
+    identity = grad_input_identity(spec)
+    plane = identity.grid.value(derivation.symbols)[0, 0]
+    if identity.operation.full:  # the full correlation pads by k_eff − 1 on every side
+        spans = [a.span - 1 for a in spec.window_axes]
+        plane = np.pad(plane, [(e, e) for e in spans], constant_values=sp.S.Zero)
     where = index_of(derivation, "gy")
-    if plane is not None:  # not a full correlation: the operand is printed padded as drawn
-        for q in np.ndindex(*grid.shape):
-            cell = grid.cells[q]
-            if plane[q] == 0:
-                assert cell.role in (Role.PADDING, Role.INSERTED), q
-            else:
-                assert cell.ref.index == expected_ref(drawing.names, "gy", where[plane[q]])
+    assert plane.shape == grid.shape
+    for q in np.ndindex(*grid.shape):
+        cell = grid.cells[q]
+        if plane[q] == 0:
+            assert cell.role in (Role.PADDING, Role.INSERTED), q
+        else:
+            assert cell.ref.index == expected_ref(drawing.names, "gy", where[plane[q]])
     for frame in figure.frames:
         (r,) = frame.marks[2]
         drawn = {ref_index(grid.cells[m]) for m in data_marks(grid, frame.marks[0])}

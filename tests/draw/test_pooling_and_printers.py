@@ -207,3 +207,14 @@ def test_a_layer_too_large_to_draw_is_refused_in_one_line(capsys) -> None:
     assert main(["draw", "--input", "1000x1000", "--kernel", "3", "-o", "unused"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "1,004,004 cells" in error
+
+
+def test_html_without_its_libraries_is_one_line(monkeypatch, tmp_path, capsys) -> None:
+    import symconv.render.html as html
+
+    monkeypatch.setattr(html, "available", lambda: html.INSTALL_HINT)
+    out = tmp_path / "page.html"
+    assert main(["derive", "--format", "html", "-o", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "latex2mathml" in error
+    assert not out.exists()
