@@ -15,7 +15,7 @@ from symconv.version import __version__
 if TYPE_CHECKING:  # what the names below are, for type checkers and editors
     from symconv import reference
     from symconv.check import check
-    from symconv.kinds import ConvSpec, PoolSpec
+    from symconv.kinds import ConvSpec, ConvTransposeSpec, PoolSpec
     from symconv.pipeline import generate
     from symconv.render import render
     from symconv.symbolic.base import Derivation
@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # what the names below are, for type checkers and editors
 
 __all__ = [
     "ConvSpec",
+    "ConvTransposeSpec",
     "Derivation",
     "PoolSpec",
     "__version__",
@@ -42,6 +43,7 @@ __all__ = [
 #: the module itself).
 _LAZY = {
     "ConvSpec": ("symconv.kinds", "ConvSpec"),
+    "ConvTransposeSpec": ("symconv.kinds", "ConvTransposeSpec"),
     "PoolSpec": ("symconv.kinds", "PoolSpec"),
     "Derivation": ("symconv.symbolic.base", "Derivation"),
     "derive": ("symconv.symbolic.derive", "derive"),

@@ -45,6 +45,7 @@ def render(
     given, gains the seconds of every stage and lowering pass.
     """
     chosen = targets.get(target)
+    spec, schedules = lowered(spec, schedules)
     timings = {} if timings is None else timings
     clock = time.perf_counter()
     level = kind_of(spec).index_level(spec)
@@ -60,6 +61,7 @@ def module_file(
     spec: LayerSpec, out: Out = None, schedules: Schedules = None, target: TargetName = None
 ) -> Path:
     """Where the module of `spec` goes: `out`, or the cache folder."""
+    spec, schedules = lowered(spec, schedules)
     chosen = targets.get(target)
     name = "" if chosen is targets.DEFAULT else chosen.name
     return module_path(spec, chosen.digest(), out, schedules, name)
@@ -73,6 +75,7 @@ def write(
     target: TargetName = None,
 ) -> Path:
     """Render the module of `spec` and store it in `out` (default: the cache folder)."""
+    spec, schedules = lowered(spec, schedules)
     say = progress or _quiet
     say(f"{spec.label}: deriving, lowering and rendering the kernels")
     timings: dict[str, float] = {}
@@ -88,8 +91,16 @@ def load(path: str | os.PathLike, spec: LayerSpec, target: TargetName = None) ->
     """Import the module at `path` (compiling, or loading Numba's cache) and wrap it."""
     chosen = targets.get(target)
     chosen.available()
-    module = load_module(path, kind_of(spec).kernel_names(spec))
-    return chosen.wrap(spec, module, Path(path))
+    module_spec, _ = lowered(spec, None)
+    module = load_module(path, kind_of(module_spec).kernel_names(module_spec))
+    return kind_of(spec).adapt(spec, chosen.wrap(module_spec, module, Path(path)))
+
+
+def lowered(spec: LayerSpec, schedules: Schedules) -> tuple[LayerSpec, Schedules]:
+    """The spec whose module computes `spec`'s kernels, and the schedules named for it
+    (the same, but for a kind computed by another kind's kernels: a transposed layer)."""
+    kind = kind_of(spec)
+    return kind.lowered_as(spec), kind.schedules_for(spec, schedules)
 
 
 def generate(
@@ -110,7 +121,15 @@ def generate(
     `autotune_seconds` (the default choice is always among those timed).
     """
     say = progress or _quiet
+    supported = kind_of(spec).targets
+    if supported is not None and targets.get(target).name not in supported:
+        raise ValueError(
+            f"{spec.label}: the {targets.get(target).name} target does not generate a "
+            f"{kind_of(spec).name} yet; it runs on {', '.join(supported)}"
+        )
     targets.get(target).available()  # a target that cannot run here fails before any writing
+    layer = spec
+    spec, schedules = lowered(spec, schedules)
     if autotune:
         if targets.get(target).launch is not None:
             raise ValueError(
@@ -124,7 +143,7 @@ def generate(
         schedules = tuned_schedules(spec, out, say, target, autotune_seconds)
     path = write(spec, out, say, schedules, target)
     say(f"{spec.label}: compiling with Numba (or loading its cache)")
-    return load(path, spec, target)
+    return load(path, layer, target)
 
 
 def tuned_schedules(

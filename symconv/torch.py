@@ -44,12 +44,13 @@ except ModuleNotFoundError as error:  # only a missing torch itself; a broken on
 import numpy as np
 from torch import nn
 
-from symconv.kinds import CONVOLUTION, ConvSpec, require
+from symconv.kinds import CONVOLUTION, TRANSPOSED, ConvSpec, kind_of
 from symconv.pipeline import generate
 from symconv.runtime import Kernels
 
 __all__ = [
     "Conv",
+    "ConvTranspose",
     "ConvFunction",
     "GradBias",
     "GradInput",
@@ -293,7 +294,9 @@ def function(spec: ConvSpec, kernels: Kernels | None = None) -> ConvCallable:
     generated (or loaded from the cache) here, once.  Pass `kernels` to reuse ones you
     already have.
     """
-    require(spec, CONVOLUTION)
+    if kind_of(spec) not in (CONVOLUTION, TRANSPOSED):
+        given = type(spec).__name__
+        raise TypeError(f"spec must be a ConvSpec or a ConvTransposeSpec, not {given}")
     if kernels is None:
         kernels = generate(spec)
     elif kernels.spec != spec:
@@ -344,10 +347,11 @@ class Conv(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """PyTorch's `_ConvNd.reset_parameters`, so initial weights match `nn.Conv2d`."""
+        """PyTorch's `_ConvNd.reset_parameters`, so initial weights match `nn.Conv2d` (and
+        `nn.ConvTranspose2d`: the fan-in is read off the weight's own layout, as there)."""
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in = self.spec.in_channels_per_group * math.prod(self.spec.kernel_size)
+            fan_in = self.weight.shape[1] * math.prod(self.weight.shape[2:])
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
             nn.init.uniform_(self.bias, -bound, bound)
 
@@ -356,3 +360,17 @@ class Conv(nn.Module):
 
     def extra_repr(self) -> str:
         return self.spec.describe()
+
+
+class ConvTranspose(Conv):
+    """A fixed-shape transposed convolution (`nn.ConvTranspose*d`) on generated kernels.
+
+    `spec` is a `ConvTransposeSpec`; the weight is (C_in, C_out / groups, *kernel) and is
+    initialised as `nn.ConvTranspose2d` does.  Forward runs the convolution's dL/dX
+    kernel, backward its forward and dL/dF kernels (see `symconv.kinds.transposed`).
+    """
+
+    def __init__(self, spec, kernels: Kernels | None = None) -> None:
+        if kind_of(spec) is not TRANSPOSED:
+            raise TypeError(f"spec must be a ConvTransposeSpec, not {type(spec).__name__}")
+        super().__init__(spec, kernels)

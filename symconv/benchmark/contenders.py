@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import symconv.reference as reference
-from symconv.kinds import TOLERANCES, ConvSpec, relative_error
+from symconv.kinds import TOLERANCES, TRANSPOSED, ConvSpec, kind_of, relative_error
+from symconv.kinds.transposed import oracles as transposed
 from symconv.runtime import Kernels
 
 OPERATIONS = ("forward", "grad_input", "grad_weight")
@@ -61,6 +62,12 @@ def generated_calls(kernels: Kernels, data: Inputs) -> dict[str, Call]:
 
 
 def numpy_calls(spec: ConvSpec, data: Inputs) -> dict[str, Call]:
+    if kind_of(spec) is TRANSPOSED:
+        return {
+            "forward": lambda: transposed.forward(spec, data.x, data.w, data.b),
+            "grad_input": lambda: transposed.grad_input(spec, data.gy, data.w),
+            "grad_weight": lambda: transposed.grad_weight(spec, data.x, data.gy),
+        }
     return {
         "forward": lambda: reference.forward(spec, data.x, data.w, data.b),
         "grad_input": lambda: reference.grad_input(spec, data.gy, data.w),
@@ -79,6 +86,8 @@ def torch_calls(spec: ConvSpec, data: Inputs, device: str = "cpu") -> dict[str, 
     import torch
     import torch.nn.functional as F
 
+    if kind_of(spec) is TRANSPOSED:
+        return transposed_torch_calls(spec, data, device)
     x, w, gy = (torch.from_numpy(a).to(device) for a in (data.x, data.w, data.gy))
     b = torch.from_numpy(data.b).to(device) if data.b is not None else None
     spatial = tuple(range(2, 2 + spec.rank))
@@ -127,6 +136,35 @@ def torch_calls(spec: ConvSpec, data: Inputs, device: str = "cpu") -> dict[str, 
         "forward": lambda: conv(padded(x), w, b, padding=padding, **common),
         "grad_input": grad_input,
         "grad_weight": grad_weight,
+    }
+
+
+def transposed_torch_calls(spec, data: Inputs, device: str = "cpu") -> dict[str, Call]:
+    """PyTorch's transposed convolution: ``conv_transposeNd`` forward, and its gradients from
+    ``aten.convolution_backward`` with ``transposed=True`` (the call autograd makes)."""
+    import torch
+    import torch.nn.functional as F
+
+    x, w, gy = (torch.from_numpy(a).to(device) for a in (data.x, data.w, data.gy))
+    b = torch.from_numpy(data.b).to(device) if data.b is not None else None
+    transpose = getattr(F, f"conv_transpose{spec.rank}d")
+    bias_sizes = [spec.out_channels] if spec.bias else None
+
+    def backward(mask: list[bool]) -> object:
+        return torch.ops.aten.convolution_backward(
+            gy, x, w, bias_sizes, list(spec.stride), list(spec.padding), list(spec.dilation),
+            True, list(spec.output_padding), spec.groups, mask,
+        )  # fmt: skip
+
+    def forward() -> object:
+        return transpose(x, w, b, stride=spec.stride, padding=spec.padding,
+                         output_padding=spec.output_padding, groups=spec.groups,
+                         dilation=spec.dilation)  # fmt: skip
+
+    return {
+        "forward": forward,
+        "grad_input": lambda: backward([True, False, False])[0],
+        "grad_weight": lambda: backward([False, True, False])[1],
     }
 
 

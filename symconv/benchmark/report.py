@@ -19,7 +19,7 @@ from symconv.benchmark.contenders import OPERATIONS
 from symconv.benchmark.run import BenchResult, Measurement
 from symconv.files import write_bytes_atomic, write_text_atomic
 from symconv.formatting import fmt_padding, fmt_shape, fmt_tuple
-from symconv.kinds import ConvSpec
+from symconv.kinds import CONVOLUTION, TRANSPOSED, kind_of, spec_from_dict
 
 MISSING = "–"
 PLOT_HINT = "matplotlib is not installed (pip install matplotlib): bench.png not written"
@@ -55,8 +55,19 @@ def significant(value: float, digits: int = 3) -> str:
 def describe_layer(spec_dict: dict[str, object]) -> str:
     """Short shape text such as ``64×1×28×28 → 6, k5, s1, p0`` for a table cell."""
     try:
-        spec = ConvSpec.from_dict(spec_dict)
+        spec = spec_from_dict(dict(spec_dict))
     except (TypeError, ValueError):
+        return ""
+    if kind_of(spec) is TRANSPOSED:
+        parts = [
+            f"{fmt_shape(spec.input_shape)} → {spec.out_channels}, transposed",
+            f"k{fmt_tuple(spec.kernel_size)}",
+            f"s{fmt_tuple(spec.stride)}",
+            f"p{fmt_tuple(spec.padding)}",
+            f"output_padding {fmt_tuple(spec.output_padding)}",
+        ]
+        return ", ".join(parts)
+    if kind_of(spec) is not CONVOLUTION:
         return ""
     padding = fmt_padding(spec.padding)
     parts = [

@@ -22,7 +22,7 @@ from symconv.benchmark.suite import SUITE, quick_suite
 from symconv.cli.layers import add_layer_flags, manifest_given
 from symconv.cli.spec_args import given_spec_flags, spec_from_args
 from symconv.files import output_folder, write_text_atomic
-from symconv.kinds import CONVOLUTION, ConvSpec, kind_of
+from symconv.kinds import CONVOLUTION, TRANSPOSED, ConvSpec, kind_of
 from symconv.manifest import load_manifest
 
 DTYPES = {"float32": ("float32",), "float64": ("float64",), "both": ("float32", "float64")}
@@ -157,7 +157,7 @@ def layers_to_time(
     if manifest_given(args, ignored=("--dtype",)):
         layers: dict[str, ConvSpec] = {}
         for name, spec in load_manifest(args.manifest).items():
-            if kind_of(spec) is CONVOLUTION:
+            if kind_of(spec) in (CONVOLUTION, TRANSPOSED):
                 layers[name] = spec
             else:
                 say(f"skipping {name}: pooling layers are not benchmarked")

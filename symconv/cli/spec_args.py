@@ -15,7 +15,7 @@ import math
 import re
 
 from symconv.formatting import plural
-from symconv.kinds import ConvSpec, PoolSpec
+from symconv.kinds import ConvSpec, ConvTransposeSpec, PoolSpec
 from symconv.kinds.convolution import MODES
 from symconv.kinds.pooling import POOL_KINDS
 
@@ -36,6 +36,8 @@ SPEC_DEFAULTS: dict[str, object] = {
     "bias": False,
     "mode": "cross-correlation",
     "dtype": "float32",
+    "transposed": False,
+    "output_padding": "0",
 }
 PADDING_WORDS = ("same", "valid")
 _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
@@ -81,6 +83,19 @@ def add_spec_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--mode", choices=MODES)
     group.add_argument("--dtype", choices=("float32", "float64"))
+    group.add_argument(
+        "--transposed",
+        action="store_true",
+        default=None,
+        help="a transposed convolution (PyTorch's ConvTransposeNd): the layer whose forward is "
+        "this convolution's dL/dX; --padding is then one int per dimension",
+    )
+    group.add_argument(
+        "--output-padding",
+        metavar="A",
+        help="with --transposed: rows added at the far end of the output (PyTorch's "
+        "output_padding, below the stride or the dilation)",
+    )
 
 
 def given_spec_flags(args: argparse.Namespace) -> list[str]:
@@ -184,8 +199,13 @@ def _layout(flag: str, text: str, shape: tuple[int, ...], rank: int) -> tuple[in
     return (leading[0] if len(leading) == 2 else 1), (leading[-1] if leading else 1)
 
 
-def spec_from_args(args: argparse.Namespace) -> ConvSpec:
-    """Build the validated ConvSpec that the flags describe (unset flags: the lecture's)."""
+def spec_from_args(args: argparse.Namespace) -> ConvSpec | ConvTransposeSpec:
+    """Build the validated ConvSpec (ConvTransposeSpec with --transposed) that the flags
+    describe (unset flags: the lecture's)."""
+    if _value(args, "transposed"):
+        return transposed_from_args(args)
+    if getattr(args, "output_padding", None) is not None:
+        raise ValueError("--output-padding needs --transposed (it is a transposed layer's)")
     input_text, kernel_text = str(_value(args, "input")), str(_value(args, "kernel"))
     kernel = _ints("--kernel", kernel_text, minimum=1)
     shape = _ints("--input", input_text, minimum=1)
@@ -211,6 +231,46 @@ def spec_from_args(args: argparse.Namespace) -> ConvSpec:
         bias=bool(_value(args, "bias")),
         dtype=str(_value(args, "dtype")),
         mode=str(_value(args, "mode")),
+    )
+
+
+def transposed_from_args(args: argparse.Namespace) -> ConvTransposeSpec:
+    """The ConvTransposeSpec the flags describe; a flag it has no meaning for is refused."""
+    for dest, why in (("tiles", "a tiled layer"), ("mode", "a choice of convolution mode")):
+        if getattr(args, dest, None) is not None:
+            raise ValueError(f"--{dest} is not for --transposed: a transposed layer has no {why}")
+    input_text, kernel_text = str(_value(args, "input")), str(_value(args, "kernel"))
+    kernel = _ints("--kernel", kernel_text, minimum=1)
+    shape = _ints("--input", input_text, minimum=1)
+    dims = _value(args, "dims")
+    rank = dims or (len(kernel) if len(kernel) > 1 else min(len(shape), 2))
+    batch, in_channels = _layout("--input", input_text, shape, rank)
+    if len(kernel) not in (1, rank):
+        raise ValueError(
+            f"--kernel={kernel_text!r} has {len(kernel)} sizes for "
+            f"{plural(rank, 'spatial dimension')}"
+        )
+    padding_text = str(_value(args, "padding"))
+    if ":" in padding_text or padding_text.strip() in PADDING_WORDS:
+        raise ValueError(
+            f"--padding={padding_text!r}: a transposed layer's padding is one int per dimension "
+            "(PyTorch's ConvTranspose pads both ends alike)"
+        )
+    return ConvTransposeSpec(
+        input_size=shape[len(shape) - rank :],
+        kernel_size=kernel * rank if len(kernel) == 1 else kernel,
+        in_channels=in_channels,
+        out_channels=_int("--out-channels", str(_value(args, "out_channels"))),
+        batch=batch,
+        stride=_per_dim("--stride", str(_value(args, "stride")), rank, minimum=-(2**63)),
+        padding=_per_dim("--padding", padding_text, rank, minimum=0),
+        output_padding=_per_dim(
+            "--output-padding", str(_value(args, "output_padding")), rank, minimum=0
+        ),
+        dilation=_per_dim("--dilation", str(_value(args, "dilation")), rank, minimum=-(2**63)),
+        groups=_int("--groups", str(_value(args, "groups"))),
+        bias=bool(_value(args, "bias")),
+        dtype=str(_value(args, "dtype")),
     )
 
 

@@ -20,13 +20,14 @@ from symconv.draw.model import Figure
 from symconv.draw.svg import write_svg
 from symconv.draw.text import write_text
 from symconv.files import OutputError, output_folder, write_bytes_atomic
-from symconv.kinds import POOLING, kind_of
+from symconv.kinds import POOLING, TRANSPOSED, kind_of
 from symconv.render.names import Names
 from symconv.render.outline import Picture
 from symconv.symbolic.chain import ChainDerivation
 from symconv.symbolic.convolution import ConvDerivation
 from symconv.symbolic.pooling import PoolDerivation
 from symconv.symbolic.tensors import SymbolTable
+from symconv.symbolic.transposed import TransposedDerivation
 
 #: Written into every file this package makes, so a later run knows it may replace it.
 MARKER = "symconv figure"
@@ -204,6 +205,8 @@ def draw(
     `values` are a pooling layer's input values (one image, one channel; default 1 … n
     shuffled); `winograd` the output tile m of the Winograd figure (default 2).
     """
+    if kind_of(spec) is TRANSPOSED:
+        raise ValueError(f"{spec.label}: transposed layers are not drawn yet (symconv draw)")
     reason = refusal(spec)
     if reason is not None:
         raise ValueError(reason)
@@ -267,11 +270,13 @@ def _chain_layers(derivation, zero_based: bool) -> list[Drawing]:
 
 
 DERIVATION_SPECS = {
+    TransposedDerivation: lambda d: [],  # not drawn yet
     ConvDerivation: lambda d: [d.spec],
     PoolDerivation: lambda d: [d.spec],
     ChainDerivation: lambda d: [d.conv.spec, d.pool.spec],
 }
 DERIVATION_LAYERS = {
+    TransposedDerivation: lambda d, zero_based: [],
     ConvDerivation: _conv_layers,
     PoolDerivation: _pool_layers,
     ChainDerivation: _chain_layers,

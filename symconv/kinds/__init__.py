@@ -14,9 +14,11 @@ from typing import Any
 from symconv.kinds.base import TOLERANCES, KernelSignature, LayerKind, relative_error
 from symconv.kinds.convolution import CONVOLUTION, ConvSpec
 from symconv.kinds.pooling import POOLING, PoolSpec
+from symconv.kinds.transposed import TRANSPOSED, ConvTransposeSpec
 
 __all__ = [
     "CONVOLUTION",
+    "ConvTransposeSpec",
     "KINDS",
     "POOLING",
     "TOLERANCES",
@@ -25,6 +27,7 @@ __all__ = [
     "LayerKind",
     "LayerSpec",
     "PoolSpec",
+    "TRANSPOSED",
     "kind_of",
     "relative_error",
     "require",
@@ -33,11 +36,13 @@ __all__ = [
     "spec_from_json",
 ]
 
-KINDS: tuple[LayerKind, ...] = (CONVOLUTION, POOLING)
-LayerSpec = ConvSpec | PoolSpec
+KINDS: tuple[LayerKind, ...] = (CONVOLUTION, POOLING, TRANSPOSED)
+LayerSpec = ConvSpec | PoolSpec | ConvTransposeSpec
 
 #: The key that marks a pooling layer in JSON and TOML.
 POOL_MARKER = "kind"
+#: The key that marks a transposed convolution (every one has it, PyTorch's name).
+TRANSPOSED_MARKER = "output_padding"
 
 
 def kind_of(spec: object) -> LayerKind:
@@ -45,8 +50,9 @@ def kind_of(spec: object) -> LayerKind:
     for kind in KINDS:
         if isinstance(spec, kind.spec_class):
             return kind
-    names = " or a ".join(kind.spec_class.__name__ for kind in KINDS)
-    raise TypeError(f"expected a {names}, not {type(spec).__name__}")
+    names = [f"a {kind.spec_class.__name__}" for kind in KINDS]
+    listed = ", ".join(names[:-1]) + f" or {names[-1]}"
+    raise TypeError(f"expected {listed}, not {type(spec).__name__}")
 
 
 def require(spec: object, kind: LayerKind, what: str = "spec") -> None:
@@ -55,9 +61,12 @@ def require(spec: object, kind: LayerKind, what: str = "spec") -> None:
         raise TypeError(f"{what} must be a {kind.spec_class.__name__}, not {type(spec).__name__}")
 
 
-def spec_class(data: dict[str, Any]) -> type[ConvSpec] | type[PoolSpec]:
-    """PoolSpec when `data` has a ``kind`` key, else ConvSpec."""
-    return PoolSpec if POOL_MARKER in data else ConvSpec
+def spec_class(data: dict[str, Any]) -> type:
+    """PoolSpec when `data` has a ``kind`` key, ConvTransposeSpec when it has an
+    ``output_padding`` key, else ConvSpec."""
+    if POOL_MARKER in data:
+        return PoolSpec
+    return ConvTransposeSpec if TRANSPOSED_MARKER in data else ConvSpec
 
 
 def spec_from_dict(data: dict[str, Any]) -> LayerSpec:

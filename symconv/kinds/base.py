@@ -106,6 +106,23 @@ class LayerKind:
         """Every kernel's result from PyTorch's own functions and autograd."""
         raise NotImplementedError
 
+    #: The targets that generate this kind (None: every target).
+    targets: tuple[str, ...] | None = None
+
+    # ----- a kind computed by another kind's kernels ---------------------------------
+    def lowered_as(self, spec: Any) -> Any:
+        """The spec whose generated module computes this layer's kernels: itself, unless
+        the kind is another kind's kernels under other names (a transposed convolution)."""
+        return spec
+
+    def schedules_for(self, spec: Any, schedules: dict | None) -> dict | None:
+        """Schedules named by this layer's kernels, as the lowered spec's kernels name them."""
+        return schedules
+
+    def adapt(self, spec: Any, kernels: Any) -> Any:
+        """The lowered spec's compiled kernels as this layer's (as they are, by default)."""
+        return kernels
+
     # ----- derived from the above ----------------------------------------------------
     def signature(self, spec: Any, name: str) -> KernelSignature:
         for signature in self.signatures(spec):

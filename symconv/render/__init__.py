@@ -12,12 +12,22 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from symconv.render import chain_document, document, html, latex, markdown, pooling_document, text
+from symconv.render import (
+    chain_document,
+    document,
+    html,
+    latex,
+    markdown,
+    pooling_document,
+    text,
+    transposed_document,
+)
 from symconv.render.names import Names
 from symconv.render.outline import Outline, Picture, Section
 from symconv.symbolic.chain import ChainDerivation
 from symconv.symbolic.convolution import ConvDerivation
 from symconv.symbolic.pooling import PoolDerivation
+from symconv.symbolic.transposed import TransposedDerivation
 
 FORMATS = ("text", "markdown", "latex", "html")
 
@@ -26,6 +36,7 @@ BUILDERS: dict[type, Callable[[Any, bool], tuple[Outline, Names]]] = {
     ConvDerivation: document.build,
     PoolDerivation: pooling_document.build,
     ChainDerivation: chain_document.build,
+    TransposedDerivation: transposed_document.build,
 }
 
 

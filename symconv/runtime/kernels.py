@@ -68,6 +68,11 @@ class Kernel:
             return self._function(*arguments)
         return self._function(*arguments, out=out)
 
+    def check(self, name: str, value: object, shape: tuple[int, ...]) -> Any:
+        """`value` as this kernel's target accepts an argument called `name` of `shape`
+        (in the layer's dtype), or a ValueError naming it: for wrappers that rename."""
+        return self._check(name, value, shape, self._layer.spec.dtype)
+
     def __repr__(self) -> str:
         return f"<kernel {self.signature.name}({', '.join(self.signature.params)})>"
 

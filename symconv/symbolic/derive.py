@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from symconv.kinds import CONVOLUTION, POOLING, LayerSpec, PoolSpec, kind_of, require
+from symconv.kinds import CONVOLUTION, POOLING, TRANSPOSED, LayerSpec, PoolSpec, kind_of, require
 from symconv.symbolic.base import Derivation
 from symconv.symbolic.chain import derive_chain
 from symconv.symbolic.convolution import derive_conv
 from symconv.symbolic.pooling import derive_pool
+from symconv.symbolic.transposed import derive_transposed
 
 
 def _conv(
@@ -35,9 +36,18 @@ def _pool(
     return derive_pool(spec, values=values, element_level=element_level)
 
 
+def _transposed(
+    spec: Any, element_level: bool | None, values: object, winograd: int | None
+) -> Derivation:
+    if values is not None or winograd is not None:
+        raise ValueError("values= and winograd= are not for a transposed convolution")
+    return derive_transposed(spec, element_level=element_level)
+
+
 #: The derivation of each layer kind, by the kind's name.
 DERIVERS: dict[str, Callable[..., Derivation]] = {
     CONVOLUTION.name: _conv,
+    TRANSPOSED.name: _transposed,
     POOLING.name: _pool,
 }
 

@@ -12,7 +12,9 @@ import pytest
 from symconv.kinds import (
     CONVOLUTION,
     POOLING,
+    TRANSPOSED,
     ConvSpec,
+    ConvTransposeSpec,
     PoolSpec,
     kind_of,
     relative_error,
@@ -42,7 +44,9 @@ def test_the_kind_key_decides():
 def test_kind_of_names_the_kind_and_refuses_anything_else():
     assert kind_of(ConvSpec((3, 3), 2)) is CONVOLUTION
     assert kind_of(PoolSpec("max", (4, 4), 2)) is POOLING
-    with pytest.raises(TypeError, match="expected a ConvSpec or a PoolSpec, not str"):
+    assert kind_of(ConvTransposeSpec((3, 3), 2)) is TRANSPOSED
+    expected = "expected a ConvSpec, a PoolSpec or a ConvTransposeSpec, not str"
+    with pytest.raises(TypeError, match=expected):
         kind_of("conv")
     with pytest.raises(TypeError, match="spec must be a PoolSpec, not ConvSpec"):
         require(ConvSpec((3, 3), 2), POOLING)

@@ -118,5 +118,5 @@ def test_evaluate_checks_shapes():
 
 
 def test_derive_rejects_what_is_not_a_spec():
-    with pytest.raises(TypeError, match="expected a ConvSpec or a PoolSpec, not dict"):
+    with pytest.raises(TypeError, match="a PoolSpec or a ConvTransposeSpec, not dict"):
         derive({"input_size": (3, 3)})

@@ -415,5 +415,5 @@ def test_large_pooling_keeps_only_the_configuration():
 
 
 def test_derive_of_what_is_not_a_spec_names_the_types():
-    with pytest.raises(TypeError, match="expected a ConvSpec or a PoolSpec, not dict"):
+    with pytest.raises(TypeError, match="a PoolSpec or a ConvTransposeSpec, not dict"):
         derive({"kind": "max"})

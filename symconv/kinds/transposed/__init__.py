@@ -1,0 +1,222 @@
+"""The transposed convolution layer kind: `ConvTransposeSpec`, its kernels and oracles.
+
+Its kernels are the convolution's, renamed: the layer is the ∂L/∂X of
+`spec.convolution` run forward, so
+
+    forward(x, w, b)   = convolution.grad_input(gy=x, w) + b
+    grad_input(gy, w)  = convolution.forward(x=gy, w)
+    grad_weight(x, gy) = convolution.grad_weight(x=gy, gy=x)
+    grad_bias(gy)      = gy summed over the batch and every position
+
+The pipeline generates the convolution's module (`lowered_as`), with the default choice
+of its algorithms (stride phases and Winograd for the forward, the convolution's
+forward algorithms for grad_input), and `adapt` wraps it under these names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from symconv.kinds.base import KernelSignature, LayerKind
+from symconv.kinds.transposed import oracles
+from symconv.kinds.transposed.spec import ConvTransposeSpec
+
+__all__ = ["TRANSPOSED", "ConvTranspose", "ConvTransposeSpec", "TransposedKernels"]
+
+#: Each kernel of the transposed layer: the convolution's kernel that computes it, and
+#: which of this layer's arguments it takes as which of that kernel's.
+AS_CONVOLUTION: dict[str, tuple[str, dict[str, str]]] = {
+    "forward": ("grad_input", {"x": "gy", "w": "w"}),
+    "grad_input": ("forward", {"gy": "x", "w": "w"}),
+    "grad_weight": ("grad_weight", {"x": "gy", "gy": "x"}),
+}
+
+
+class ConvTranspose(LayerKind):
+    """forward(x, w, b), grad_input(gy, w), grad_weight(x, gy), grad_bias(gy)."""
+
+    name = "transposed convolution"
+    spec_class = ConvTransposeSpec
+    #: The bias and grad_bias are added on the host (NumPy), so the CPU target only.
+    targets = ("numba_cpu",)
+    roles = {"x": "INPUT", "gx": "INPUT", "w": "WEIGHT", "gw": "WEIGHT", "y": "OUTPUT",
+             "gy": "OUTPUT", "b": "BIAS", "gb": "BIAS"}  # fmt: skip
+
+    def lowered_as(self, spec: ConvTransposeSpec) -> Any:
+        return spec.convolution
+
+    def schedules_for(self, spec: ConvTransposeSpec, schedules: dict | None) -> dict | None:
+        """A schedule named for this layer's kernel, given to the convolution's kernel."""
+        if not schedules:
+            return schedules
+        unknown = sorted(set(schedules) - set(AS_CONVOLUTION))
+        if unknown:
+            raise ValueError(
+                f"schedules names {unknown[0]!r}; a transposed layer's lowered kernels are "
+                + ", ".join(AS_CONVOLUTION)
+            )
+        return {AS_CONVOLUTION[name][0]: value for name, value in schedules.items()}
+
+    def adapt(self, spec: ConvTransposeSpec, kernels: Any) -> TransposedKernels:
+        return TransposedKernels(spec, kernels)
+
+    def index_level(self, spec: ConvTransposeSpec):
+        from symconv.kinds import CONVOLUTION
+
+        return CONVOLUTION.index_level(spec.convolution)
+
+    def signatures(self, spec: ConvTransposeSpec) -> tuple[KernelSignature, ...]:
+        found = [
+            KernelSignature(
+                "forward", ("x", "w", "b"), "y",
+                "y = x scattered through w (+ b): the convolution's dL/dx run forward.",
+                absent=() if spec.bias else ("b",), absent_because="the spec has bias=False",
+            ),
+            KernelSignature("grad_input", ("gy", "w"), "gx",
+                            "dL/dx: dL/dy correlated with w, the convolution's forward."),
+            KernelSignature("grad_weight", ("x", "gy"), "gw",
+                            "dL/dw: dL/dy's windows times x, summed over the batch."),
+        ]  # fmt: skip
+        if spec.bias:
+            summary = "dL/db: dL/dy summed over the batch and positions."
+            found.append(KernelSignature("grad_bias", ("gy",), "gb", summary))
+        return tuple(found)
+
+    def tensor_shapes(self, spec: ConvTransposeSpec) -> dict[str, tuple[int, ...]]:
+        return {
+            "x": spec.input_shape, "gx": spec.input_shape, "y": spec.output_shape,
+            "gy": spec.output_shape, "w": spec.weight_shape, "gw": spec.weight_shape,
+            "b": spec.bias_shape, "gb": spec.bias_shape,
+        }  # fmt: skip
+
+    def role_shapes(self, spec: ConvTransposeSpec) -> dict[str, tuple[int, ...] | None]:
+        return {
+            "INPUT": spec.input_shape,
+            "WEIGHT": spec.weight_shape,
+            "OUTPUT": spec.output_shape,
+            "BIAS": spec.bias_shape if spec.bias else None,
+        }
+
+    def random_inputs(self, spec: ConvTransposeSpec, rng: np.random.Generator) -> dict:
+        shapes = {"x": spec.input_shape, "w": spec.weight_shape, "gy": spec.output_shape}
+        if spec.bias:
+            shapes["b"] = spec.bias_shape
+        return {n: rng.standard_normal(s).astype(spec.dtype) for n, s in shapes.items()}
+
+    def reference(self, spec: ConvTransposeSpec, a: Mapping[str, np.ndarray]) -> dict:
+        results = {
+            "forward": oracles.forward(spec, a["x"], a["w"], a.get("b")),
+            "grad_input": oracles.grad_input(spec, a["gy"], a["w"]),
+            "grad_weight": oracles.grad_weight(spec, a["x"], a["gy"]),
+        }
+        if spec.bias:
+            results["grad_bias"] = oracles.grad_bias(spec, a["gy"])
+        return results
+
+    def torch_reference(self, spec: ConvTransposeSpec, a: Mapping[str, np.ndarray]) -> dict:
+        return oracles.torch_results(spec, a)
+
+    def torch_function(self, spec: ConvTransposeSpec):
+        return oracles.torch_function(spec)
+
+
+class TransposedKernels:
+    """The kernels of a transposed layer: its convolution's compiled kernels, renamed.
+
+    Each call checks its arguments under this layer's names and shapes first, so an
+    error names ``x`` of the transposed layer, not the convolution's ``gy``.
+    """
+
+    def __init__(self, spec: ConvTransposeSpec, convolution: Any) -> None:
+        self._spec = spec
+        self._convolution = convolution
+        self._shapes = TRANSPOSED.tensor_shapes(spec)
+        self._signatures = {s.name: s for s in TRANSPOSED.signatures(spec)}
+
+    @property
+    def spec(self) -> ConvTransposeSpec:
+        return self._spec
+
+    @property
+    def convolution(self) -> Any:
+        """The convolution's kernels these are."""
+        return self._convolution
+
+    @property
+    def path(self):
+        return self._convolution.path
+
+    @property
+    def module(self):
+        return self._convolution.module
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return self._shapes
+
+    @property
+    def kernel_names(self) -> tuple[str, ...]:
+        return tuple(self._signatures)
+
+    @property
+    def algorithms(self) -> dict[str, str]:
+        chosen = self._convolution.algorithms
+        found = {name: chosen.get(conv, "") for name, (conv, _) in AS_CONVOLUTION.items()}
+        if self._spec.bias:
+            found["grad_bias"] = "numpy sum"
+        return found
+
+    @property
+    def threads(self) -> dict[str, int]:
+        chosen = self._convolution.threads
+        return {name: chosen.get(conv, 0) for name, (conv, _) in AS_CONVOLUTION.items()}
+
+    def _call(self, name: str, given: dict[str, object], out: object = None) -> Any:
+        conv_name, renamed = AS_CONVOLUTION[name]
+        kernel = getattr(self._convolution, conv_name)
+        checked = {n: kernel.check(n, v, self._shapes[n]) for n, v in given.items()}
+        arguments = {renamed[n]: v for n, v in checked.items()}
+        order = kernel.signature.passed
+        return kernel(*(arguments[p] for p in order), out=out)
+
+    def forward(self, x, w, b=None, out=None):
+        """y = x scattered through w (+ b)."""
+        signature = self._signatures["forward"]
+        if b is not None and "b" in signature.absent:
+            raise ValueError(f"b was given, but {signature.absent_because}")
+        if b is None and "b" not in signature.absent:
+            raise ValueError("b is required: forward takes (x, w, b)")
+        y = self._call("forward", {"x": x, "w": w}, out)
+        if b is not None:
+            bias = self._convolution.forward.check("b", b, self._spec.bias_shape)
+            y += bias.reshape(1, -1, *(1,) * self._spec.rank)
+        return y
+
+    def grad_input(self, gy, w, out=None):
+        """dL/dx: dL/dy correlated with w."""
+        return self._call("grad_input", {"gy": gy, "w": w}, out)
+
+    def grad_weight(self, x, gy, out=None):
+        """dL/dw: dL/dy's windows times x, summed over the batch."""
+        return self._call("grad_weight", {"x": x, "gy": gy}, out)
+
+    def grad_bias(self, gy, out=None):
+        """dL/db: dL/dy summed over the batch and every position."""
+        if "grad_bias" not in self._signatures:
+            raise AttributeError(f"{self._spec.label} has no kernel 'grad_bias' (bias=False)")
+        gy = self._convolution.forward.check("gy", gy, self._spec.output_shape)
+        axes = (0, *range(2, 2 + self._spec.rank))
+        total = gy.sum(axis=axes, dtype=np.float64).astype(self._spec.dtype)
+        if out is None:
+            return total
+        out[...] = total
+        return out
+
+    def __repr__(self) -> str:
+        return f"TransposedKernels({self._spec.label}, {self._spec.dtype}, path={str(self.path)!r})"
+
+
+TRANSPOSED = ConvTranspose()

@@ -1,0 +1,121 @@
+"""What the lecture on one transposed convolution says, in order: the outline every format prints.
+
+The configuration and its output-size arithmetic (output_padding read as the leftover of
+the convolution that maps the output back), the forward equations from the scatter that
+defines the layer, the gradients by the chain rule, and then what the layer is: the
+three identities with the convolution it transposes, each proved element by element.
+"""
+
+from __future__ import annotations
+
+from symconv.formatting import fmt_tuple
+from symconv.render.document import GRADIENT_KEY, GRADIENT_WORDS, efficiency, equation_rows
+from symconv.render.names import DIMENSION_NAMES, Names
+from symconv.render.outline import Callout, Equations, Outline, Paragraph, Section, Verdict
+from symconv.symbolic.transposed import TransposedDerivation
+
+
+def build(d: TransposedDerivation, zero_based: bool = False) -> tuple[Outline, Names]:
+    spec = d.spec
+    names = Names(spec, d.table, zero_based)
+    sections = [configuration(d)]
+    if d.element_level:
+        sections += [forward_pass(d, names), gradients(d, names), identities(d)]
+    else:
+        sections.append(identities(d))
+    sections.append(cost(d))
+    if d.notes:
+        sections.append(Section("Notes", tuple(Callout(n) for n in d.notes)))
+    outline = Outline(
+        title="Backpropagation through one transposed convolution",
+        subtitle=spec.label,
+        sections=tuple(sections),
+    )
+    return outline, names
+
+
+def configuration(d: TransposedDerivation) -> Section:
+    spec = d.spec
+    conv = spec.convolution
+    lines = []
+    for axis, name in enumerate(DIMENSION_NAMES[spec.rank]):
+        i, s, p = spec.input_size[axis], spec.stride[axis], spec.padding[axis]
+        k, dl, a = spec.kernel_size[axis], spec.dilation[axis], spec.output_padding[axis]
+        o = spec.output_size[axis]
+        lines.append(
+            f"{name}: o = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1 = "
+            f"({i} − 1)·{s} − 2·{p} + {dl}·({k} − 1) + {a} + 1 = {o}"
+        )
+    leftover = fmt_tuple(conv.leftover)
+    blocks = [
+        Paragraph(f"The layer: {spec.describe()}."),
+        Paragraph(
+            "A transposed convolution scatters: input element i sends x[i]·F[t] to output "
+            "s·i + d·t − p for every tap t, and the outputs add up what they receive. Its "
+            "output size per dimension:"
+        ),
+        *(Paragraph(line) for line in lines),
+        Paragraph(
+            f"output_padding = {fmt_tuple(spec.output_padding)} adds rows at the far end of the "
+            "output. The convolution that maps an output of this size back to the input "
+            f"(stride {fmt_tuple(conv.stride)}, padding "
+            f"{', '.join(f'({lo}, {hi})' for lo, hi in conv.padding)}) has leftover "
+            f"a = (o + lo + hi − k_eff) mod s = {leftover}: those are the same "
+            "rows, which none of its windows reads. Without output_padding the two sizes that "
+            "differ only by those rows would map to the same input, which is why PyTorch asks "
+            "for it."
+        ),
+    ]
+    return Section("Configuration", tuple(blocks))
+
+
+def forward_pass(d: TransposedDerivation, names: Names) -> Section:
+    words = "Collecting what each output receives"
+    if d.spec.bias:
+        words += ", plus the bias of its channel"
+    rows = equation_rows(d.output, "y", names)
+    return Section("Forward pass", (Paragraph(words + ":"), Equations(rows)))
+
+
+def gradients(d: TransposedDerivation, names: Names) -> Section:
+    grads = {"w": d.grad_weight, "x": d.grad_input, "b": d.grad_bias}
+    keys = ("w", "x", "b") if d.spec.bias else ("w", "x")
+    blocks = [
+        Paragraph(
+            "By the chain rule from these equations, ∂L/∂v = Σ_k ∂L/∂O_k · ∂O_k/∂v for every "
+            "variable v:"
+        )
+    ]
+    for key in keys:
+        blocks.append(Paragraph(GRADIENT_WORDS[key]))
+        blocks.append(Equations(equation_rows(grads[key], GRADIENT_KEY[key], names)))
+    return Section("Gradients", tuple(blocks))
+
+
+def identities(d: TransposedDerivation) -> Section:
+    if not d.patterns:
+        conv = d.spec.convolution
+        return Section(
+            "What the layer is",
+            (
+                Paragraph(
+                    f"Its forward pass is ∂L/∂X of the convolution with input "
+                    f"{'×'.join(map(str, conv.input_size))} and the same stride, padding and "
+                    "weight, its ∂L/∂X that convolution's "
+                    "forward, and its ∂L/∂F that convolution's ∂L/∂F with X and ∂L/∂O swapped "
+                    "(proved on layers small enough to expand)."
+                ),
+            ),
+        )
+    blocks = [Verdict(p.title, p.holds, p.statement) for p in d.patterns.values()]
+    return Section("What the layer is", tuple(blocks))
+
+
+def cost(d: TransposedDerivation) -> Section:
+    """The convolution's table: the transposed layer is its matrix transposed, same sizes."""
+    table = efficiency(d.spec.convolution)
+    note = Paragraph(
+        "The layer is the transpose of its convolution's matrix: it stores and multiplies "
+        "exactly as much."
+    )
+    return Section("Efficiency", (note, *table.blocks))

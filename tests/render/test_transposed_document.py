@@ -1,0 +1,41 @@
+"""The printed derivation of a transposed layer: every format, the sizes, the proofs."""
+
+from __future__ import annotations
+
+import pytest
+
+from symconv.cli import main
+from symconv.kinds import ConvTransposeSpec
+from symconv.render import render
+from symconv.symbolic.derive import derive
+
+SPEC = ConvTransposeSpec((2, 2), 3, stride=2, padding=1, output_padding=1, bias=True)
+
+
+def test_text_shows_sizes_equations_and_proved_identities() -> None:
+    text = render(derive(SPEC), "text")
+    flat = " ".join(text.split())
+    assert "(2 − 1)·2 − 2·1 + 1·(3 − 1) + 1 + 1 = 4" in flat
+    assert "leftover a = (o + lo + hi − k_eff) mod s = 1" in flat
+    assert "O22 = X11·F22 + X12·F21" not in text  # not a convolution's window
+    assert text.count("✓ proved") == 4 and "✗" not in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_latex_compiles(compile_latex) -> None:
+    compile_latex(render(derive(SPEC), "latex"))
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "text"])
+def test_the_cli_derives_a_transposed_layer(fmt, capsys) -> None:
+    status = main(["derive", "--transposed", "--input", "2x2", "--kernel", "3", "--stride", "2",
+                   "--padding", "1", "--output-padding", "1", "--format", fmt])  # fmt: skip
+    assert status == 0
+    assert "What the layer is" in capsys.readouterr().out
+
+
+def test_a_large_layer_states_the_identities_without_expanding(capsys) -> None:
+    assert main(["derive", "--transposed", "--input", "8x64x28x28", "--kernel", "4",
+                 "--stride", "2", "--padding", "1", "--out-channels", "64"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "411,041,792 products" in out and "stated, not proved" in out
