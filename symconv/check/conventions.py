@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from symconv.kinds import ConvSpec
+from symconv.kinds import ConvSpec, ConvTransposeSpec
 
 #: The three functions a convolution implementation may provide, in report order.
 KERNELS: tuple[str, ...] = ("forward", "grad_input", "grad_weight")
@@ -295,13 +295,91 @@ def _fields(spec: ConvSpec) -> dict[str, Any]:
     }
 
 
+# ----- PyTorch's transposed convention ---------------------------------------------------
+_TRANSPOSE_CALL = (
+    "f(x, w, b, stride, padding, output_padding, groups, dilation) as "
+    "torch.nn.functional.conv_transposeNd"
+)
+
+
+class TransposeConvention(Convention):
+    """``torch.nn.functional.conv_transposeNd``, checked as the ∂L/∂X it is.
+
+    A transposed convolution with stride s, padding p and output_padding a is the
+    ∂L/∂X of the convolution with the same stride, padding and weight whose leftover is
+    a; so the user's function is called as that convolution's ``grad_input``, fed its
+    ∂L/∂O as x, and the search, the shrinking and the explained element are the
+    convolution's ∂L/∂X.  Only ``grad_input`` takes a function in this convention.
+    """
+
+    def __init__(self, tensors: bool) -> None:
+        self.tensors = tensors
+        self.name = "torch-transpose" if tensors else "torch-transpose-numpy"
+        self.summary = (
+            "PyTorch's conv_transposeNd signature, "
+            + ("torch tensors in and out" if tensors else "NumPy arrays in and out")
+            + ", checked as the ∂L/∂X of the convolution it transposes"
+        )
+
+    def limits(self, kernel: str, function: UserFunction) -> Limits:
+        if kernel != "grad_input":
+            raise ValueError(
+                f"--convention {self.name} checks a transposed convolution as a convolution's "
+                "∂L/∂X: give it as --transposed (grad_input=), not as the forward or ∂L/∂F"
+            )
+        signature = _signature(function)
+        if signature is not None:
+            try:
+                signature.bind(*range(8))
+            except TypeError as error:
+                raise ValueError(
+                    f"{qualified_name(function)} cannot be called as {_TRANSPOSE_CALL}: {error}"
+                ) from None
+        if self.tensors:
+            _import_torch()
+        return Limits(asymmetric_padding=False, convolution_mode=False)
+
+    def arguments(
+        self, kernel: str, function: UserFunction, spec: ConvSpec, arrays: dict[str, np.ndarray]
+    ) -> Call:
+        wrap = _tensor if self.tensors else np.array
+        given = {name: wrap(arrays[name]) for name in ("gy", "w")}
+        hyper = (
+            spec.stride,
+            tuple(lo for lo, _ in spec.padding),
+            spec.leftover,  # output_padding: the rows past the convolution's last window
+            spec.groups,
+            spec.dilation,
+        )
+        return Call((given["gy"], given["w"], None, *hyper), {}, given)
+
+    @staticmethod
+    def as_layer(spec: ConvSpec) -> ConvTransposeSpec:
+        """The transposed layer the user's function computed on `spec`: the convolution
+        turned round (its output is the input, its leftover the output_padding)."""
+        return ConvTransposeSpec(
+            input_size=spec.output_size, kernel_size=spec.kernel_size,
+            in_channels=spec.out_channels, out_channels=spec.in_channels, batch=spec.batch,
+            stride=spec.stride, padding=tuple(lo for lo, _ in spec.padding),
+            output_padding=spec.leftover, dilation=spec.dilation, groups=spec.groups,
+            dtype=spec.dtype,
+        )  # fmt: skip
+
+
 def qualified_name(function: UserFunction) -> str:
     module = getattr(function, "__module__", None) or "?"
     return f"{module}:{getattr(function, '__qualname__', repr(function))}"
 
 
 CONVENTIONS: dict[str, Convention] = {
-    c.name: c for c in (TorchConvention(True), TorchConvention(False), NumpyConvention())
+    c.name: c
+    for c in (
+        TorchConvention(True),
+        TorchConvention(False),
+        NumpyConvention(),
+        TransposeConvention(True),
+        TransposeConvention(False),
+    )
 }
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from symconv.check.catalogue import Case
+from symconv.check.conventions import CONVENTIONS
 from symconv.check.explain import WrongElement
 from symconv.check.run import Outcome
 from symconv.kinds import ConvSpec
@@ -230,6 +231,9 @@ class _Text:
         f = r.failure
         origin = "smallest failing layer (shrunk)" if r.shrunk else "first failing named case"
         lines = [f"{origin}: {f.spec.describe()}", f"  {f.kernel}: {_error_text(f)}"]
+        turned = getattr(CONVENTIONS.get(r.convention), "as_layer", None)
+        if turned is not None:  # the user's function is a transposed convolution
+            lines.insert(1, f"  as your transposed layer: {turned(f.spec).describe()}")
         if r.wrong is not None:
             w = r.wrong
             where = ", ".join(map(str, w.index))

@@ -32,6 +32,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--grad-input", metavar="MODULE:FUNCTION", help="your dL/dX")
     parser.add_argument("--grad-weight", metavar="MODULE:FUNCTION", help="your dL/dF")
     parser.add_argument(
+        "--transposed",
+        metavar="MODULE:FUNCTION",
+        help="your transposed convolution, called as torch.nn.functional.conv_transposeNd "
+        "(x, w, b, stride, padding, output_padding, groups, dilation) and checked as the dL/dX "
+        "of the convolution it transposes (with --convention torch or torch-numpy)",
+    )
+    parser.add_argument(
         "--convention",
         choices=tuple(CONVENTIONS),
         default="torch",
@@ -125,16 +132,31 @@ def _on_path(folder: Path) -> None:
         sys.path.insert(0, str(folder))
 
 
+#: The convention a transposed function is called in, by the --convention given.
+TRANSPOSED_CONVENTIONS = {"torch": "torch-transpose", "torch-numpy": "torch-transpose-numpy"}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.examples < 0:
         raise ValueError(f"--examples {args.examples} must be 0 or more")
     if not args.timeout > 0:
         raise ValueError(f"--timeout {args.timeout:g} must be a positive number of seconds")
+    convention = args.convention
     references = {
         "forward": (args.forward, "MODULE:FUNCTION"),
         "grad_input": (args.grad_input, "--grad-input"),
         "grad_weight": (args.grad_weight, "--grad-weight"),
     }
+    if args.transposed is not None:
+        others = [flag for ref, flag in references.values() if ref]
+        if others or convention not in TRANSPOSED_CONVENTIONS:
+            why = f"{others[0]} was given too" if others else f"--convention {convention}"
+            raise ValueError(
+                f"--transposed checks one transposed convolution alone, with --convention "
+                f"torch or torch-numpy ({why})"
+            )
+        references["grad_input"] = (args.transposed, "--transposed")
+        convention = TRANSPOSED_CONVENTIONS[convention]
     functions = {k: ref and load_function(ref, flag) for k, (ref, flag) in references.items()}
     names = {k: ref for k, (ref, _) in references.items() if ref}
     progress = (
@@ -142,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     )
     report = check(
         **{k: v or None for k, v in functions.items()},
-        convention=args.convention,
+        convention=convention,
         ranks=parse_ranks(args.ranks),
         examples=args.examples,
         seed=args.seed,
