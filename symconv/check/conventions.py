@@ -150,18 +150,7 @@ class TorchConvention(Convention):
         )
 
     def limits(self, kernel: str, function: UserFunction) -> Limits:
-        signature = _signature(function)
-        if signature is not None:
-            try:
-                signature.bind(*range(7))
-            except TypeError as error:
-                raise ValueError(
-                    f"{qualified_name(function)} cannot be called as "
-                    f"{_TORCH_CALLS[kernel]}: {error}"
-                ) from None
-        if self.tensors:
-            _import_torch()
-        return Limits(asymmetric_padding=False, convolution_mode=False)
+        return _torch_limits(function, 7, _TORCH_CALLS[kernel], self.tensors)
 
     def arguments(
         self, kernel: str, function: UserFunction, spec: ConvSpec, arrays: dict[str, np.ndarray]
@@ -185,6 +174,23 @@ class TorchConvention(Convention):
 
 #: The arrays each kernel hands over in PyTorch's convention.
 _TORCH_ARRAYS = {"forward": ("x", "w", "b"), "grad_input": ("w", "gy"), "grad_weight": ("x", "gy")}
+
+
+def _torch_limits(function: UserFunction, count: int, call: str, tensors: bool) -> Limits:
+    """PyTorch's functional conventions: `function` must take `count` positional
+    arguments (checked when its signature can be read), pads both sides alike, and only
+    correlates."""
+    signature = _signature(function)
+    if signature is not None:
+        try:
+            signature.bind(*range(count))
+        except TypeError as error:
+            raise ValueError(
+                f"{qualified_name(function)} cannot be called as {call}: {error}"
+            ) from None
+    if tensors:
+        _import_torch()
+    return Limits(asymmetric_padding=False, convolution_mode=False)
 
 
 def _import_torch() -> Any:
@@ -327,17 +333,7 @@ class TransposeConvention(Convention):
                 f"--convention {self.name} checks a transposed convolution as a convolution's "
                 "∂L/∂X: give it as --transposed (grad_input=), not as the forward or ∂L/∂F"
             )
-        signature = _signature(function)
-        if signature is not None:
-            try:
-                signature.bind(*range(8))
-            except TypeError as error:
-                raise ValueError(
-                    f"{qualified_name(function)} cannot be called as {_TRANSPOSE_CALL}: {error}"
-                ) from None
-        if self.tensors:
-            _import_torch()
-        return Limits(asymmetric_padding=False, convolution_mode=False)
+        return _torch_limits(function, 8, _TRANSPOSE_CALL, self.tensors)
 
     def arguments(
         self, kernel: str, function: UserFunction, spec: ConvSpec, arrays: dict[str, np.ndarray]

@@ -113,6 +113,25 @@ def _value(args: argparse.Namespace, dest: str) -> object:
 
 
 # ----- the text of one flag ---------------------------------------------------------------
+def _input_and_kernel(
+    args: argparse.Namespace,
+) -> tuple[tuple[int, ...], tuple[int, ...], int, int, int]:
+    """(input sizes, kernel sizes, spatial rank, batch, input channels) from --input,
+    --kernel and --dims: the part every layer's flags share."""
+    input_text, kernel_text = str(_value(args, "input")), str(_value(args, "kernel"))
+    kernel = _ints("--kernel", kernel_text, minimum=1)
+    shape = _ints("--input", input_text, minimum=1)
+    dims = _value(args, "dims")
+    rank = dims or (len(kernel) if len(kernel) > 1 else min(len(shape), 2))
+    batch, in_channels = _layout("--input", input_text, shape, rank)
+    if len(kernel) not in (1, rank):
+        raise ValueError(
+            f"--kernel={kernel_text!r} has {len(kernel)} sizes for "
+            f"{plural(rank, 'spatial dimension')}"
+        )
+    return shape, kernel, rank, batch, in_channels
+
+
 def _int(flag: str, whole: str, part: str | None = None, minimum: int | None = None) -> int:
     """One ASCII integer of `flag`; errors quote the whole value as typed."""
     text = whole if part is None else part
@@ -206,17 +225,7 @@ def spec_from_args(args: argparse.Namespace) -> ConvSpec | ConvTransposeSpec:
         return transposed_from_args(args)
     if getattr(args, "output_padding", None) is not None:
         raise ValueError("--output-padding needs --transposed (it is a transposed layer's)")
-    input_text, kernel_text = str(_value(args, "input")), str(_value(args, "kernel"))
-    kernel = _ints("--kernel", kernel_text, minimum=1)
-    shape = _ints("--input", input_text, minimum=1)
-    dims = _value(args, "dims")
-    rank = dims or (len(kernel) if len(kernel) > 1 else min(len(shape), 2))
-    batch, in_channels = _layout("--input", input_text, shape, rank)
-    if len(kernel) not in (1, rank):
-        raise ValueError(
-            f"--kernel={kernel_text!r} has {len(kernel)} sizes for "
-            f"{plural(rank, 'spatial dimension')}"
-        )
+    shape, kernel, rank, batch, in_channels = _input_and_kernel(args)
     return ConvSpec(
         input_size=shape[len(shape) - rank :],
         kernel_size=kernel * rank if len(kernel) == 1 else kernel,
@@ -239,17 +248,7 @@ def transposed_from_args(args: argparse.Namespace) -> ConvTransposeSpec:
     for dest, why in (("tiles", "a tiled layer"), ("mode", "a choice of convolution mode")):
         if getattr(args, dest, None) is not None:
             raise ValueError(f"--{dest} is not for --transposed: a transposed layer has no {why}")
-    input_text, kernel_text = str(_value(args, "input")), str(_value(args, "kernel"))
-    kernel = _ints("--kernel", kernel_text, minimum=1)
-    shape = _ints("--input", input_text, minimum=1)
-    dims = _value(args, "dims")
-    rank = dims or (len(kernel) if len(kernel) > 1 else min(len(shape), 2))
-    batch, in_channels = _layout("--input", input_text, shape, rank)
-    if len(kernel) not in (1, rank):
-        raise ValueError(
-            f"--kernel={kernel_text!r} has {len(kernel)} sizes for "
-            f"{plural(rank, 'spatial dimension')}"
-        )
+    shape, kernel, rank, batch, in_channels = _input_and_kernel(args)
     padding_text = str(_value(args, "padding"))
     if ":" in padding_text or padding_text.strip() in PADDING_WORDS:
         raise ValueError(

@@ -282,11 +282,17 @@ def _torch_tiled(spec: ConvSpec, torch):
 
 def torch_results(spec: ConvSpec, a: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every kernel's result from `torch_function` and autograd, for dL/dy = a["gy"]."""
+    return autograd_results(torch_function(spec), spec.bias, a)
+
+
+def autograd_results(layer, bias: bool, a: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """forward, grad_input, grad_weight (and grad_bias) of a differentiable PyTorch
+    ``layer(x, w, b)`` on the arrays of `a`, by autograd with dL/dy = a["gy"]."""
     torch = importlib.import_module("torch")
     x = torch.tensor(a["x"], requires_grad=True)
     w = torch.tensor(a["w"], requires_grad=True)
-    b = torch.tensor(a["b"], requires_grad=True) if spec.bias else None
-    y = torch_function(spec)(x, w, b)
+    b = torch.tensor(a["b"], requires_grad=True) if bias else None
+    y = layer(x, w, b)
     y.backward(torch.tensor(a["gy"]))
     results = {
         "forward": y.detach().numpy(),

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from symconv.kinds.base import KernelSignature, LayerKind
+from symconv.kinds.base import KernelSignature
+from symconv.kinds.convolution import Convolution
 from symconv.kinds.transposed import oracles
 from symconv.kinds.transposed.spec import ConvTransposeSpec
 
@@ -35,15 +36,14 @@ AS_CONVOLUTION: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
-class ConvTranspose(LayerKind):
-    """forward(x, w, b), grad_input(gy, w), grad_weight(x, gy), grad_bias(gy)."""
+class ConvTranspose(Convolution):
+    """forward(x, w, b), grad_input(gy, w), grad_weight(x, gy), grad_bias(gy): the tensors,
+    their roles and random inputs are a convolution's; the kernels and oracles its own."""
 
     name = "transposed convolution"
     spec_class = ConvTransposeSpec
     #: The bias and grad_bias are added on the host (NumPy), so the CPU target only.
     targets = ("numba_cpu",)
-    roles = {"x": "INPUT", "gx": "INPUT", "w": "WEIGHT", "gw": "WEIGHT", "y": "OUTPUT",
-             "gy": "OUTPUT", "b": "BIAS", "gb": "BIAS"}  # fmt: skip
 
     def lowered_as(self, spec: ConvTransposeSpec) -> Any:
         return spec.convolution
@@ -84,27 +84,6 @@ class ConvTranspose(LayerKind):
             summary = "dL/db: dL/dy summed over the batch and positions."
             found.append(KernelSignature("grad_bias", ("gy",), "gb", summary))
         return tuple(found)
-
-    def tensor_shapes(self, spec: ConvTransposeSpec) -> dict[str, tuple[int, ...]]:
-        return {
-            "x": spec.input_shape, "gx": spec.input_shape, "y": spec.output_shape,
-            "gy": spec.output_shape, "w": spec.weight_shape, "gw": spec.weight_shape,
-            "b": spec.bias_shape, "gb": spec.bias_shape,
-        }  # fmt: skip
-
-    def role_shapes(self, spec: ConvTransposeSpec) -> dict[str, tuple[int, ...] | None]:
-        return {
-            "INPUT": spec.input_shape,
-            "WEIGHT": spec.weight_shape,
-            "OUTPUT": spec.output_shape,
-            "BIAS": spec.bias_shape if spec.bias else None,
-        }
-
-    def random_inputs(self, spec: ConvTransposeSpec, rng: np.random.Generator) -> dict:
-        shapes = {"x": spec.input_shape, "w": spec.weight_shape, "gy": spec.output_shape}
-        if spec.bias:
-            shapes["b"] = spec.bias_shape
-        return {n: rng.standard_normal(s).astype(spec.dtype) for n, s in shapes.items()}
 
     def reference(self, spec: ConvTransposeSpec, a: Mapping[str, np.ndarray]) -> dict:
         results = {

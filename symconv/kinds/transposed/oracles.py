@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from symconv.kinds.convolution.oracles import _as_array, _result_dtype
+from symconv.kinds.convolution.oracles import _as_array, _result_dtype, autograd_results
 from symconv.kinds.transposed.spec import ConvTransposeSpec
 
 
@@ -127,17 +127,4 @@ def torch_function(spec: ConvTransposeSpec):
 
 def torch_results(spec: ConvTransposeSpec, a: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every kernel's result from PyTorch's conv_transpose and autograd, for ∂L/∂y = a["gy"]."""
-    torch = importlib.import_module("torch")
-    x = torch.tensor(a["x"], requires_grad=True)
-    w = torch.tensor(a["w"], requires_grad=True)
-    b = torch.tensor(a["b"], requires_grad=True) if spec.bias else None
-    y = torch_function(spec)(x, w, b)
-    y.backward(torch.tensor(a["gy"]))
-    results = {
-        "forward": y.detach().numpy(),
-        "grad_input": x.grad.numpy(),
-        "grad_weight": w.grad.numpy(),
-    }
-    if b is not None:
-        results["grad_bias"] = b.grad.numpy()
-    return results
+    return autograd_results(torch_function(spec), spec.bias, a)
