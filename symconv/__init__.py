@@ -31,6 +31,7 @@ __all__ = [
     "__version__",
     "check",
     "derive",
+    "draw",
     "generate",
     "reference",
     "render",
@@ -47,6 +48,7 @@ _LAZY = {
     "PoolSpec": ("symconv.kinds", "PoolSpec"),
     "Derivation": ("symconv.symbolic.base", "Derivation"),
     "derive": ("symconv.symbolic.derive", "derive"),
+    "draw": ("symconv.draw", None),  # the package, callable: symconv.draw(spec)
     "winograd": ("symconv.symbolic.winograd", "winograd"),
     "Winograd": ("symconv.symbolic.winograd", "Winograd"),
     "reference": ("symconv.reference", None),

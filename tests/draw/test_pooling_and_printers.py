@@ -218,3 +218,12 @@ def test_html_without_its_libraries_is_one_line(monkeypatch, tmp_path, capsys) -
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "latex2mathml" in error
     assert not out.exists()
+
+
+def test_symconv_draw_is_callable_however_it_was_imported() -> None:
+    import symconv
+    import symconv.draw.drawing  # noqa: F401  (the package imported as a module first)
+
+    drawing = symconv.draw(ConvSpec(input_size=(3, 3), kernel_size=2))
+    assert [f.name for f in drawing.figures][:3] == ["forward", "grad_input", "grad_weight"]
+    assert "draw" in symconv.__all__
