@@ -8,10 +8,14 @@ three identities with the convolution it transposes, each proved element by elem
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from symconv.formatting import fmt_tuple
 from symconv.render.document import GRADIENT_KEY, GRADIENT_WORDS, efficiency, equation_rows
-from symconv.render.names import DIMENSION_NAMES, Names
+from symconv.render.names import DIMENSION_NAMES, Names, Ref
 from symconv.render.outline import Callout, Equations, Outline, Paragraph, Section, Verdict
+from symconv.render.pattern_section import identity_blocks
+from symconv.symbolic.patterns import grad_input_identity
 from symconv.symbolic.transposed import TransposedDerivation
 
 
@@ -20,9 +24,9 @@ def build(d: TransposedDerivation, zero_based: bool = False) -> tuple[Outline, N
     names = Names(spec, d.table, zero_based)
     sections = [configuration(d)]
     if d.element_level:
-        sections += [forward_pass(d, names), gradients(d, names), identities(d)]
+        sections += [forward_pass(d, names), gradients(d, names), identities(d, names)]
     else:
-        sections.append(identities(d))
+        sections.append(identities(d, names))
     sections.append(cost(d))
     if d.notes:
         sections.append(Section("Notes", tuple(Callout(n) for n in d.notes)))
@@ -92,7 +96,7 @@ def gradients(d: TransposedDerivation, names: Names) -> Section:
     return Section("Gradients", tuple(blocks))
 
 
-def identities(d: TransposedDerivation) -> Section:
+def identities(d: TransposedDerivation, names: Names) -> Section:
     if not d.patterns:
         conv = d.spec.convolution
         return Section(
@@ -107,8 +111,28 @@ def identities(d: TransposedDerivation) -> Section:
                 ),
             ),
         )
-    blocks = [Verdict(p.title, p.holds, p.statement) for p in d.patterns.values()]
+    blocks: list = []
+    for pattern in d.patterns.values():
+        blocks.append(Verdict(pattern.title, pattern.holds, pattern.statement))
+        if pattern.name == "transposed_forward":
+            blocks += forward_identity(d, names)
     return Section("What the layer is", tuple(blocks))
+
+
+#: The transposed layer's tensors as the convolution's ∂L/∂X identity names its operands:
+#: its X stands where the convolution's ∂L/∂O does.
+AS_OPERANDS = {"gy": ("X", ("n", "c")), "w": ("F", ("c", "m"))}
+
+
+def forward_identity(d: TransposedDerivation, names: Names) -> list:
+    """O = full cross-correlation(X dilated and padded, F rotated): the convolution's ∂L/∂X
+    identity drawn with this layer's own symbols, X's dilated, padded grid included."""
+    conv = d.spec.convolution
+    identity = grad_input_identity(conv)
+    symbols = {"gy": d.symbols["x"], "w": d.symbols["w"]}
+    blocks = identity_blocks(identity, conv, symbols, names, AS_OPERANDS)
+    equation = replace(blocks[0], lhs=Ref("y"))
+    return [equation, *blocks[1:]]
 
 
 def cost(d: TransposedDerivation) -> Section:

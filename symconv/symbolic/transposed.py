@@ -29,7 +29,7 @@ from symconv.kinds import ConvTransposeSpec
 from symconv.symbolic.base import Derivation
 from symconv.symbolic.convolution import derive_conv
 from symconv.symbolic.expressions import multiply, polynomial_of, same_polynomials
-from symconv.symbolic.patterns import Pattern
+from symconv.symbolic.patterns import Pattern, grad_input_identity
 from symconv.symbolic.tensors import SymbolTable, make_symbols
 
 #: Products above which only the sizes and the identities' statements are given.
@@ -153,6 +153,9 @@ def prove_identities(d: TransposedDerivation) -> list[Pattern]:
     forward = same_polynomials(
         _polynomials(without_bias), _renamed(conv.grad_input, match("gy", "x") | match("w", "w"))
     )
+    # and the identity as printed: X dilated and padded, correlated with the rotated F
+    printed = grad_input_identity(spec.convolution).evaluate({"gy": ts["x"], "w": ts["w"]})
+    forward = forward and same_polynomials(_polynomials(without_bias), printed)
     grad_input = same_polynomials(
         _polynomials(d.grad_input), _renamed(conv.output, match("x", "gy") | match("w", "w"))
     )

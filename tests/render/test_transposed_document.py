@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
 
 from symconv.cli import main
 from symconv.kinds import ConvTransposeSpec
 from symconv.render import render
 from symconv.symbolic.derive import derive
+from tests.kinds.test_transposed import transposed_specs
 
 SPEC = ConvTransposeSpec((2, 2), 3, stride=2, padding=1, output_padding=1, bias=True)
 
@@ -39,3 +41,19 @@ def test_a_large_layer_states_the_identities_without_expanding(capsys) -> None:
                  "--stride", "2", "--padding", "1", "--out-channels", "64"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "411,041,792 products" in out and "stated, not proved" in out
+
+
+@settings(max_examples=15, deadline=None)
+@given(transposed_specs(max_rank=3, max_size=3))
+def test_random_transposed_layers_print_proved_and_within_100_columns(spec) -> None:
+    d = derive(spec)
+    text = render(d, "text")
+    assert text.count("✓ proved") == len(d.patterns) and "✗" not in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "O = " in text  # the forward identity, its dilated, padded grid shown
+
+
+def test_a_grouped_layer_with_bias_compiles(compile_latex) -> None:
+    spec = ConvTransposeSpec((3, 2), 2, in_channels=3, out_channels=6, groups=3, stride=2,
+                             output_padding=1, bias=True)  # fmt: skip
+    compile_latex(render(derive(spec), "latex"))
