@@ -15,7 +15,7 @@ from symconv.render.document import GRADIENT_KEY, GRADIENT_WORDS, efficiency, eq
 from symconv.render.names import DIMENSION_NAMES, Names, Ref
 from symconv.render.outline import Callout, Equations, Outline, Paragraph, Section, Verdict
 from symconv.render.pattern_section import identity_blocks
-from symconv.symbolic.patterns import grad_input_identity
+from symconv.symbolic.patterns import grad_input_identity, unreached_positions
 from symconv.symbolic.transposed import TransposedDerivation
 
 
@@ -60,17 +60,35 @@ def configuration(d: TransposedDerivation) -> Section:
         ),
         *(Paragraph(line) for line in lines),
         Paragraph(
-            f"output_padding = {fmt_tuple(spec.output_padding)} adds rows at the far end of the "
-            "output. The convolution that maps an output of this size back to the input "
-            f"(stride {fmt_tuple(conv.stride)}, padding "
-            f"{', '.join(f'({lo}, {hi})' for lo, hi in conv.padding)}) has leftover "
-            f"a = (o + lo + hi − k_eff) mod s = {leftover}: those are the same "
-            "rows, which none of its windows reads. Without output_padding the two sizes that "
-            "differ only by those rows would map to the same input, which is why PyTorch asks "
-            "for it."
+            f"output_padding = {fmt_tuple(spec.output_padding)} adds that many rows at the far "
+            "end of the output. Seen from the convolution that maps an output of this size back "
+            f"to the input (stride {fmt_tuple(conv.stride)}, padding "
+            f"{', '.join(f'({lo}, {hi})' for lo, hi in conv.padding)}), it is the leftover "
+            f"a = (o + lo + hi − k_eff) mod s = {leftover}: the padded rows past that "
+            "convolution's last window. An output a rows shorter maps back to the same input "
+            "size, so the input alone does not fix the output size; output_padding chooses it."
         ),
+        Paragraph(unreached_rows(spec)),
     ]
     return Section("Configuration", tuple(blocks))
+
+
+def unreached_rows(spec) -> str:
+    """Which output rows receive no product: the rows no window of the convolution reads."""
+    unreached = unreached_positions(spec.convolution)
+    dims = DIMENSION_NAMES[spec.rank]
+    if not any(unreached):
+        return "Every output row receives at least one product."
+    listed = "; ".join(
+        f"{', '.join(str(r + 1) for r in rows)} along {dim}"
+        for rows, dim in zip(unreached, dims)
+        if rows
+    )
+    what = "the bias alone" if spec.bias else "exactly 0"
+    return (
+        f"Output rows that no input reaches (1-based): {listed}. No product lands there, so "
+        f"O is {what} in them, and ∂L/∂O there reaches neither X nor F."
+    )
 
 
 def forward_pass(d: TransposedDerivation, names: Names) -> Section:

@@ -57,3 +57,16 @@ def test_a_grouped_layer_with_bias_compiles(compile_latex) -> None:
     spec = ConvTransposeSpec((3, 2), 2, in_channels=3, out_channels=6, groups=3, stride=2,
                              output_padding=1, bias=True)  # fmt: skip
     compile_latex(render(derive(spec), "latex"))
+
+
+def test_output_padding_rows_that_receive_nothing_are_named_and_are_zero() -> None:
+    """Padding 0: the extra row and column lie past every input's reach (O is 0 there);
+    padding 1: the extra row is uncropped from the padding and does receive products."""
+    spec = ConvTransposeSpec((2, 2), 3, stride=2, output_padding=1)
+    d = derive(spec)
+    assert (d.output[0, 0, 5, :] == 0).all() and (d.output[0, 0, :, 5] == 0).all()
+    assert all(e != 0 for e in d.output[0, 0, :5, :5].flat)
+    flat = " ".join(render(d, "text").split())
+    assert "Output rows that no input reaches (1-based): 6 along height; 6 along width." in flat
+    covered = " ".join(render(derive(SPEC), "text").split())
+    assert "Every output row receives at least one product." in covered
