@@ -20,6 +20,8 @@ class Convolution(LayerKind):
 
     name = "convolution"
     spec_class = ConvSpec
+    #: The NumPy and PyTorch oracles (a kind whose tensors are a convolution's gives its own).
+    oracles = oracles
     roles = {
         "x": "INPUT",
         "gx": "INPUT",
@@ -99,20 +101,20 @@ class Convolution(LayerKind):
 
     def reference(self, spec: ConvSpec, a: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         results = {
-            "forward": oracles.forward(spec, a["x"], a["w"], a.get("b")),
-            "grad_input": oracles.grad_input(spec, a["gy"], a["w"]),
-            "grad_weight": oracles.grad_weight(spec, a["x"], a["gy"]),
+            "forward": self.oracles.forward(spec, a["x"], a["w"], a.get("b")),
+            "grad_input": self.oracles.grad_input(spec, a["gy"], a["w"]),
+            "grad_weight": self.oracles.grad_weight(spec, a["x"], a["gy"]),
         }
         if spec.bias:
-            results["grad_bias"] = oracles.grad_bias(spec, a["gy"])
+            results["grad_bias"] = self.oracles.grad_bias(spec, a["gy"])
         return results
 
     def torch_reference(self, spec: ConvSpec, a: Mapping[str, np.ndarray]) -> dict:
-        return oracles.torch_results(spec, a)
+        return self.oracles.torch_results(spec, a)
 
     def torch_function(self, spec: ConvSpec):
         """The layer as a differentiable PyTorch function ``(x, w, b=None) -> y``."""
-        return oracles.torch_function(spec)
+        return self.oracles.torch_function(spec)
 
 
 CONVOLUTION = Convolution()

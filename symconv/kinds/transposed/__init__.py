@@ -15,7 +15,6 @@ forward algorithms for grad_input), and `adapt` wraps it under these names.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -42,6 +41,9 @@ class ConvTranspose(Convolution):
 
     name = "transposed convolution"
     spec_class = ConvTransposeSpec
+    #: Its oracles, from the scatter that defines it; `reference` and the PyTorch oracles
+    #: are the convolution kind's methods, asking these.
+    oracles = oracles
     #: The bias and grad_bias are added on the host (NumPy), so the CPU target only.
     targets = ("numba_cpu",)
 
@@ -84,22 +86,6 @@ class ConvTranspose(Convolution):
             summary = "dL/db: dL/dy summed over the batch and positions."
             found.append(KernelSignature("grad_bias", ("gy",), "gb", summary))
         return tuple(found)
-
-    def reference(self, spec: ConvTransposeSpec, a: Mapping[str, np.ndarray]) -> dict:
-        results = {
-            "forward": oracles.forward(spec, a["x"], a["w"], a.get("b")),
-            "grad_input": oracles.grad_input(spec, a["gy"], a["w"]),
-            "grad_weight": oracles.grad_weight(spec, a["x"], a["gy"]),
-        }
-        if spec.bias:
-            results["grad_bias"] = oracles.grad_bias(spec, a["gy"])
-        return results
-
-    def torch_reference(self, spec: ConvTransposeSpec, a: Mapping[str, np.ndarray]) -> dict:
-        return oracles.torch_results(spec, a)
-
-    def torch_function(self, spec: ConvTransposeSpec):
-        return oracles.torch_function(spec)
 
 
 class TransposedKernels:
