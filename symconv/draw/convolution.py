@@ -226,6 +226,8 @@ def grad_input(spec: ConvSpec, names: Names) -> Figure:
         lambda r: Cell(Role.DATA, names.element("gx", (0, 0, *r)), phase=phase_of(r)),
     )
     positions = list(np.ndindex(*spec.input_size))
+    # convolution mode flips F in the forward pass, so the identity slides F as stored
+    slid = "F, as stored," if spec.flips_kernel else "the rotated filter"
     frames = tuple(
         Frame(
             {
@@ -233,7 +235,7 @@ def grad_input(spec: ConvSpec, names: Names) -> Figure:
                 1: frozenset(np.ndindex(*kernel.shape)),
                 2: {r},
             },
-            f"{names.plain(names.element('gx', (0, 0, *r)))}: the rotated filter over ∂L/∂O",
+            f"{names.plain(names.element('gx', (0, 0, *r)))}: {slid} over ∂L/∂O",
         )
         for r in sampled(positions)
     )
@@ -251,7 +253,7 @@ def grad_input(spec: ConvSpec, names: Names) -> Figure:
     )
     return Figure(
         "grad_input",
-        "∂L/∂X: the rotated filter over the dilated, padded ∂L/∂O",
+        f"∂L/∂X: {slid} over the dilated, padded ∂L/∂O",
         caption,
         (
             Grid(_titled("∂L/∂O", identity), grid),

@@ -184,3 +184,12 @@ def test_winograd_tiles_overlap_by_r_minus_one() -> None:
     first, second = figure.frames[0].marks[0], figure.frames[1].marks[0]
     assert len(first) == 16 and len(second) == 16  # m + r − 1 = 4 rows and columns
     assert len(first & second) == 4 * 2  # overlapping by r − 1 = 2 columns
+
+
+def test_convolution_mode_does_not_call_the_stored_filter_rotated() -> None:
+    """In convolution mode ∂L/∂X correlates with F as stored (the forward flipped it)."""
+    figure = draw(AWKWARD[3]).figure("grad_input")
+    assert "rotated" not in figure.title and "rotated" not in figure.still.caption
+    assert figure.panels[1].title == "F"
+    plain = draw(AWKWARD[0]).figure("grad_input")
+    assert "rotated filter" in plain.title and plain.panels[1].title == "F, rotated 180°"
