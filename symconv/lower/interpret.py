@@ -50,6 +50,7 @@ from symconv.lower.ir import (
     VecFma,
     VecLoad,
     VecStore,
+    VecStoreRows,
     VecTotal,
     VecZero,
 )
@@ -313,6 +314,20 @@ class _Interpreter:
             raise IndexError(f"vector store outside {stmt.target.buffer} at {places}")
         self._touch(stmt.target.buffer, places, write=True)
         buffer.reshape(-1)[places] = self.accs[stmt.var][:count]
+
+    def _VecStoreRows(self, stmt: VecStoreRows) -> None:
+        for name in stmt.vars:
+            self._use(name)
+        flat = self._lane_base(stmt.target)
+        count = stmt.count or self.lanes
+        lanes, rows = np.arange(count)[:, None], np.arange(len(stmt.vars))
+        places = flat + stmt.stride * lanes + stmt.step * rows
+        buffer = self.buffers[stmt.target.buffer]
+        if places.min() < 0 or places.max() >= buffer.size:
+            raise IndexError(f"vector rows stored outside {stmt.target.buffer} at {places}")
+        self._touch(stmt.target.buffer, places.reshape(-1), write=True)
+        rows = np.stack([self.accs[name][:count] for name in stmt.vars], axis=1)
+        buffer.reshape(-1)[places] = rows
 
     def _VecTotal(self, stmt: VecTotal) -> None:
         self._use(stmt.var)

@@ -242,6 +242,25 @@ class VecStore:
 
 
 @dataclass(frozen=True)
+class VecStoreRows:
+    """target[index + l·stride + k·step] = vars[k][l] for the lanes l < count and every k,
+    written lane by lane, each lane's row of k together.
+
+    A tile of output channels × neighbouring positions lands in NCHW one channel's row at a
+    time, so each cache line is written in one go.  Written vector by vector instead (a
+    `VecStore` per position), consecutive stores go to lines a plane apart; when the plane
+    is a multiple of 4 KiB they all fall in one L1 set and evict each other (a 1-D layer
+    with 1,024 outputs per channel ran 2.4 times slower than one with 1,040).
+    """
+
+    target: Read
+    vars: tuple[str, ...]
+    stride: int
+    step: int = 1
+    count: int = 0  # 0: every lane
+
+
+@dataclass(frozen=True)
 class VecTotal:
     """acc = the sum of var's lanes (a horizontal sum into a scalar accumulator)."""
 
@@ -249,7 +268,7 @@ class VecTotal:
     var: str
 
 
-VectorStmt = VecZero | VecLoad | VecBroadcast | VecFma | VecStore | VecTotal
+VectorStmt = VecZero | VecLoad | VecBroadcast | VecFma | VecStore | VecStoreRows | VecTotal
 
 
 @dataclass(frozen=True)
@@ -489,7 +508,7 @@ def buffer_effects(body: Block) -> tuple[frozenset[str], frozenset[str]]:
             read(stmt.source)
         elif isinstance(stmt, VecBroadcast):
             read(stmt.value)
-        elif isinstance(stmt, VecStore):
+        elif isinstance(stmt, (VecStore, VecStoreRows)):
             writes.add(stmt.target.buffer)
         if isinstance(stmt, Init) and stmt.value is not None:
             read(stmt.value)
@@ -518,7 +537,7 @@ def buffer_effects(body: Block) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def has_vector_statement(body: Block) -> bool:
-    vector = (VecZero, VecLoad, VecBroadcast, VecFma, VecStore, VecTotal)
+    vector = (VecZero, VecLoad, VecBroadcast, VecFma, VecStore, VecStoreRows, VecTotal)
     return any(isinstance(s, vector) for s, _ in walk(body))
 
 
@@ -617,6 +636,9 @@ class ExpressionMapper(Transformer):
         return replace(stmt, value=self.read(stmt.value))
 
     def visit_VecStore(self, stmt: VecStore) -> Stmt:
+        return replace(stmt, target=self.read(stmt.target))
+
+    def visit_VecStoreRows(self, stmt: VecStoreRows) -> Stmt:
         return replace(stmt, target=self.read(stmt.target))
 
 

@@ -87,3 +87,18 @@ def test_an_inner_parallel_loop_counts_for_its_outer_iteration():
     body = (For(i, 2, (inner,), parallel=True),)
     with pytest.raises(RaceError, match="over i is a race"):
         run(nest(body), {"x": np.arange(4.0)})
+
+
+def test_vector_rows_land_lane_by_lane_a_plane_apart():
+    """VecStoreRows: vars[k][l] lands at index + l·stride + k·step, the way a tile of two
+    channels × three positions (step 2) lands in a channel-major result of planes of 8."""
+    from symconv.lower.ir import VecLoad, VecStoreRows
+
+    x, y = Operand("x", (6,)), Operand("y", (16,))
+    loads = tuple(VecLoad(f"v{k}", Read("x", (2 * k,))) for k in range(3))
+    store = VecStoreRows(Read("y", (1,)), ("v0", "v1", "v2"), stride=8, step=2)
+    result = run(LoopNest("forward", (x,), y, (*loads, store), lanes=2), {"x": np.arange(6.0)})
+    want = np.full(16, np.nan)
+    want[[1, 3, 5]] = [0.0, 2.0, 4.0]  # lane 0 of v0, v1, v2: channel 0's row
+    want[[9, 11, 13]] = [1.0, 3.0, 5.0]  # lane 1: channel 1's row, a plane (8) further
+    np.testing.assert_array_equal(result, want)

@@ -57,6 +57,7 @@ from symconv.lower.ir import (
     VecFma,
     VecLoad,
     VecStore,
+    VecStoreRows,
     VecZero,
 )
 from symconv.lower.passes import LoweringContext
@@ -466,7 +467,7 @@ class ChannelTiles:
         positions: int,
         bias: str | None,
     ) -> list[Stmt]:
-        n, g = self.n, self.g
+        g = self.g
         vectors = len(lanes)
         accumulators = [[f"va{v}_{p}" for p in range(positions)] for v in range(vectors)]
         body: list[Stmt] = []
@@ -477,7 +478,7 @@ class ChannelTiles:
                 else:
                     body.append(VecZero(accumulators[v][p]))
         c = symbol("rc")
-        lead_axes, last = correlation.axes[:-1], correlation.axes[-1]
+        last = correlation.axes[-1]
         taps = [symbol(f"rt{a}") for a in range(len(correlation.axes))]
         # the taps stay loops: unrolled, LLVM shares the broadcasts of neighbouring taps (the
         # same input element), keeps them all live and spills the accumulators
@@ -488,15 +489,28 @@ class ChannelTiles:
         for axis, t in reversed(list(zip(correlation.axes, taps))):
             reduction = (For(t, len(axis.taps), reduction, opaque=len(axis.taps) > 1),)
         body.append(For(c, self.deep, reduction))
-        plane = math.prod(self.result_shape()[2:])
-        for v in range(vectors):
-            for p in range(positions):
-                position = [a.start + a.step * q for a, q in zip(lead_axes, lead)]
-                position.append(last.start + last.step * (first + p))
-                channel = g * self.wide + (block + v) * self.lanes
-                target = Read(correlation.result, (n, channel, *position))
-                body.append(VecStore(target, accumulators[v][p], plane, lanes[v]))
+        body += self.tile_store(correlation, block, lanes, lead, first, accumulators)
         return body
+
+    def tile_store(self, correlation: Correlation, block: sp.Expr, lanes: tuple[int, ...],
+                   lead: list[sp.Symbol], first: sp.Expr,
+                   accumulators: list[list[str]]) -> list[Stmt]:  # fmt: skip
+        """The tile into NCHW: per vector, its channels' rows of positions, one row at a time
+        (each cache line written in one go; vector by vector, a plane of 4 KiB made every
+        store of the tile evict the one before)."""
+        lead_axes, last = correlation.axes[:-1], correlation.axes[-1]
+        plane = math.prod(self.result_shape()[2:])
+        position = [a.start + a.step * q for a, q in zip(lead_axes, lead)]
+        position.append(last.start + last.step * first)
+        out: list[Stmt] = []
+        for v, row in enumerate(accumulators):
+            channel = self.g * self.wide + (block + v) * self.lanes
+            target = Read(correlation.result, (self.n, channel, *position))
+            if plane == 1:  # one position: the channels lie side by side
+                out.append(VecStore(target, row[0], 1, lanes[v]))
+            else:
+                out.append(VecStoreRows(target, tuple(row), plane, last.step, lanes[v]))
+        return out
 
     def one_tap(self, correlation, c, block, lead, lead_taps, tap_last, offset_last, first,
                 positions, accumulators) -> list[Stmt]:  # fmt: skip

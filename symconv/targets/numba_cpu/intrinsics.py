@@ -12,7 +12,9 @@ ordinary local variable, which LLVM keeps in a register:
 - ``store(a, i, v, stride, count)``: lane l to a[i + l·stride] for l < count, as one vector
   store when stride is 1 (``llvm.masked.store`` when count stops short), else lane by
   lane (an output tile written straight into NCHW, where neighbouring channels lie a
-  plane apart);
+  plane apart); ``store_rows(a, i, (v0, …, vk), stride, step, count)``: v_j's lane l to
+  a[i + l·stride + j·step] for l < count, lane by lane, each lane's row of j together (so
+  each cache line of an NCHW output is written in one go);
 - ``broadcast(x)``: every lane x (insertelement and a zero shufflevector: vbroadcastss, or
   an embedded {1to16} operand), and ``splat(a, i)``: every lane a[i], read without
   Numba's negative-index test;
@@ -93,6 +95,29 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
     kind = "f32" if dtype == "float32" else "f64"
     alignment = ir.Constant(ir.IntType(32), align)
 
+    def rows_writer(module: ir.Module, pointer_type: Any, shape: tuple[int, ...]) -> Any:
+        """A function of its own that writes `rows` vectors lane by lane, each lane's row
+        together: ``noinline``, so the shuffles LLVM transposes them with (and their
+        index vectors) stay in it, out of the registers of the loop around the call."""
+        rows, distance, spacing, lanes_used = shape
+        name = f"symconv_store_rows_{kind}x{lanes}_" + "_".join(str(n) for n in shape)
+        if name in module.globals:
+            return module.globals[name]
+        function_type = ir.FunctionType(ir.VoidType(), [pointer_type] + [llvm_vector] * rows)
+        function = ir.Function(module, function_type, name)
+        function.linkage = "internal"
+        function.attributes.add("noinline")
+        builder = ir.IRBuilder(function.append_basic_block())
+        base, *vectors = function.args
+        offset_type = ir.IntType(64)
+        for lane in range(lanes_used):
+            at_lane = ir.Constant(ir.IntType(32), lane)
+            for j, value in enumerate(vectors):
+                at = builder.gep(base, [ir.Constant(offset_type, lane * distance + j * spacing)])
+                builder.store(builder.extract_element(value, at_lane), at, align=align)
+        builder.ret_void()
+        return function
+
     @intrinsic
     def load(typingctx: Any, array: Any, index: Any) -> Any:
         if not (_is_float_array(array, element) and _integer(index)):
@@ -167,6 +192,33 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
 
         return types.void(array, index, value, stride, count), codegen
 
+    @intrinsic(prefer_literal=True)
+    def store_rows(
+        typingctx: Any, array: Any, index: Any, values: Any, stride: Any, step: Any, count: Any
+    ) -> Any:
+        distance, spacing, lanes_used = _literal(stride), _literal(step), _literal(count)
+        if not (
+            _is_float_array(array, element)
+            and _integer(index)
+            and isinstance(values, types.UniTuple)
+            and values.dtype == vector
+            and distance is not None
+            and spacing is not None
+            and lanes_used is not None
+            and 1 <= lanes_used <= lanes
+        ):
+            return None
+        rows = values.count
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            base = pointer(context, builder, signature.args[0], args[0], args[1])
+            vectors = [builder.extract_value(args[2], j) for j in range(rows)]
+            shape = (rows, distance, spacing, lanes_used)
+            builder.call(rows_writer(builder.module, base.type, shape), [base, *vectors])
+            return context.get_dummy_value()
+
+        return types.void(array, index, values, stride, step, count), codegen
+
     @intrinsic
     def broadcast(typingctx: Any, scalar: Any) -> Any:
         if not isinstance(scalar, (types.Float, types.Integer)):
@@ -240,6 +292,7 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
         "load": load,
         "load_masked": load_masked,
         "store": store,
+        "store_rows": store_rows,
         "broadcast": broadcast,
         "splat": splat,
         "fma": fma,

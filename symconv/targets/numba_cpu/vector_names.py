@@ -11,7 +11,17 @@ from functools import cache
 from pathlib import Path
 
 #: The operations, by the suffix of their names.
-OPERATIONS = ("load", "load_masked", "store", "broadcast", "splat", "fma", "zero", "total")
+OPERATIONS = (
+    "load",
+    "load_masked",
+    "store",
+    "store_rows",
+    "broadcast",
+    "splat",
+    "fma",
+    "zero",
+    "total",
+)
 #: The module that defines them, whose digest every generated module's name includes.
 INTRINSICS = Path(__file__).with_name("intrinsics.py")
 

@@ -43,6 +43,7 @@ from symconv.lower.ir import (
     VecFma,
     VecLoad,
     VecStore,
+    VecStoreRows,
     VecTotal,
     VecZero,
     accessed_buffers,
@@ -586,6 +587,13 @@ class StatementView:
         count = stmt.count or self.lanes
         text = self.call("store", buffer, index, stmt.var, str(stmt.stride), str(count))
         return {"kind": "call", "text": text}
+
+    def _view_VecStoreRows(self, stmt: VecStoreRows) -> dict[str, Any]:
+        buffer, index = self.flat_read(stmt.target)
+        count = stmt.count or self.lanes
+        vectors = "(" + ", ".join(stmt.vars) + ("," if len(stmt.vars) == 1 else "") + ")"
+        arguments = (str(stmt.stride), str(stmt.step), str(count))
+        return {"kind": "call", "text": self.call("store_rows", buffer, index, vectors, *arguments)}
 
     def _view_VecTotal(self, stmt: VecTotal) -> dict[str, Any]:
         return {"kind": "store", "target": stmt.acc, "value": self.call("total", stmt.var)}

@@ -268,10 +268,15 @@ def fake_intrinsics() -> types.ModuleType:
             def store(a, i, v, stride, count, lanes=lanes):
                 a[i : i + stride * (count - 1) + 1 : stride] = v[:count]
 
+            def store_rows(a, i, vectors, stride, step, count):
+                for j, v in enumerate(vectors):
+                    store(a, i + j * step, v, stride, count)
+
             functions = {
                 "load": load,
                 "load_masked": load_masked,
                 "store": store,
+                "store_rows": store_rows,
                 "broadcast": lambda x, lanes=lanes, kind=kind: np.full(lanes, x, kind),
                 "splat": lambda a, i, lanes=lanes: np.full(lanes, a[i], a.dtype),
                 "fma": lambda a, b, c: a * b + c,
