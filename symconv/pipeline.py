@@ -121,12 +121,6 @@ def generate(
     `autotune_seconds` (the default choice is always among those timed).
     """
     say = progress or _quiet
-    supported = kind_of(spec).targets
-    if supported is not None and targets.get(target).name not in supported:
-        raise ValueError(
-            f"{spec.label}: the {targets.get(target).name} target does not generate a "
-            f"{kind_of(spec).name} yet; it runs on {', '.join(supported)}"
-        )
     targets.get(target).available()  # a target that cannot run here fails before any writing
     layer = spec
     spec, schedules = lowered(spec, schedules)

@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from symconv.check.search import dimension
-from symconv.kinds import ConvSpec
+from symconv.kinds import ConvSpec, ConvTransposeSpec
 from symconv.kinds.convolution import DTYPES, MODES
 
 # Per-rank cap on outputs per dimension: rank-3 layers stay tiny so brute force is fast.
@@ -194,3 +194,31 @@ def coinciding_specs(draw: st.DrawFn, max_rank: int = 2, max_products: int = 16)
         dtype=draw(st.sampled_from(DTYPES)),
         mode=draw(st.sampled_from(MODES)),
     )
+
+
+@st.composite
+def transposed_specs(draw, max_rank: int = 3, max_size: int = 4) -> ConvTransposeSpec:
+    """Valid transposed layers over the awkward cases: output_padding, dilation, groups."""
+    rank = draw(st.integers(1, max_rank))
+    sizes, kernels, strides, paddings, extras, dilations = [], [], [], [], [], []
+    for _ in range(rank):
+        stride, dilation = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        kernel, size = draw(st.integers(1, 3)), draw(st.integers(1, max_size))
+        extra = draw(st.integers(0, max(stride, dilation) - 1))
+        floor = stride * (extra // stride)  # symconv's rule: padding covers whole strides
+        padding = draw(st.integers(floor, floor + 2))
+        if (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + extra + 1 < 1:
+            padding = floor
+        if (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + extra + 1 < 1:
+            extra, padding = 0, 0
+        for found, value in zip((sizes, kernels, strides, paddings, extras, dilations),
+                                (size, kernel, stride, padding, extra, dilation)):  # fmt: skip
+            found.append(value)
+    groups = draw(st.sampled_from((1, 2)))
+    return ConvTransposeSpec(
+        input_size=tuple(sizes), kernel_size=tuple(kernels), stride=tuple(strides),
+        padding=tuple(paddings), output_padding=tuple(extras), dilation=tuple(dilations),
+        groups=groups, in_channels=groups * draw(st.integers(1, 2)),
+        out_channels=groups * draw(st.integers(1, 2)), batch=draw(st.integers(1, 2)),
+        bias=draw(st.booleans()), dtype=draw(st.sampled_from(("float32", "float64"))),
+    )  # fmt: skip

@@ -245,9 +245,13 @@ def spec_from_args(args: argparse.Namespace) -> ConvSpec | ConvTransposeSpec:
 
 def transposed_from_args(args: argparse.Namespace) -> ConvTransposeSpec:
     """The ConvTransposeSpec the flags describe; a flag it has no meaning for is refused."""
-    for dest, why in (("tiles", "a tiled layer"), ("mode", "a choice of convolution mode")):
+    refused = {
+        "tiles": "a transposed layer shares one filter across every position",
+        "mode": "a transposed layer is PyTorch's conv_transposeNd, with no mode to choose",
+    }
+    for dest, why in refused.items():
         if getattr(args, dest, None) is not None:
-            raise ValueError(f"--{dest} is not for --transposed: a transposed layer has no {why}")
+            raise ValueError(f"--{dest} is not for --transposed: {why}")
     shape, kernel, rank, batch, in_channels = _input_and_kernel(args)
     padding_text = str(_value(args, "padding"))
     if ":" in padding_text or padding_text.strip() in PADDING_WORDS:

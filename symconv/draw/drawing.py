@@ -9,7 +9,7 @@ figures inline.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,8 @@ class Drawing:
     label: str
     figures: list[Figure]
     names: Names
+    #: Each figure's layout, made once however many files print it (still, animated, PNG).
+    _pages: dict[str, Page] = field(default_factory=dict, repr=False, compare=False)
 
     def figure(self, name: str) -> Figure:
         for figure in self.figures:
@@ -50,7 +52,9 @@ class Drawing:
         raise ValueError(f"figure={name!r} is not drawn for {self.label}; choose from {known}")
 
     def page(self, name: str) -> Page:
-        return lay_out(self.figure(name), self.names)
+        if name not in self._pages:
+            self._pages[name] = lay_out(self.figure(name), self.names)
+        return self._pages[name]
 
     def svg(self, name: str, animated: bool = False) -> str:
         """Figure `name` as SVG: its first step, or with `animated` every step in turn."""

@@ -149,7 +149,7 @@ def lay_out(figure: Figure, names: Names) -> Page:
         _place(scratch, spots, x, top, page, placed)
         widest = max(widest, x + right)
         x, bottom = x + right + PANEL_GAP, max(bottom, top + low)
-    width = max(widest + MARGIN, 360)
+    width = max(widest + MARGIN, 360, 2 * MARGIN + text_width(figure.title, 15))
     y = bottom + 18
     for role in figure.roles():
         page.boxes.append(Box(MARGIN, y - 11, 14, 14, FILLS[role]))
@@ -201,6 +201,13 @@ def legend(figure: Figure, role: Role) -> str:
         }
         return f"padding ({', '.join(sorted(held))})"
     return LEGEND[role]
+
+
+def text_width(text: str, size: float) -> float:
+    """Roughly how wide a bold line of `text` is, in units, at font `size` (0.62·size per
+    character, a little wider than `wrap`'s regular text): a panel is at least as wide as
+    its title, or the title runs past the panel's right edge and off the picture."""
+    return 0.62 * size * len(text)
 
 
 def wrap(text: str, width: float, size: float = 12) -> list[str]:
@@ -258,7 +265,7 @@ def _grid(
                 placed[(number, index)] = box
         x += len(cols) * width + SLICE_GAP
         bottom = max(bottom, y_start + len(rows) * CELL_HEIGHT)
-    return x - SLICE_GAP, bottom
+    return max(x - SLICE_GAP, x0 + text_width(grid.title, 13)), bottom
 
 
 def _links(page, links: Links, x0: float, top: float) -> tuple[float, float]:
@@ -272,4 +279,4 @@ def _links(page, links: Links, x0: float, top: float) -> tuple[float, float]:
     for c, m in links.edges:
         page.lines.append(Line(x0 + width, y0 + c * 26 + 11, x0 + width + gap, y0 + m * 26 + 11))
     rows = max(len(links.left), len(links.right))
-    return x0 + 2 * width + gap, y0 + rows * 26
+    return max(x0 + 2 * width + gap, x0 + text_width(links.title, 13)), y0 + rows * 26

@@ -106,9 +106,6 @@ class LayerKind:
         """Every kernel's result from PyTorch's own functions and autograd."""
         raise NotImplementedError
 
-    #: The targets that generate this kind (None: every target).
-    targets: tuple[str, ...] | None = None
-
     # ----- a kind computed by another kind's kernels ---------------------------------
     def lowered_as(self, spec: Any) -> Any:
         """The spec whose generated module computes this layer's kernels: itself, unless

@@ -73,6 +73,15 @@ class Kernel:
         (in the layer's dtype), or a ValueError naming it: for wrappers that rename."""
         return self._check(name, value, shape, self._layer.spec.dtype)
 
+    def call_checked(self, arguments: dict[str, Any], out: object = None) -> Any:
+        """The compiled function on arguments `check` already returned, by this kernel's
+        parameter names: a wrapper that checked them under its own names calls this, so
+        nothing is checked (or copied to a device) twice."""
+        ordered = (arguments[name] for name in self._takes)
+        if out is None:
+            return self._function(*ordered)
+        return self._function(*ordered, out=out)
+
     def __repr__(self) -> str:
         return f"<kernel {self.signature.name}({', '.join(self.signature.params)})>"
 
@@ -92,8 +101,11 @@ class Kernels:
         path: Path,
         check: Check,
         functions: dict[str, Callable] | None = None,
+        channels: Any = None,
     ) -> None:
-        """`functions` replaces a module's function by name (a target's call wrapper)."""
+        """`functions` replaces a module's function by name (a target's call wrapper);
+        `channels` is the target's per-channel arithmetic (`ChannelArithmetic`), for kinds
+        whose bias is not in the generated module."""
         if getattr(module, "SPEC_KEY", None) != spec.key:
             raise ValueError(
                 f"{path} was generated for spec key {getattr(module, 'SPEC_KEY', None)}, "
@@ -103,6 +115,7 @@ class Kernels:
         self._shapes = kind_of(spec).tensor_shapes(spec)  # once: a call only looks them up
         self._module = module
         self._path = Path(path)
+        self._channels = channels
         replaced = functions or {}
         self._kernels = {
             s.name: Kernel(self, s, replaced.get(s.name) or getattr(module, s.name), check)
@@ -126,6 +139,13 @@ class Kernels:
     @property
     def module(self) -> ModuleType:
         return self._module
+
+    @property
+    def channels(self) -> Any:
+        """The target's per-channel arithmetic on its own arrays (add a bias, sum per channel)."""
+        if self._channels is None:
+            raise ValueError(f"the target of {self._path} has no per-channel arithmetic")
+        return self._channels
 
     @property
     def algorithms(self) -> dict[str, str]:

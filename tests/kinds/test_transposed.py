@@ -9,38 +9,10 @@ import json
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from symconv.cli import main
 from symconv.kinds import TOLERANCES, TRANSPOSED, ConvTransposeSpec, relative_error, spec_from_json
-
-
-@st.composite
-def transposed_specs(draw, max_rank: int = 3, max_size: int = 4) -> ConvTransposeSpec:
-    """Valid transposed layers over the awkward cases: output_padding, dilation, groups."""
-    rank = draw(st.integers(1, max_rank))
-    sizes, kernels, strides, paddings, extras, dilations = [], [], [], [], [], []
-    for _ in range(rank):
-        stride, dilation = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-        kernel, size = draw(st.integers(1, 3)), draw(st.integers(1, max_size))
-        extra = draw(st.integers(0, max(stride, dilation) - 1))
-        floor = stride * (extra // stride)  # symconv's rule: padding covers whole strides
-        padding = draw(st.integers(floor, floor + 2))
-        if (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + extra + 1 < 1:
-            padding = floor
-        if (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + extra + 1 < 1:
-            extra, padding = 0, 0
-        for found, value in zip((sizes, kernels, strides, paddings, extras, dilations),
-                                (size, kernel, stride, padding, extra, dilation)):  # fmt: skip
-            found.append(value)
-    groups = draw(st.sampled_from((1, 2)))
-    return ConvTransposeSpec(
-        input_size=tuple(sizes), kernel_size=tuple(kernels), stride=tuple(strides),
-        padding=tuple(paddings), output_padding=tuple(extras), dilation=tuple(dilations),
-        groups=groups, in_channels=groups * draw(st.integers(1, 2)),
-        out_channels=groups * draw(st.integers(1, 2)), batch=draw(st.integers(1, 2)),
-        bias=draw(st.booleans()), dtype=draw(st.sampled_from(("float32", "float64"))),
-    )  # fmt: skip
+from tests.strategies import transposed_specs
 
 
 def scatter_loop(spec: ConvTransposeSpec, x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -135,6 +107,10 @@ def test_bad_transposed_layers_are_one_line(fields, words) -> None:
         (["--transposed", "--padding", "0:1"], "one int per dimension"),
         (["--output-padding", "1"], "--output-padding needs --transposed"),
         (["--transposed", "--tiles", "2"], "--tiles is not for --transposed"),
+        (
+            ["--transposed", "--mode", "convolution"],
+            "--mode is not for --transposed: a transposed layer is PyTorch's conv_transposeNd",
+        ),
         (["--transposed", "--stride", "2", "--output-padding", "2"], "must be smaller than"),
     ],
 )
@@ -166,10 +142,3 @@ def test_conv_transpose_module_matches_pytorch_and_passes_gradcheck(tmp_path) ->
     assert torch.autograd.gradgradcheck(layer, (x, w, b))
     with pytest.raises(TypeError, match="ConvTransposeSpec"):
         bridge.ConvTranspose(spec.convolution)
-
-
-def test_cuda_target_refuses_a_transposed_layer_in_one_line() -> None:
-    import symconv
-
-    with pytest.raises(ValueError, match="numba_cuda target does not generate a transposed"):
-        symconv.generate(ConvTransposeSpec((3,), 2), target="cuda")

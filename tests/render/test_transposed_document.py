@@ -9,7 +9,7 @@ from symconv.cli import main
 from symconv.kinds import ConvTransposeSpec
 from symconv.render import render
 from symconv.symbolic.derive import derive
-from tests.kinds.test_transposed import transposed_specs
+from tests.strategies import transposed_specs
 
 SPEC = ConvTransposeSpec((2, 2), 3, stride=2, padding=1, output_padding=1, bias=True)
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from symconv.kinds import TRANSPOSED, ConvTransposeSpec
 from symconv.symbolic.derive import derive
 from symconv.symbolic.transposed import prove_identities
-from tests.kinds.test_transposed import transposed_specs
+from tests.strategies import transposed_specs
 
 
 @settings(max_examples=30, deadline=None)

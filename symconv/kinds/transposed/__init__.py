@@ -10,14 +10,14 @@ Its kernels are the convolution's, renamed: the layer is the ∂L/∂X of
 
 The pipeline generates the convolution's module (`lowered_as`), with the default choice
 of its algorithms (stride phases and Winograd for the forward, the convolution's
-forward algorithms for grad_input), and `adapt` wraps it under these names.
+forward algorithms for grad_input), on any target, and `adapt` wraps it under these
+names.  The bias and grad_bias are the target's per-channel arithmetic
+(`Kernels.channels`: NumPy on the CPU, CUDA kernels on the device).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import numpy as np
 
 from symconv.kinds.base import KernelSignature
 from symconv.kinds.convolution import Convolution
@@ -44,8 +44,6 @@ class ConvTranspose(Convolution):
     #: Its oracles, from the scatter that defines it; `reference` and the PyTorch oracles
     #: are the convolution kind's methods, asking these.
     oracles = oracles
-    #: The bias and grad_bias are added on the host (NumPy), so the CPU target only.
-    targets = ("numba_cpu",)
 
     def lowered_as(self, spec: ConvTransposeSpec) -> Any:
         return spec.convolution
@@ -131,7 +129,7 @@ class TransposedKernels:
         chosen = self._convolution.algorithms
         found = {name: chosen.get(conv, "") for name, (conv, _) in AS_CONVOLUTION.items()}
         if self._spec.bias:
-            found["grad_bias"] = "numpy sum"
+            found["grad_bias"] = self._convolution.channels.name
         return found
 
     @property
@@ -143,9 +141,7 @@ class TransposedKernels:
         conv_name, renamed = AS_CONVOLUTION[name]
         kernel = getattr(self._convolution, conv_name)
         checked = {n: kernel.check(n, v, self._shapes[n]) for n, v in given.items()}
-        arguments = {renamed[n]: v for n, v in checked.items()}
-        order = kernel.signature.passed
-        return kernel(*(arguments[p] for p in order), out=out)
+        return kernel.call_checked({renamed[n]: v for n, v in checked.items()}, out)
 
     def forward(self, x, w, b=None, out=None):
         """y = x scattered through w (+ b)."""
@@ -154,11 +150,9 @@ class TransposedKernels:
             raise ValueError(f"b was given, but {signature.absent_because}")
         if b is None and "b" not in signature.absent:
             raise ValueError("b is required: forward takes (x, w, b)")
+        bias = None if b is None else self._convolution.forward.check("b", b, self._spec.bias_shape)
         y = self._call("forward", {"x": x, "w": w}, out)
-        if b is not None:
-            bias = self._convolution.forward.check("b", b, self._spec.bias_shape)
-            y += bias.reshape(1, -1, *(1,) * self._spec.rank)
-        return y
+        return y if bias is None else self._convolution.channels.add_bias(y, bias)
 
     def grad_input(self, gy, w, out=None):
         """dL/dx: dL/dy correlated with w."""
@@ -173,12 +167,7 @@ class TransposedKernels:
         if "grad_bias" not in self._signatures:
             raise AttributeError(f"{self._spec.label} has no kernel 'grad_bias' (bias=False)")
         gy = self._convolution.forward.check("gy", gy, self._spec.output_shape)
-        axes = (0, *range(2, 2 + self._spec.rank))
-        total = gy.sum(axis=axes, dtype=np.float64).astype(self._spec.dtype)
-        if out is None:
-            return total
-        out[...] = total
-        return out
+        return self._convolution.channels.channel_sums(gy, out)
 
     def __repr__(self) -> str:
         return f"TransposedKernels({self._spec.label}, {self._spec.dtype}, path={str(self.path)!r})"

@@ -6,8 +6,9 @@ scatters x[i]·w[t] to output position s·i + d·t − p.  Its output size per d
     o = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1
 
 (Dumoulin & Visin's relationship for transposed layers, PyTorch's formula), and
-`output_padding` adds rows at the far end that no input reaches: exactly the leftover
-a = (o + 2p − k_eff) mod s of the convolution that maps o back to i.  `convolution`
+`output_padding` adds rows at the far end: exactly the leftover a = (o + 2p − k_eff) mod s
+of the convolution that maps o back to i (padded rows past its last window; with
+padding, products of the last inputs may still land in some of them).  `convolution`
 is that convolution, whose ∂L/∂X this layer's forward is.
 """
 
@@ -88,8 +89,8 @@ class ConvTransposeSpec(CanonicalSpec):
             if output_padding[d] >= max(stride[d], dilation[d]):
                 raise ValueError(
                     f"output_padding[{d}]={output_padding[d]} must be smaller than stride "
-                    f"{stride[d]} or dilation {dilation[d]} (PyTorch's rule: the extra rows are "
-                    "a leftover no input reaches)"
+                    f"{stride[d]} or dilation {dilation[d]} (PyTorch's rule: output_padding "
+                    "stands for the rows a convolution's stride leaves past its last window)"
                 )
             size = (input_size[d] - 1) * stride[d] - 2 * padding[d]
             size += dilation[d] * (kernel[d] - 1) + output_padding[d] + 1

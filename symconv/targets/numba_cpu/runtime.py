@@ -146,6 +146,31 @@ class Call:
             return self._function(*arguments, result, *self.workspaces())
 
 
+class HostChannels:
+    """Per-channel arithmetic on NumPy arrays, for a kind whose bias its generated module
+    does not hold (a transposed convolution runs its convolution's kernels, bias-free)."""
+
+    #: What computes grad_bias, for `Kernels.algorithms`.
+    name = "numpy sum"
+
+    @staticmethod
+    def add_bias(result: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        """result[n, c, ...] += bias[c], in place."""
+        result += bias.reshape(1, -1, *(1,) * (result.ndim - 2))
+        return result
+
+    @staticmethod
+    def channel_sums(values: np.ndarray, out: object = None) -> np.ndarray:
+        """Σ over the batch and every position of each channel, accumulated in float64."""
+        axes = (0, *range(2, values.ndim))
+        total = values.sum(axis=axes, dtype=np.float64).astype(values.dtype)
+        if out is None:
+            return total
+        checked = check_out(out, total.shape, values.dtype.name, (values,))
+        checked[...] = total
+        return checked
+
+
 def wrap(spec: Any, module: ModuleType, path: Path) -> Kernels:
     """The checked kernels of a loaded module (the BLAS held to one thread where they say)."""
     blas_in_threads = set(getattr(module, "BLAS_IN_THREADS", ()))
@@ -155,4 +180,4 @@ def wrap(spec: Any, module: ModuleType, path: Path) -> Kernels:
         if name in blas_in_threads:
             function = one_blas_thread(function)
         functions[name] = Call(module, name, function)
-    return Kernels(spec, module, path, check_array, functions)
+    return Kernels(spec, module, path, check_array, functions, HostChannels())

@@ -13,11 +13,13 @@ from __future__ import annotations
 import importlib.util
 import inspect
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+from numba import float64
 
 from symconv.runtime.kernels import Kernels
 from symconv.targets.numba_cpu.runtime import check_array, check_out
@@ -125,6 +127,93 @@ def launcher(module: ModuleType, name: str) -> Any:
     return launch
 
 
+#: Threads per block of the per-channel kernels.
+CHANNEL_THREADS = 128
+
+
+#: ``numba.cuda`` once a per-channel kernel is first compiled (a global, not a closure
+#: variable: the simulator runs a kernel with its module's ``cuda`` global swapped for its own).
+cuda: Any = None
+
+
+def _add_bias(flat, bias, plane, channels):  # pragma: no cover - runs on the device
+    """One thread per element of the flat result: add its channel's bias."""
+    i = cuda.grid(1)
+    if i < flat.size:
+        flat[i] += bias[(i // plane) % channels]
+
+
+def _channel_sums(flat, sums, plane, channels, images):  # pragma: no cover - on the device
+    """One block per channel: its threads sum strided parts of the channel's N·P elements
+    in float64, then halve the partial sums in shared memory."""
+    c, t = cuda.blockIdx.x, cuda.threadIdx.x
+    partial = cuda.shared.array(CHANNEL_THREADS, float64)
+    total = 0.0
+    for k in range(t, images * plane, CHANNEL_THREADS):
+        total += flat[((k // plane) * channels + c) * plane + k % plane]
+    partial[t] = total
+    cuda.syncthreads()
+    half = CHANNEL_THREADS // 2
+    while half > 0:
+        if t < half:
+            partial[t] += partial[t + half]
+        cuda.syncthreads()
+        half //= 2
+    if t == 0:
+        sums[c] = partial[0]
+
+
+@cache
+def channel_kernels() -> tuple[Any, Any]:
+    """(add_bias, channel_sums) as CUDA kernels, compiled on first use."""
+    global cuda
+    cuda = cuda_module()
+    return cuda.jit(_add_bias), cuda.jit(_channel_sums)
+
+
+class DeviceChannels:
+    """Per-channel arithmetic on the device (a transposed convolution's bias and grad_bias):
+    the bias is added where the result is; the sums are always taken on the device."""
+
+    #: What computes grad_bias, for `Kernels.algorithms`.
+    name = "channel sums on the device"
+
+    @staticmethod
+    def add_bias(result: Any, bias: Argument) -> Any:
+        """result[n, c, ...] += bias[c], in place, on whichever side the result is."""
+        if isinstance(result, np.ndarray):  # every input came from the host
+            result += bias.array.copy_to_host().reshape(1, -1, *(1,) * (result.ndim - 2))
+            return result
+        add_bias, _ = channel_kernels()
+        flat = result.reshape(result.size)
+        plane = int(np.prod(result.shape[2:]))
+        blocks = -(-result.size // CHANNEL_THREADS)
+        add_bias[blocks, CHANNEL_THREADS](flat, bias.array, plane, result.shape[1])
+        return result
+
+    @staticmethod
+    def channel_sums(values: Argument, out: object = None) -> Any:
+        """Σ over the batch and every position of each channel, summed on the device."""
+        cuda = cuda_module()
+        _, channel_sums = channel_kernels()
+        array = values.array
+        shape, dtype = (array.shape[1],), np.dtype(array.dtype)
+        if out is not None and not isinstance(out, np.ndarray):
+            sums = check_argument("out", out, shape, dtype.name).array
+        else:
+            sums = cuda.device_array(shape, dtype)
+        plane = int(np.prod(array.shape[2:]))
+        flat = array.reshape(array.size)
+        channel_sums[shape[0], CHANNEL_THREADS](flat, sums, plane, shape[0], array.shape[0])
+        if isinstance(out, np.ndarray):
+            check_out(out, shape, dtype.name, ())
+            sums.copy_to_host(out)
+            return out
+        if out is not None:
+            return out
+        return sums.copy_to_host() if values.from_host else sums
+
+
 def wrap(spec: Any, module: ModuleType, path: Path) -> Kernels:
     functions = {name: launcher(module, name) for name in module.LAUNCH}
-    return Kernels(spec, module, path, check_argument, functions)
+    return Kernels(spec, module, path, check_argument, functions, DeviceChannels())

@@ -16,29 +16,18 @@ import sys
 import numpy as np
 from numba import cuda
 
-from symconv import reference
-from symconv.kinds import relative_error, spec_from_json
+from symconv.kinds import kind_of, relative_error, spec_from_json
 from symconv.pipeline import generate
 
 
 def _calls(spec, rng):
-    dtype = np.dtype(spec.dtype)
-    x = rng.standard_normal(spec.input_shape).astype(dtype)
-    gy = rng.standard_normal(spec.output_shape).astype(dtype)
-    if hasattr(spec, "weight_shape"):
-        w = rng.standard_normal(spec.weight_shape).astype(dtype)
-        b = rng.standard_normal(spec.bias_shape).astype(dtype) if spec.bias else None
-        calls = {
-            "forward": ((x, w, b), reference.forward(spec, x, w, b)),
-            "grad_input": ((gy, w), reference.grad_input(spec, gy, w)),
-            "grad_weight": ((x, gy), reference.grad_weight(spec, x, gy)),
-        }
-        if spec.bias:
-            calls["grad_bias"] = ((gy,), reference.grad_bias(spec, gy))
-        return calls
+    """Each kernel's arguments and the NumPy reference's result, from the layer's kind."""
+    kind = kind_of(spec)
+    arrays = kind.random_inputs(spec, rng)
+    want = kind.reference(spec, arrays)
     return {
-        "forward": ((x,), reference.pool_forward(spec, x)),
-        "grad_input": ((gy, x), reference.pool_grad_input(spec, gy, x)),
+        s.name: (tuple(arrays.get(p) for p in s.params), want[s.name])
+        for s in kind.signatures(spec)
     }
 
 

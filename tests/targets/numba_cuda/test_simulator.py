@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symconv import ConvSpec, PoolSpec
+from symconv import ConvSpec, ConvTransposeSpec, PoolSpec
 from symconv.kinds import TOLERANCES
 from tests.paths import ROOT
-from tests.strategies import conv_specs
+from tests.strategies import conv_specs, transposed_specs
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("numba_cuda") is None,
@@ -75,6 +75,20 @@ NAMED = {
     ),
     "average pooling 1-D, float64": PoolSpec("avg", (7,), 3, stride=2, padding=1, dtype="float64"),
     "max pooling 3-D": PoolSpec("max", (3, 4, 4), 2),
+    "transposed 2-D, stride 2, output_padding 1, groups, bias": ConvTransposeSpec(
+        (3, 4),
+        3,
+        stride=2,
+        padding=1,
+        output_padding=1,
+        in_channels=4,
+        out_channels=2,
+        groups=2,
+        bias=True,
+    ),
+    "transposed 1-D, dilation, output_padding from the dilation, float64": ConvTransposeSpec(
+        (5,), 2, stride=1, dilation=3, output_padding=2, padding=2, bias=True, dtype="float64"
+    ),
 }
 
 
@@ -115,11 +129,17 @@ def test_named_layers_match_the_reference_on_the_simulator(tmp_path):
     algorithms = results[NAMED["dL/dF summed by blocks (long batch-and-position sum)"].to_json()]
     assert algorithms["algorithms"]["grad_weight"] == "block per element"
     assert algorithms["algorithms"]["forward"] == "thread per element"
+    transposed = NAMED["transposed 2-D, stride 2, output_padding 1, groups, bias"]
+    assert results[transposed.to_json()]["algorithms"]["grad_bias"] == "channel sums on the device"
 
 
 @settings(max_examples=1, deadline=None, suppress_health_check=list(HealthCheck))
-@given(specs=st.lists(conv_specs(max_batch=2), min_size=6, max_size=6))
-def test_random_layers_match_the_reference_on_the_simulator(specs, tmp_path_factory):
+@given(
+    specs=st.lists(conv_specs(max_batch=2), min_size=6, max_size=6),
+    transposed=st.lists(transposed_specs(max_size=3), min_size=3, max_size=3),
+)
+def test_random_layers_match_the_reference_on_the_simulator(specs, transposed, tmp_path_factory):
+    specs = specs + transposed
     results = simulate(specs, tmp_path_factory.mktemp("cuda"))
     assert_all_close(specs, results)
 
