@@ -322,3 +322,18 @@ def test_a_module_with_explicit_vectors_computes_the_reference_in_pure_python(sp
     for name, value in got.items():
         scale = max(float(np.max(np.abs(want[name]), initial=0.0)), 1.0)
         np.testing.assert_allclose(value, want[name], rtol=0, atol=tol * scale, err_msg=name)
+
+
+def test_a_threaded_kernel_copies_its_padded_input_one_plane_per_iteration():
+    """The zero-bordered copy of a 6 MB input is work for every thread: a parallel loop over
+    (image, channel) planes, each landing inside the border; a kernel without threads
+    keeps the one slice assignment."""
+    spec = ConvSpec((56, 56), 3, stride=2, padding=1, in_channels=64, out_channels=128, batch=8)
+    source = render(spec, schedules={"forward": "simd"})
+    forward = source[source.index("def forward(") : source.index("def grad_input(")]
+    assert "for copy_plane in numba.prange(512):" in forward
+    assert "copy_n, copy_c = copy_plane // 64, copy_plane % 64" in forward
+    assert "source[copy_n, copy_c, 1:, 1:] = x[copy_n, copy_c, :, :]" in forward
+    assert "parallel over copy_plane (512 iterations): writes source from x" in forward
+    small = render(ConvSpec((6,), 3, padding=1), schedules={"forward": "direct"})
+    assert "copy_plane" not in small

@@ -19,6 +19,7 @@ from symconv.targets.numba_cpu.intrinsics import (
     f32x16_load,
     f32x16_splat,
     f32x16_store,
+    f32x16_store_rows,
     f32x16_zero,
 )
 
@@ -143,7 +144,7 @@ def compile_task(task, function, fastmath):
 
 
 _forward_task_0 = numba.types.ExternalFunction(
-    "symconv_task_2d9af1758035a151b5e096b7", numba.void(POINTER, POINTER, POINTER, POINTER, numba.int64, numba.int64)
+    "symconv_task_b1bac6963eddbdf6768350d9", numba.void(POINTER, POINTER, POINTER, POINTER, numba.int64, numba.int64)
 )
 
 
@@ -187,14 +188,7 @@ def _forward_task_0_body(x_flat_ptr, y_flat_ptr, packed_flat_ptr, packed_bias_fl
                     va0_6 = f32x16_fma(vw0, vx, va0_6)
                     vx = f32x16_splat(x_flat, 864 * g + 864 * n + 144 * rc + 12 * q0 + 12 * rt0 + 8 * qt + rt1 + 7)
                     va0_7 = f32x16_fma(vw0, vx, va0_7)
-        f32x16_store(y_flat, 1024 * g + 1024 * n + 1024 * vb + 8 * q0 + 8 * qt, va0_0, 64, 16)
-        f32x16_store(y_flat, 1024 * g + 1024 * n + 1024 * vb + 8 * q0 + 8 * qt + 1, va0_1, 64, 16)
-        f32x16_store(y_flat, 1024 * g + 1024 * n + 1024 * vb + 8 * q0 + 8 * qt + 2, va0_2, 64, 16)
-        f32x16_store(y_flat, 1024 * g + 1024 * n + 1024 * vb + 8 * q0 + 8 * qt + 3, va0_3, 64, 16)
-        f32x16_store(y_flat, 1024 * g + 1024 * n + 1024 * vb + 8 * q0 + 8 * qt + 4, va0_4, 64, 16)
-        f32x16_store(y_flat, 1024 * g + 1024 * n + 1024 * vb + 8 * q0 + 8 * qt + 5, va0_5, 64, 16)
-        f32x16_store(y_flat, 1024 * g + 1024 * n + 1024 * vb + 8 * q0 + 8 * qt + 6, va0_6, 64, 16)
-        f32x16_store(y_flat, 1024 * g + 1024 * n + 1024 * vb + 8 * q0 + 8 * qt + 7, va0_7, 64, 16)
+        f32x16_store_rows(y_flat, 1024 * g + 1024 * n + 1024 * vb + 8 * q0 + 8 * qt, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7), 64, 1, 16)
 
 
 @numba.njit(

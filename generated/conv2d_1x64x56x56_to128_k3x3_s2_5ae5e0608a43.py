@@ -19,6 +19,7 @@ from symconv.targets.numba_cpu.intrinsics import (
     f32x16_load,
     f32x16_splat,
     f32x16_store,
+    f32x16_store_rows,
     f32x16_zero,
 )
 
@@ -134,7 +135,7 @@ def compile_task(task, function, fastmath):
 
 
 _forward_task_0 = numba.types.ExternalFunction(
-    "symconv_task_da708fa17bb5b958edd979bf", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
+    "symconv_task_6dbc6945cc2f5942e11401ea", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
 )
 
 
@@ -204,26 +205,8 @@ def _forward_task_0_body(y_flat_ptr, packed_flat_ptr, source_flat_ptr, runtime_z
                     vx = f32x16_splat(source_flat, 207936 * g + 207936 * n + 3249 * rc + 114 * q0 + 57 * rt0 + 20 * qt + rt1 + 18)
                     va0_9 = f32x16_fma(vw0, vx, va0_9)
                     va1_9 = f32x16_fma(vw1, vx, va1_9)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt, va0_0, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 1, va0_1, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 2, va0_2, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 3, va0_3, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 4, va0_4, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 5, va0_5, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 6, va0_6, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 7, va0_7, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 8, va0_8, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 9, va0_9, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 12544, va1_0, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 12545, va1_1, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 12546, va1_2, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 12547, va1_3, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 12548, va1_4, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 12549, va1_5, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 12550, va1_6, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 12551, va1_7, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 12552, va1_8, 784, 16)
-        f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 12553, va1_9, 784, 16)
+        f32x16_store_rows(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7, va0_8, va0_9), 784, 1, 16)
+        f32x16_store_rows(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt + 12544, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5, va1_6, va1_7, va1_8, va1_9), 784, 1, 16)
     va0_0 = f32x16_zero()
     va0_1 = f32x16_zero()
     va0_2 = f32x16_zero()
@@ -269,22 +252,8 @@ def _forward_task_0_body(y_flat_ptr, packed_flat_ptr, source_flat_ptr, runtime_z
                 vx = f32x16_splat(source_flat, 207936 * g + 207936 * n + 3249 * rc + 114 * q0 + 57 * rt0 + rt1 + 54)
                 va0_7 = f32x16_fma(vw0, vx, va0_7)
                 va1_7 = f32x16_fma(vw1, vx, va1_7)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 20, va0_0, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 21, va0_1, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 22, va0_2, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 23, va0_3, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 24, va0_4, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 25, va0_5, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 26, va0_6, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 27, va0_7, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 12564, va1_0, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 12565, va1_1, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 12566, va1_2, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 12567, va1_3, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 12568, va1_4, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 12569, va1_5, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 12570, va1_6, 784, 16)
-    f32x16_store(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 12571, va1_7, 784, 16)
+    f32x16_store_rows(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 20, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7), 784, 1, 16)
+    f32x16_store_rows(y_flat, 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 12564, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5, va1_6, va1_7), 784, 1, 16)
 
 
 @numba.njit(
@@ -298,12 +267,15 @@ def forward(x, w, y, source, packed):
 
     source: x padded (1, 0), (1, 0)
     simd: tiles of 2 vectors of 16 channels × 10 positions, 9 taps, 64 channels deep
-    threads: 2 steps in this order, each finishing before the next starts
+    threads: 3 steps in this order, each finishing before the next starts
     (Numba's loop fusion is off); a parallel loop's iterations write disjoint elements:
-      1. one thread: writes packed from w
-      2. parallel over task (112 iterations): writes y from packed, source
+      1. parallel over copy_plane (64 iterations): writes source from x, one image's channel each
+      2. one thread: writes packed from w
+      3. parallel over task (112 iterations): writes y from packed, source
     """
-    source[:, :, 1:, 1:] = x
+    for copy_plane in numba.prange(64):
+        copy_n, copy_c = copy_plane // 64, copy_plane % 64
+        source[copy_n, copy_c, 1:, 1:] = x[copy_n, copy_c, :, :]
     # Vector loops run to a bound LLVM cannot fold: it would unroll a short literal one
     # and leave it scalar.  The wrapper checked every shape, so this is 0.
     runtime_zero = x.shape[0] - 1
@@ -327,7 +299,7 @@ def forward(x, w, y, source, packed):
 
 
 _grad_input_task_0 = numba.types.ExternalFunction(
-    "symconv_task_20e8200dcff436496fb5bd4a", numba.void(POINTER, POINTER, POINTER, numba.int64)
+    "symconv_task_0e645083e982f10f03c155c1", numba.void(POINTER, POINTER, POINTER, numba.int64)
 )
 
 
@@ -397,26 +369,8 @@ def _grad_input_task_0_body(gx_flat_ptr, packed_flat_ptr, source_flat_ptr, task_
                     vx = f32x16_splat(source_flat, 107648 * g + 107648 * n + 841 * rc + 29 * q0 + 10 * qt + 9)
                     va0_9 = f32x16_fma(vw0, vx, va0_9)
                     va1_9 = f32x16_fma(vw1, vx, va1_9)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt, va0_0, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 2, va0_1, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 4, va0_2, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 6, va0_3, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 8, va0_4, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 10, va0_5, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 12, va0_6, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 14, va0_7, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 16, va0_8, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 18, va0_9, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50176, va1_0, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50178, va1_1, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50180, va1_2, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50182, va1_3, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50184, va1_4, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50186, va1_5, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50188, va1_6, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50190, va1_7, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50192, va1_8, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50194, va1_9, 3136, 16)
+        f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7, va0_8, va0_9), 3136, 2, 16)
+        f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50176, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5, va1_6, va1_7, va1_8, va1_9), 3136, 2, 16)
     va0_0 = f32x16_zero()
     va0_1 = f32x16_zero()
     va0_2 = f32x16_zero()
@@ -462,26 +416,12 @@ def _grad_input_task_0_body(gx_flat_ptr, packed_flat_ptr, source_flat_ptr, task_
                 vx = f32x16_splat(source_flat, 107648 * g + 107648 * n + 841 * rc + 29 * q0 + 27)
                 va0_7 = f32x16_fma(vw0, vx, va0_7)
                 va1_7 = f32x16_fma(vw1, vx, va1_7)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 40, va0_0, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 42, va0_1, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 44, va0_2, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 46, va0_3, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 48, va0_4, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50, va0_5, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 52, va0_6, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 54, va0_7, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50216, va1_0, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50218, va1_1, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50220, va1_2, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50222, va1_3, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50224, va1_4, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50226, va1_5, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50228, va1_6, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50230, va1_7, 3136, 16)
+    f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 40, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7), 3136, 2, 16)
+    f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50216, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5, va1_6, va1_7), 3136, 2, 16)
 
 
 _grad_input_task_1 = numba.types.ExternalFunction(
-    "symconv_task_9c93d2ee5ea2ff5662afb68d", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
+    "symconv_task_fc435046ec15432d5d5febb0", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
 )
 
 
@@ -551,26 +491,8 @@ def _grad_input_task_1_body(gx_flat_ptr, packed_flat_ptr, source_flat_ptr, runti
                     vx = f32x16_splat(source_flat, 107648 * g + 107648 * n + 841 * rc + 29 * q0 + 10 * qt - rt1 + 10)
                     va0_9 = f32x16_fma(vw0, vx, va0_9)
                     va1_9 = f32x16_fma(vw1, vx, va1_9)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 1, va0_0, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 3, va0_1, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 5, va0_2, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 7, va0_3, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 9, va0_4, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 11, va0_5, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 13, va0_6, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 15, va0_7, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 17, va0_8, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 19, va0_9, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50177, va1_0, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50179, va1_1, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50181, va1_2, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50183, va1_3, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50185, va1_4, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50187, va1_5, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50189, va1_6, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50191, va1_7, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50193, va1_8, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50195, va1_9, 3136, 16)
+        f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 1, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7, va0_8, va0_9), 3136, 2, 16)
+        f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50177, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5, va1_6, va1_7, va1_8, va1_9), 3136, 2, 16)
     va0_0 = f32x16_zero()
     va0_1 = f32x16_zero()
     va0_2 = f32x16_zero()
@@ -616,26 +538,12 @@ def _grad_input_task_1_body(gx_flat_ptr, packed_flat_ptr, source_flat_ptr, runti
                 vx = f32x16_splat(source_flat, 107648 * g + 107648 * n + 841 * rc + 29 * q0 - rt1 + 28)
                 va0_7 = f32x16_fma(vw0, vx, va0_7)
                 va1_7 = f32x16_fma(vw1, vx, va1_7)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 41, va0_0, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 43, va0_1, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 45, va0_2, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 47, va0_3, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 49, va0_4, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 51, va0_5, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 53, va0_6, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 55, va0_7, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50217, va1_0, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50219, va1_1, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50221, va1_2, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50223, va1_3, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50225, va1_4, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50227, va1_5, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50229, va1_6, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50231, va1_7, 3136, 16)
+    f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 41, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7), 3136, 2, 16)
+    f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50217, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5, va1_6, va1_7), 3136, 2, 16)
 
 
 _grad_input_task_2 = numba.types.ExternalFunction(
-    "symconv_task_9657d0b2050a9655e740887d", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
+    "symconv_task_5efa0170dd04da5effe016d2", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
 )
 
 
@@ -705,26 +613,8 @@ def _grad_input_task_2_body(gx_flat_ptr, packed_flat_ptr, source_flat_ptr, runti
                     vx = f32x16_splat(source_flat, 107648 * g + 107648 * n + 841 * rc + 29 * q0 - 29 * rt0 + 10 * qt + 38)
                     va0_9 = f32x16_fma(vw0, vx, va0_9)
                     va1_9 = f32x16_fma(vw1, vx, va1_9)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 56, va0_0, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 58, va0_1, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 60, va0_2, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 62, va0_3, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 64, va0_4, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 66, va0_5, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 68, va0_6, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 70, va0_7, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 72, va0_8, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 74, va0_9, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50232, va1_0, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50234, va1_1, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50236, va1_2, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50238, va1_3, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50240, va1_4, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50242, va1_5, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50244, va1_6, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50246, va1_7, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50248, va1_8, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50250, va1_9, 3136, 16)
+        f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 56, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7, va0_8, va0_9), 3136, 2, 16)
+        f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50232, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5, va1_6, va1_7, va1_8, va1_9), 3136, 2, 16)
     va0_0 = f32x16_zero()
     va0_1 = f32x16_zero()
     va0_2 = f32x16_zero()
@@ -770,26 +660,12 @@ def _grad_input_task_2_body(gx_flat_ptr, packed_flat_ptr, source_flat_ptr, runti
                 vx = f32x16_splat(source_flat, 107648 * g + 107648 * n + 841 * rc + 29 * q0 - 29 * rt0 + 56)
                 va0_7 = f32x16_fma(vw0, vx, va0_7)
                 va1_7 = f32x16_fma(vw1, vx, va1_7)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 96, va0_0, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 98, va0_1, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 100, va0_2, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 102, va0_3, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 104, va0_4, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 106, va0_5, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 108, va0_6, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 110, va0_7, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50272, va1_0, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50274, va1_1, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50276, va1_2, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50278, va1_3, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50280, va1_4, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50282, va1_5, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50284, va1_6, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50286, va1_7, 3136, 16)
+    f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 96, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7), 3136, 2, 16)
+    f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50272, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5, va1_6, va1_7), 3136, 2, 16)
 
 
 _grad_input_task_3 = numba.types.ExternalFunction(
-    "symconv_task_361ff62513040e4c2c4009e4", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
+    "symconv_task_87b4a88e9a79df8bc4a9b109", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
 )
 
 
@@ -859,26 +735,8 @@ def _grad_input_task_3_body(gx_flat_ptr, packed_flat_ptr, source_flat_ptr, runti
                     vx = f32x16_splat(source_flat, 107648 * g + 107648 * n + 841 * rc + 29 * q0 - 29 * rt0 + 10 * qt - rt1 + 39)
                     va0_9 = f32x16_fma(vw0, vx, va0_9)
                     va1_9 = f32x16_fma(vw1, vx, va1_9)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 57, va0_0, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 59, va0_1, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 61, va0_2, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 63, va0_3, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 65, va0_4, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 67, va0_5, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 69, va0_6, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 71, va0_7, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 73, va0_8, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 75, va0_9, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50233, va1_0, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50235, va1_1, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50237, va1_2, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50239, va1_3, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50241, va1_4, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50243, va1_5, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50245, va1_6, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50247, va1_7, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50249, va1_8, 3136, 16)
-        f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50251, va1_9, 3136, 16)
+        f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 57, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7, va0_8, va0_9), 3136, 2, 16)
+        f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 20 * qt + 50233, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5, va1_6, va1_7, va1_8, va1_9), 3136, 2, 16)
     va0_0 = f32x16_zero()
     va0_1 = f32x16_zero()
     va0_2 = f32x16_zero()
@@ -924,22 +782,8 @@ def _grad_input_task_3_body(gx_flat_ptr, packed_flat_ptr, source_flat_ptr, runti
                 vx = f32x16_splat(source_flat, 107648 * g + 107648 * n + 841 * rc + 29 * q0 - 29 * rt0 - rt1 + 57)
                 va0_7 = f32x16_fma(vw0, vx, va0_7)
                 va1_7 = f32x16_fma(vw1, vx, va1_7)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 97, va0_0, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 99, va0_1, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 101, va0_2, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 103, va0_3, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 105, va0_4, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 107, va0_5, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 109, va0_6, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 111, va0_7, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50273, va1_0, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50275, va1_1, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50277, va1_2, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50279, va1_3, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50281, va1_4, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50283, va1_5, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50285, va1_6, 3136, 16)
-    f32x16_store(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50287, va1_7, 3136, 16)
+    f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 97, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7), 3136, 2, 16)
+    f32x16_store_rows(gx_flat, 200704 * g + 200704 * n + 100352 * vb + 112 * q0 + 50273, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5, va1_6, va1_7), 3136, 2, 16)
 
 
 @numba.njit(
@@ -954,15 +798,18 @@ def grad_input(gy, w, gx, source, packed):
     source: gy padded (0, 1), (0, 1)
     simd: tiles of 2 vectors of 16 channels × 10 positions, 9 taps, 128 channels deep
     4 stride phases, each with only the taps that meet a real output
-    threads: 5 steps in this order, each finishing before the next starts
+    threads: 6 steps in this order, each finishing before the next starts
     (Numba's loop fusion is off); a parallel loop's iterations write disjoint elements:
-      1. one thread: writes packed from w
-      2. parallel over task (56 iterations): writes gx from packed, source
+      1. parallel over copy_plane (128 iterations): writes source from gy, one image's channel each
+      2. one thread: writes packed from w
       3. parallel over task (56 iterations): writes gx from packed, source
       4. parallel over task (56 iterations): writes gx from packed, source
       5. parallel over task (56 iterations): writes gx from packed, source
+      6. parallel over task (56 iterations): writes gx from packed, source
     """
-    source[:, :, :28, :28] = gy
+    for copy_plane in numba.prange(128):
+        copy_n, copy_c = copy_plane // 128, copy_plane % 128
+        source[copy_n, copy_c, :28, :28] = gy[copy_n, copy_c, :, :]
     # Vector loops run to a bound LLVM cannot fold: it would unroll a short literal one
     # and leave it scalar.  The wrapper checked every shape, so this is 0.
     runtime_zero = gy.shape[0] - 1
@@ -1109,12 +956,15 @@ def grad_weight(x, gy, gw, source, gy_blocks):
 
     source: x padded (1, 0), (1, 0)
     simd dL/dF: tiles of 2 vectors of 16 output channels × 1 input channels × 9 taps
-    threads: 2 steps in this order, each finishing before the next starts
+    threads: 3 steps in this order, each finishing before the next starts
     (Numba's loop fusion is off); a parallel loop's iterations write disjoint elements:
-      1. parallel over bn (1 iterations): writes gy_blocks from gy
-      2. parallel over task (256 iterations): writes gw from gy_blocks, source
+      1. parallel over copy_plane (64 iterations): writes source from x, one image's channel each
+      2. parallel over bn (1 iterations): writes gy_blocks from gy
+      3. parallel over task (256 iterations): writes gw from gy_blocks, source
     """
-    source[:, :, 1:, 1:] = x
+    for copy_plane in numba.prange(64):
+        copy_n, copy_c = copy_plane // 64, copy_plane % 64
+        source[copy_n, copy_c, 1:, 1:] = x[copy_n, copy_c, :, :]
     x_flat = x.reshape(-1)
     gy_flat = gy.reshape(-1)
     gw_flat = gw.reshape(-1)
