@@ -16,6 +16,7 @@ One image and one channel pair are drawn; every other pair is alike (a caption s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import product
 
 import numpy as np
@@ -210,7 +211,23 @@ def correlation_window(
     )
 
 
-def grad_input(spec: ConvSpec, names: Names) -> Figure:
+@dataclass(frozen=True)
+class Reading:
+    """What the ∂L/∂X figure's operands are called: the gradient's names, or those of the
+    transposed layer that *is* that gradient run forward (its X is the convolution's ∂L/∂O,
+    its output O the convolution's ∂L/∂X)."""
+
+    figure: str = "grad_input"
+    grid: str = "∂L/∂O"
+    result: str = "∂L/∂X"
+    positions: str = "Input positions"
+
+
+GRADIENT = Reading()
+TRANSPOSED_FORWARD = Reading("forward", "X", "O", "Output positions")
+
+
+def grad_input(spec: ConvSpec, names: Names, reading: Reading = GRADIENT) -> Figure:
     identity = grad_input_identity(spec)
     grid, kernel = identity_operands(identity, names, spec)
     before = [b for b, _ in _grid_padding(identity, spec)]
@@ -235,35 +252,63 @@ def grad_input(spec: ConvSpec, names: Names) -> Figure:
                 1: frozenset(np.ndindex(*kernel.shape)),
                 2: {r},
             },
-            f"{names.plain(names.element('gx', (0, 0, *r)))}: {slid} over ∂L/∂O",
+            f"{names.plain(names.element('gx', (0, 0, *r)))}: {slid} over {reading.grid}",
         )
         for r in sampled(positions)
     )
     dilated = "dilated by the stride, " if any(s > 1 for s in strides) else ""
     rotated = "F, rotated 180°" if not spec.flips_kernel else "F"
     caption = (
-        f"∂L/∂X is the {identity.operation.name} of ∂L/∂O ({dilated}padded as printed) with "
-        f"{rotated}. "
+        f"{reading.result} is the {identity.operation.name} of {reading.grid} ({dilated}padded "
+        f"as printed) with {rotated}. "
         + (
-            "Input positions of one tint share a stride phase: their windows meet the "
-            "nonzeros of ∂L/∂O with the same taps."
+            f"{reading.positions} of one tint share a stride phase: their windows meet the "
+            f"nonzeros of {reading.grid} with the same taps."
             if any(s > 1 for s in strides)
             else "Stride 1: every tap can meet a nonzero."
         )
     )
     return Figure(
-        "grad_input",
-        f"∂L/∂X: {slid} over the dilated, padded ∂L/∂O",
+        reading.figure,
+        f"{reading.result}: {slid} over the dilated, padded {reading.grid}",
         caption,
         (
-            Grid(_titled("∂L/∂O", identity), grid),
+            Grid(_titled(reading.grid, identity), grid),
             Grid(rotated, kernel),
-            Grid("∂L/∂X", result),
+            Grid(reading.result, result),
         ),
         frames,
         animated=True,
         notes=_notes(spec, "grad_input"),
     )
+
+
+class TransposedNames:
+    """A transposed layer's names for the cells of its convolution's ∂L/∂X figure: the
+    convolution's ∂L/∂O is the layer's X, its ∂L/∂X the layer's output, F is F."""
+
+    AS_TRANSPOSED = {"gy": "x", "gx": "y", "w": "w"}
+
+    def __init__(self, names: Names, convolution: ConvSpec) -> None:
+        self.names, self.spec = names, convolution
+
+    def element(self, key: str, index: tuple[int, ...]):
+        return self.names.element(self.AS_TRANSPOSED[key], index)
+
+    def plain(self, item) -> str:
+        return self.names.plain(item)
+
+
+def transposed_figures(spec, names: Names) -> list[Figure]:
+    """A transposed layer's forward: its convolution's ∂L/∂X figure under its own names (X
+    dilated by the stride and padded as printed, the rotated filter, O tinted by phase)."""
+    convolution = spec.convolution
+    found = [grad_input(convolution, TransposedNames(names, convolution), TRANSPOSED_FORWARD)]
+    if spec.in_channels > 1 or spec.out_channels > 1:  # its channels, X's to O's (kernel moot)
+        links = ConvSpec(spec.input_size, 1, in_channels=spec.in_channels,
+                         out_channels=spec.out_channels, groups=spec.groups)  # fmt: skip
+        found.append(channels(links))
+    return found
 
 
 def _grid_padding(identity: Identity, spec: ConvSpec) -> tuple[tuple[int, int], ...]:

@@ -188,7 +188,8 @@ def largest_grid(spec: object) -> int:
 
 def refusal(spec: object) -> str | None:
     """Why `spec` is not drawn (its grids are too large), or None."""
-    cells = largest_grid(spec)
+    # a transposed layer is drawn as its convolution's ∂L/∂X: that convolution's grids
+    cells = largest_grid(spec.convolution if kind_of(spec) is TRANSPOSED else spec)
     if cells <= MAX_GRID_CELLS:
         return None
     return (
@@ -209,11 +210,14 @@ def draw(
     `values` are a pooling layer's input values (one image, one channel; default 1 … n
     shuffled); `winograd` the output tile m of the Winograd figure (default 2).
     """
-    if kind_of(spec) is TRANSPOSED:
-        raise ValueError(f"{spec.label}: transposed layers are not drawn yet (symconv draw)")
     reason = refusal(spec)
     if reason is not None:
         raise ValueError(reason)
+    if kind_of(spec) is TRANSPOSED:
+        if values is not None or winograd is not None:
+            raise ValueError("values= and winograd= are not for a transposed layer's figures")
+        names = Names(spec, SymbolTable(), zero_based)
+        return Drawing(spec.label, convolution.transposed_figures(spec, names), names)
     if kind_of(spec) is POOLING:
         found = pooling.figures(spec, values)
         names = pooling.names_for(spec)
@@ -274,13 +278,13 @@ def _chain_layers(derivation, zero_based: bool) -> list[Drawing]:
 
 
 DERIVATION_SPECS = {
-    TransposedDerivation: lambda d: [],  # not drawn yet
+    TransposedDerivation: lambda d: [d.spec],
     ConvDerivation: lambda d: [d.spec],
     PoolDerivation: lambda d: [d.spec],
     ChainDerivation: lambda d: [d.conv.spec, d.pool.spec],
 }
 DERIVATION_LAYERS = {
-    TransposedDerivation: lambda d, zero_based: [],
+    TransposedDerivation: _conv_layers,
     ConvDerivation: _conv_layers,
     PoolDerivation: _pool_layers,
     ChainDerivation: _chain_layers,

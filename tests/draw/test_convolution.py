@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from symconv.draw import draw
 from symconv.draw.model import MAX_FRAMES, Grid, Role
-from symconv.kinds import ConvSpec
+from symconv.kinds import ConvSpec, ConvTransposeSpec
 from symconv.symbolic.derive import derive
 from symconv.symbolic.patterns import grad_input_identity
-from tests.strategies import conv_specs
+from tests.strategies import conv_specs, transposed_specs
 
 SMALL = {"max_rank": 3, "max_batch": 1, "max_channels_per_group": 2, "groups": (1, 2)}
 AWKWARD = [
@@ -193,3 +193,51 @@ def test_convolution_mode_does_not_call_the_stored_filter_rotated() -> None:
     assert figure.panels[1].title == "F"
     plain = draw(AWKWARD[0]).figure("grad_input")
     assert "rotated filter" in plain.title and plain.panels[1].title == "F, rotated 180°"
+
+
+# ----- a transposed layer: its convolution's ∂L/∂X figure under its own names ------------------
+TRANSPOSED_LAYERS = [
+    ConvTransposeSpec((3, 3), 3, stride=2, padding=1, output_padding=1),
+    ConvTransposeSpec(
+        (4,),
+        2,
+        stride=3,
+        dilation=2,
+        padding=1,
+        output_padding=2,
+        in_channels=2,
+        out_channels=4,
+        groups=2,
+    ),  # fmt: skip
+]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.one_of(st.sampled_from(TRANSPOSED_LAYERS), transposed_specs(max_rank=2, max_size=3)))
+@example(TRANSPOSED_LAYERS[0])
+def test_transposed_forward_windows_are_the_scatter_equations(spec: ConvTransposeSpec) -> None:
+    """Each output's marked cells of the dilated, padded X are exactly the inputs that its
+    element equation (built by scattering, not by the identity) adds up."""
+    derivation = derive(spec)
+    drawing = draw(spec)
+    figure = drawing.figure("forward")
+    assert figure.title == "O: the rotated filter over the dilated, padded X"
+    grid = figure.panels[0]
+    where = index_of(derivation, "x")
+    reached = set()
+    for q in np.ndindex(*grid.shape):
+        if grid.cells[q].role is Role.DATA:
+            reached.add(ref_index(grid.cells[q]))
+    outputs = np.ndindex(*spec.output_size)
+    used_anywhere = set().union(
+        *(plane_symbols(derivation.output[(0, 0, *r)], where) for r in outputs)
+    )
+    # the printed operand: every input some output adds up is among the zeros (padding may
+    # crop the others away; an input every tap's dilation steps over stays, unread)
+    every = {expected_ref(drawing.names, "x", (0, 0, *i)) for i in np.ndindex(*spec.input_size)}
+    assert {expected_ref(drawing.names, "x", (0, 0, *i)) for i in used_anywhere} <= reached <= every
+    for frame in figure.frames:
+        (r,) = frame.marks[2]
+        drawn = {ref_index(grid.cells[m]) for m in data_marks(grid, frame.marks[0])}
+        used = plane_symbols(derivation.output[(0, 0, *r)], where)
+        assert drawn == {expected_ref(drawing.names, "x", (0, 0, *i)) for i in used}, r
