@@ -183,6 +183,25 @@ def warnings(result: BenchResult) -> list[str]:
                 "savings, so the ceiling was measured while something else ran; its "
                 "percentages are too high"
             )
+    for dtype, peak in result.peaks.items():
+        beyond = [
+            m
+            for m in result.measurements
+            if m.dtype == dtype
+            and m.contender == "symconv"
+            and not m.algorithm.startswith("winograd")
+            and peak
+            and m.gflops > peak
+        ]
+        if beyond:
+            worst = max(beyond, key=lambda m: m.gflops)
+            found.append(
+                f"the {dtype} FMA peak ({significant(peak)} GFLOP/s) is implausibly low: "
+                f"{worst.layer}'s {worst.operation} ({worst.algorithm}) reached "
+                f"{significant(100 * worst.gflops / peak)}% of it without Winograd's savings, "
+                "so the peak was measured while something else ran (or on fewer threads); "
+                "its percentages are too high"
+            )
     return found
 
 

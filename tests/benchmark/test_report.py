@@ -189,3 +189,17 @@ def test_the_fma_peak_and_each_cell_as_a_share_of_it():
     lenet_forward = next(line for line in section(text, "float32").splitlines() if "2.00×" in line)
     assert lenet_forward.rstrip().endswith("| 25.0% |"), lenet_forward
     assert "% of peak" in section(text, "float64")
+
+
+def test_a_peak_below_what_a_plain_kernel_reached_is_called_implausible():
+    """174 % of the FMA peak without Winograd's savings: the peak was measured low (one run
+    here measured float32 at float64's rate, as if on one thread)."""
+    result = hand_built()
+    result.ceilings, result.peaks = {}, {"float32": 228.0}
+    fast = cell("conv1d", "forward", "float32", "symconv", 1e-3)
+    result.measurements.append(dataclasses.replace(fast, gflops=397.0, algorithm="positions"))
+    (warning,) = report.warnings(result)
+    assert warning.startswith("the float32 FMA peak (228 GFLOP/s) is implausibly low: ")
+    assert "conv1d's forward (positions) reached 174% of it" in warning
+    result.measurements[-1] = dataclasses.replace(fast, gflops=397.0, algorithm="winograd")
+    assert report.warnings(result) == []
