@@ -164,42 +164,33 @@ def warnings(result: BenchResult) -> list[str]:
             "minute): other processes shared the cores, and on a 2-core machine PyTorch's "
             "threads slow down many times over; repeat on a quiet machine before trusting a ratio"
         )
-    for dtype, ceiling in result.ceilings.items():
+    found += _too_low(result, result.ceilings, "gemm ceiling", PLAUSIBLE_SHARE)
+    found += _too_low(result, result.peaks, "FMA peak", 100)
+    return found
+
+
+def _too_low(result: BenchResult, limits: dict, what: str, plausible: float) -> list[str]:
+    """A warning per dtype whose measured `what` some kernel passed by more than `plausible`
+    percent without Winograd's savings (Winograd does fewer multiplications than it is
+    credited for): the limit was measured while something else ran, or on fewer threads."""
+    found = []
+    for dtype, limit in limits.items():
         beyond = [
             m
             for m in result.measurements
             if m.dtype == dtype
             and m.contender == "symconv"
             and not m.algorithm.startswith("winograd")
-            and ceiling
-            and 100 * m.gflops / ceiling > PLAUSIBLE_SHARE
+            and limit
+            and 100 * m.gflops / limit > plausible
         ]
         if beyond:
             worst = max(beyond, key=lambda m: m.gflops)
             found.append(
-                f"the {dtype} gemm ceiling ({significant(ceiling)} GFLOP/s) is implausibly low: "
+                f"the {dtype} {what} ({significant(limit)} GFLOP/s) is implausibly low: "
                 f"{worst.layer}'s {worst.operation} ({worst.algorithm}) reached "
-                f"{significant(100 * worst.gflops / ceiling)}% of it without Winograd's "
-                "savings, so the ceiling was measured while something else ran; its "
-                "percentages are too high"
-            )
-    for dtype, peak in result.peaks.items():
-        beyond = [
-            m
-            for m in result.measurements
-            if m.dtype == dtype
-            and m.contender == "symconv"
-            and not m.algorithm.startswith("winograd")
-            and peak
-            and m.gflops > peak
-        ]
-        if beyond:
-            worst = max(beyond, key=lambda m: m.gflops)
-            found.append(
-                f"the {dtype} FMA peak ({significant(peak)} GFLOP/s) is implausibly low: "
-                f"{worst.layer}'s {worst.operation} ({worst.algorithm}) reached "
-                f"{significant(100 * worst.gflops / peak)}% of it without Winograd's savings, "
-                "so the peak was measured while something else ran (or on fewer threads); "
+                f"{significant(100 * worst.gflops / limit)}% of it without Winograd's "
+                f"savings, so the {what.split()[-1]} was measured while something else ran; "
                 "its percentages are too high"
             )
     return found
