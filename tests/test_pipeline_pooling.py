@@ -110,10 +110,13 @@ def test_minus_infinity_inputs_route_like_pytorch():
 
 
 def test_threaded_scatter_over_planes_equals_the_reference():
-    """Large enough for threads: forward and the argmax scatter run as prange over n × c."""
+    """Large enough for threads: forward and the argmax scatter run as prange over n × c,
+    each after filling its −∞-bordered copy of x one (image, channel) plane per iteration."""
     spec = PoolSpec("max", (32, 32), 3, stride=1, padding=1, channels=4, batch=2)
     source = render(spec)
-    assert source.count("parallel=in_written_order()") == 2 and source.count("numba.prange(8)") == 2
+    assert source.count("parallel=in_written_order()") == 2
+    assert source.count("for copy_plane in numba.prange(8):") == 2
+    assert source.count("numba.prange(8)") == 4
     x, gy = pool_arrays(spec, np.random.default_rng(6))
     assert_pool_kernels_match(spec, x, gy)
 
