@@ -305,29 +305,26 @@ class _Interpreter:
         self._assign(stmt.acc)
 
     def _VecStore(self, stmt: VecStore) -> None:
-        self._use(stmt.var)
-        flat = self._lane_base(stmt.target)
-        count = stmt.count or self.lanes
-        places = flat + stmt.stride * np.arange(count)
-        buffer = self.buffers[stmt.target.buffer]
-        if places.min() < 0 or places.max() >= buffer.size:
-            raise IndexError(f"vector store outside {stmt.target.buffer} at {places}")
-        self._touch(stmt.target.buffer, places, write=True)
-        buffer.reshape(-1)[places] = self.accs[stmt.var][:count]
+        self._store_lanes(stmt.target, (stmt.var,), stmt.stride, 0, stmt.count)
 
     def _VecStoreRows(self, stmt: VecStoreRows) -> None:
-        for name in stmt.vars:
+        self._store_lanes(stmt.target, stmt.vars, stmt.stride, stmt.step, stmt.count)
+
+    def _store_lanes(
+        self, target: Read, names: tuple[str, ...], stride: int, step: int, count: int
+    ) -> None:
+        """target[index + l·stride + k·step] = names[k][l] for the lanes l < count (0: all)."""
+        for name in names:
             self._use(name)
-        flat = self._lane_base(stmt.target)
-        count = stmt.count or self.lanes
-        lanes, rows = np.arange(count)[:, None], np.arange(len(stmt.vars))
-        places = flat + stmt.stride * lanes + stmt.step * rows
-        buffer = self.buffers[stmt.target.buffer]
+        flat = self._lane_base(target)
+        count = count or self.lanes
+        places = flat + stride * np.arange(count)[:, None] + step * np.arange(len(names))
+        buffer = self.buffers[target.buffer]
         if places.min() < 0 or places.max() >= buffer.size:
-            raise IndexError(f"vector rows stored outside {stmt.target.buffer} at {places}")
-        self._touch(stmt.target.buffer, places.reshape(-1), write=True)
-        rows = np.stack([self.accs[name][:count] for name in stmt.vars], axis=1)
-        buffer.reshape(-1)[places] = rows
+            raise IndexError(f"vector store outside {target.buffer} at {places}")
+        self._touch(target.buffer, places.reshape(-1), write=True)
+        values = np.stack([self.accs[name][:count] for name in names], axis=1)
+        buffer.reshape(-1)[places] = values
 
     def _VecTotal(self, stmt: VecTotal) -> None:
         self._use(stmt.var)

@@ -104,8 +104,8 @@ class Kernels:
         channels: Any = None,
     ) -> None:
         """`functions` replaces a module's function by name (a target's call wrapper);
-        `channels` is the target's per-channel arithmetic (`ChannelArithmetic`), for kinds
-        whose bias is not in the generated module."""
+        `channels` is the target's per-channel arithmetic (`HostChannels`,
+        `DeviceChannels`), for kinds whose bias is not in the generated module."""
         if getattr(module, "SPEC_KEY", None) != spec.key:
             raise ValueError(
                 f"{path} was generated for spec key {getattr(module, 'SPEC_KEY', None)}, "
