@@ -50,6 +50,7 @@ from symconv.lower.ir import (
     VecFma,
     VecLoad,
     VecStore,
+    VecStoreInterleaved,
     VecStoreRows,
     VecTotal,
     VecZero,
@@ -309,6 +310,19 @@ class _Interpreter:
 
     def _VecStoreRows(self, stmt: VecStoreRows) -> None:
         self._store_lanes(stmt.target, stmt.vars, stmt.stride, stmt.step, stmt.count)
+
+    def _VecStoreInterleaved(self, stmt: VecStoreInterleaved) -> None:
+        """target[index + e] = vars[e mod k][e div k] for the elements e < count (0: all)."""
+        for name in stmt.vars:
+            self._use(name)
+        woven = np.stack([self.accs[name] for name in stmt.vars], axis=1).reshape(-1)
+        count = stmt.count or woven.size
+        places = self._lane_base(stmt.target) + np.arange(count)
+        buffer = self.buffers[stmt.target.buffer]
+        if places.min() < 0 or places.max() >= buffer.size:
+            raise IndexError(f"vector store outside {stmt.target.buffer} at {places}")
+        self._touch(stmt.target.buffer, places, write=True)
+        buffer.reshape(-1)[places] = woven[:count]
 
     def _store_lanes(
         self, target: Read, names: tuple[str, ...], stride: int, step: int, count: int

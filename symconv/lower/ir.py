@@ -261,6 +261,21 @@ class VecStoreRows:
 
 
 @dataclass(frozen=True)
+class VecStoreInterleaved:
+    """target[index + l·k + j] = vars[j][l] for every element l·k + j < count (k vectors;
+    count 0: all k·lanes): k vectors woven into consecutive elements, a lane of each in turn.
+
+    The k stride phases of one row of dL/dX: phase j holds the inputs j, j + k, j + 2k, …
+    of a stretch of the row, and woven they are the stretch itself, stored contiguously
+    (one element at a time, every k-th, would cost a store per element).
+    """
+
+    target: Read
+    vars: tuple[str, ...]
+    count: int = 0  # 0: every element
+
+
+@dataclass(frozen=True)
 class VecTotal:
     """acc = the sum of var's lanes (a horizontal sum into a scalar accumulator)."""
 
@@ -268,7 +283,16 @@ class VecTotal:
     var: str
 
 
-VectorStmt = VecZero | VecLoad | VecBroadcast | VecFma | VecStore | VecStoreRows | VecTotal
+VectorStmt = (
+    VecZero
+    | VecLoad
+    | VecBroadcast
+    | VecFma
+    | VecStore
+    | VecStoreRows
+    | VecStoreInterleaved
+    | VecTotal
+)
 
 
 @dataclass(frozen=True)
@@ -508,7 +532,7 @@ def buffer_effects(body: Block) -> tuple[frozenset[str], frozenset[str]]:
             read(stmt.source)
         elif isinstance(stmt, VecBroadcast):
             read(stmt.value)
-        elif isinstance(stmt, (VecStore, VecStoreRows)):
+        elif isinstance(stmt, (VecStore, VecStoreRows, VecStoreInterleaved)):
             writes.add(stmt.target.buffer)
         if isinstance(stmt, Init) and stmt.value is not None:
             read(stmt.value)
@@ -537,7 +561,10 @@ def buffer_effects(body: Block) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def has_vector_statement(body: Block) -> bool:
-    vector = (VecZero, VecLoad, VecBroadcast, VecFma, VecStore, VecStoreRows, VecTotal)
+    vector = (
+        VecZero, VecLoad, VecBroadcast, VecFma, VecStore, VecStoreRows, VecStoreInterleaved,
+        VecTotal,
+    )  # fmt: skip
     return any(isinstance(s, vector) for s, _ in walk(body))
 
 
@@ -639,6 +666,9 @@ class ExpressionMapper(Transformer):
         return replace(stmt, target=self.read(stmt.target))
 
     def visit_VecStoreRows(self, stmt: VecStoreRows) -> Stmt:
+        return replace(stmt, target=self.read(stmt.target))
+
+    def visit_VecStoreInterleaved(self, stmt: VecStoreInterleaved) -> Stmt:
         return replace(stmt, target=self.read(stmt.target))
 
 

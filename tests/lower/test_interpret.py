@@ -102,3 +102,18 @@ def test_vector_rows_land_lane_by_lane_a_plane_apart():
     want[[1, 3, 5]] = [0.0, 2.0, 4.0]  # lane 0 of v0, v1, v2: channel 0's row
     want[[9, 11, 13]] = [1.0, 3.0, 5.0]  # lane 1: channel 1's row, a plane (8) further
     np.testing.assert_array_equal(result, want)
+
+
+def test_interleaved_vectors_weave_into_consecutive_elements():
+    """VecStoreInterleaved: element e = l·k + j of the weave is vars[j][l], the first `count`
+    stored from the index on: the 3 stride phases of a row of 7 inputs (lanes of 3)."""
+    from symconv.lower.ir import VecLoad, VecStoreInterleaved
+
+    x, y = Operand("x", (9,)), Operand("y", (10,))
+    loads = tuple(VecLoad(f"v{j}", Read("x", (3 * j,))) for j in range(3))
+    store = VecStoreInterleaved(Read("y", (2,)), ("v0", "v1", "v2"), count=7)
+    result = run(LoopNest("grad_input", (x,), y, (*loads, store), lanes=3), {"x": np.arange(9.0)})
+    want = np.full(10, np.nan)
+    # phase 0 holds x[0:3], phase 1 x[3:6], phase 2 x[6:9]: woven 0, 3, 6, 1, 4, 7, 2 (8, 5 cut)
+    want[2:9] = [0.0, 3.0, 6.0, 1.0, 4.0, 7.0, 2.0]
+    np.testing.assert_array_equal(result, want)

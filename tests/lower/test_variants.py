@@ -149,7 +149,13 @@ def test_explicit_vectors_on_layers_wider_than_a_vector(spec, seed):
     ),  # fmt: skip
     seed=1,
 )
+@example(  # dL/dX by stride phases: 3 phases of 18, 18 and 17 inputs woven into a row of 53
+    spec=ConvSpec((53,), 4, in_channels=2, out_channels=1, stride=3, padding=((2, 0),)), seed=2
+)
+@example(  # phases in both axes, the last one odd: rows of 9 and 8, columns of 17 and 16
+    spec=ConvSpec((17, 33), 3, in_channels=1, out_channels=2, stride=2, padding=1), seed=3
+)
 def test_explicit_vectors_on_rows_longer_than_a_vector(spec, seed):
     """positions with several vectors per row, a partial last one, masked loads at the
-    padding, and stride phases of the copy."""
+    padding, stride phases of the copy, and dL/dX phase by phase woven into the rows."""
     assert_explicit_vectors_compute_the_reference(spec, seed, "vectors_long_rows")

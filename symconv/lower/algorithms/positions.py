@@ -33,11 +33,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import product
 
 import sympy as sp
 
 from symconv.lower.algorithms.base import Algorithm, shared_filter_convolution, work
-from symconv.lower.algorithms.simd import add_partials, applied_taps, unflatten
+from symconv.lower.algorithms.simd import (
+    add_partials,
+    applied_taps,
+    phase_taps,
+    staged_copy,
+    tap_choice,
+    unflatten,
+)
 from symconv.lower.ir import (
     For,
     If,
@@ -46,12 +54,14 @@ from symconv.lower.ir import (
     LoopNest,
     Operand,
     Read,
+    StagedAxis,
     Stmt,
     Store,
     VecBroadcast,
     VecFma,
     VecLoad,
     VecStore,
+    VecStoreInterleaved,
     VecTotal,
     VecZero,
 )
@@ -130,8 +140,11 @@ class Positions(Algorithm):
           897.  Not LeNet conv2 (8-wide rows: 146 / simd 87), nor strided layers (a 1-D
           stride-3 layer 418 / 339), nor 1×1 layers (800 / simd 599);
         - dL/dX at stride 1 (LeNet conv2 166 / 367, 3-D 351 / 761, MNIST 374 / 739); at a
-          larger stride only depthwise layers (953 / 1,081), whose memory traffic the
-          multiplied inserted zeros do not add to;
+          larger stride, phase by phase (`PhaseGradient`), where `simd`'s vectors of input
+          channels would be less than a quarter full (of float32's: the stem's float64
+          too, 915 / simd 1,939): a 7×7 stride-2 stem on 3 channels 498 / unfold 1,613
+          (PyTorch 2,335), depthwise stride 2 307 / PyTorch 397; not 64 → 128 channels at
+          stride 2 (4,318 / simd 3,708);
         - dL/dF where `few_terms` holds (MNIST 187 / 556, depthwise 543 / 1,043, LeNet conv1
           99 / 150) or at stride 1 with rows of 4 vectors or more (the 1-D layer 1,269 /
           1,444); not LeNet conv2 (151 / simd 103) nor the 3-D layer (467 / 413).
@@ -143,8 +156,8 @@ class Positions(Algorithm):
         stride_one = all(s == 1 for s in spec.stride)
         taps = math.prod(spec.kernel_size)
         if name == "grad_input":
-            depthwise = spec.in_channels_per_group == 1 and spec.out_channels_per_group == 1
-            return stride_one or depthwise
+            quarter = context.machine.lanes("float32") // 4  # 4 with AVX-512, either dtype
+            return stride_one or spec.in_channels_per_group < quarter
         rows = spec.output_size[-1]
         if name == "forward":
             return few_terms(context) or (stride_one and rows >= lanes and taps > 1)
@@ -164,12 +177,14 @@ class Positions(Algorithm):
         and one row of the default channels (forward and dL/dX)."""
         if self.tile is not None or context.formula.name == "grad_weight":
             return ()
-        tiles = Correlate(context, Problem.of(context), None)
+        problem = Problem.of(context)
+        phased = split_by_phase(context)
+        tiles = PhaseGradient(context, None) if phased else Correlate(context, problem, None)
         channels, height, vectors = tiles.tile
-        room = context.machine.accumulators
-        rows = tiles.problem.counts[-2] if tiles.problem.rank > 1 else 1
+        room = context.machine.accumulators // (len(tiles.last) if phased else 1)
+        rows = problem.counts[-2] if problem.rank > 1 else 1
         found = set()
-        for c in {max(1, channels // 2), min(tiles.problem.wide, 2 * channels)}:
+        for c in {max(1, channels // 2), min(problem.wide, 2 * channels)}:
             h = max(1, min(rows, room // (c * vectors)))
             if c * h * vectors <= room:
                 found.add((c, h, vectors))
@@ -181,7 +196,15 @@ class Positions(Algorithm):
         problem = Problem.of(context)
         if context.formula.name == "grad_weight":
             return WeightGradient(context, problem).build()
+        if split_by_phase(context):
+            return PhaseGradient(context, self.tile).build()
         return Correlate(context, problem, self.tile).build()
+
+
+def split_by_phase(context: LoweringContext) -> bool:
+    """dL/dX of a strided layer goes phase by phase (`PhaseGradient`), not over the zeros
+    the stride would insert into ∂L/∂O."""
+    return context.formula.name == "grad_input" and any(s > 1 for s in context.spec.stride)
 
 
 def weight_tile(channels: int, taps: int, room: int) -> tuple[int, int]:
@@ -389,15 +412,6 @@ class Correlate:
             ),
         )
 
-    def splits(self, extent: int, size: int) -> list[tuple[int, int, int]]:
-        """(first, how many tiles, tile size): the full tiles, then the rest."""
-        size = min(size, extent)
-        full, rest = divmod(extent, size)
-        found = [(0, full, size)]
-        if rest:
-            found.append((full * size, 1, rest))
-        return found
-
     def tiles(self, bias: bool) -> list[Stmt]:
         """One parallel loop per (channel tile size, row tile size): tasks over images,
         groups, channel tiles, lead positions and row tiles."""
@@ -405,8 +419,8 @@ class Correlate:
         channels, height, _ = self.tile
         rows = problem.counts[-2] if problem.rank > 1 else 1
         out: list[Stmt] = []
-        for c_first, c_count, c_size in self.splits(problem.wide, channels):
-            for h_first, h_count, h_size in self.splits(rows, height):
+        for c_first, c_count, c_size in splits(problem.wide, channels):
+            for h_first, h_count, h_size in splits(rows, height):
                 task = symbol("task")
                 outer = list(problem.counts[:-2]) if problem.rank > 2 else []
                 sizes = [spec.batch, spec.groups, c_count, *outer, h_count]
@@ -718,3 +732,213 @@ class WeightGradient:
             if lowest < 0 or highest >= size:
                 guards.append(InRange(row, size))
         return tuple(guards)
+
+
+# ----- dL/dX of a strided layer, one stride phase at a time -----------------------------------
+@dataclass(frozen=True)
+class PhaseAxis:
+    """The inputs ρ, ρ + s, ρ + 2s, … of one axis (`count` of them) and the taps that reach
+    them: input ρ + s·q receives ∂L/∂O[q + offset] through tap t, for (t, offset) in `taps`."""
+
+    phase: int
+    count: int
+    taps: tuple[tuple[int, int], ...]
+
+
+def phase_axes(axis, size: int) -> list[PhaseAxis]:
+    """The stride phases of one axis of the input, each with the taps that meet an output."""
+    return [
+        PhaseAxis(phase, -(-(size - phase) // axis.stride), tuple(phase_taps(axis, phase)))
+        for phase in range(min(axis.stride, size))
+    ]
+
+
+class PhaseGradient:
+    """dL/dX of a strided layer as gx[ρ + s·q] = Σ_(t, offset) ∂L/∂O[q + offset] · w[t], phase
+    by phase: no product touches a zero the stride would insert into ∂L/∂O.
+
+    Along the leading axes each phase is its own set of tasks (its rows lie s apart); along
+    the last axis a tile holds all s phases of the same stretch of the row (vectors over q,
+    read contiguously from a zero-bordered copy of ∂L/∂O) and weaves them into the row on
+    the store (`VecStoreInterleaved`): s·L consecutive inputs in s vector stores.  A tile
+    is C channels × H rows × V vectors × s phases of accumulators.
+    """
+
+    def __init__(self, context: LoweringContext, tile: tuple[int, int, int] | None) -> None:
+        self.context, self.spec = context, context.spec
+        spec = self.spec
+        self.wide, self.deep = spec.in_channels_per_group, spec.out_channels_per_group
+        self.axes = [phase_axes(a, i) for a, i in zip(spec.window_axes, spec.input_size)]
+        self.last = self.axes[-1]
+        self.lanes = lanes_for(self.last[0].count, spec.dtype, context)
+        self.row_vectors = -(-self.last[0].count // self.lanes)
+        self.tile = tile or self.default_tile()
+        self.n, self.g = symbol("n"), symbol("g")
+
+    def default_tile(self) -> tuple[int, int, int]:
+        """As `Correlate`'s, with each accumulator s times over (one per phase of the row)."""
+        room = max(1, self.context.machine.accumulators // len(self.last))
+        vectors = min(self.row_vectors, MAX_VECTORS, room)
+        vectors = -(-self.row_vectors // -(-self.row_vectors // vectors))
+        channels = max(1, min(self.wide, room // vectors))
+        rows = max(p.count for p in self.axes[-2]) if self.spec.rank > 1 else 1
+        height = max(1, min(rows, room // (vectors * channels)))
+        return channels, height, vectors
+
+    def frame(self) -> list[tuple[int, int]]:
+        """(zeros before ∂L/∂O, extent) per axis of its copy: every tap of every phase reads
+        inside it, the last axis up to the end of the row's last whole vector."""
+        found = []
+        for a, (phases, o) in enumerate(zip(self.axes, self.spec.output_size)):
+            last = a == self.spec.rank - 1
+            lows, highs = [0], [o - 1]
+            for phase in phases:
+                reach = self.row_vectors * self.lanes if last else phase.count
+                for _, offset in phase.taps:
+                    lows.append(offset)
+                    highs.append(reach - 1 + offset)
+            before = -min(lows)
+            found.append((before, max(highs) + before + 1))
+        return found
+
+    def build(self) -> LoopNest:
+        spec, shapes = self.spec, self.context.shapes
+        params = tuple(Operand(p, shapes[p]) for p in self.context.order if p in ("gy", "w"))
+        frame = self.frame()
+        axes = [StagedAxis(before, 1, extent, o)
+                for (before, extent), o in zip(frame, spec.output_size)]  # fmt: skip
+        staged = staged_copy(Operand("gy", shapes["gy"]), axes)
+        source = staged.name if staged is not None else "gy"
+        body: list[Stmt] = []
+        for lead in product(*self.axes[:-1]):
+            body += self.tiles(source, list(lead), [b for b, _ in frame])
+        flat = ("gy", "w", "gx") + ((staged.name,) if staged is not None else ())
+        channels, height, vectors = self.tile
+        phases = len(self.last)
+        return LoopNest(
+            "grad_input",
+            params,
+            Operand("gx", shapes["gx"]),
+            tuple(body),
+            staged=(staged,) if staged is not None else (),
+            parallel=self.context.threaded,
+            flat=flat,
+            lanes=self.lanes,
+            notes=(
+                f"positions: tiles of {channels} channels × {height} rows × {vectors} vectors "
+                f"of {self.lanes} positions × {phases} stride phases, woven into the row on "
+                "the store; each phase reads only the taps that meet a real output",
+            ),
+        )
+
+    def tiles(self, source: str, lead: list[PhaseAxis], before: list[int]) -> list[Stmt]:
+        """The parallel loops of one phase of the leading axes: tasks over images, groups,
+        channel tiles, outer positions and row tiles."""
+        spec = self.spec
+        channels, height, _ = self.tile
+        rows = lead[-1].count if lead else 1
+        out: list[Stmt] = []
+        for c_first, c_count, c_size in splits(self.wide, channels):
+            for h_first, h_count, h_size in splits(rows, height):
+                task = symbol("task")
+                outer = [p.count for p in lead[:-1]]
+                sizes = [spec.batch, spec.groups, c_count, *outer, h_count]
+                names = [self.n, self.g, symbol("ct"),
+                         *(symbol(f"q{a}") for a in range(len(outer))), symbol("ht")]  # fmt: skip
+                lets = unflatten(task, names, sizes)
+                channel0 = c_first + c_size * names[2]
+                row0 = h_first + h_size * names[-1]
+                qs = names[3:-1]
+                body: list[Stmt] = []
+                for count, first, size in self.row_tiles():
+                    q = symbol("vt")
+                    start = first + size * q if count > 1 else sp.Integer(first)
+                    tile = self.tile_body(source, lead, before, channel0, c_size, qs, row0,
+                                          h_size, start, size)  # fmt: skip
+                    body += [For(q, count, tuple(tile))] if count > 1 else tile
+                out.append(For(task, math.prod(sizes), (*lets, *body), parallel=True))
+        return out
+
+    def row_tiles(self) -> list[tuple[int, int, int]]:
+        """(how many, first vector, vectors per tile): the looped tiles never hold the row's
+        last vector when its weave stops short of s·L inputs."""
+        size = min(self.tile[2], self.row_vectors)
+        full, rest = divmod(self.row_vectors, size)
+        partial = len(self.last) * self.lanes * self.row_vectors > self.spec.input_size[-1]
+        looped = full - (1 if partial and not rest else 0)
+        found = [(looped, 0, size)] if looped else []
+        if looped < full:
+            found.append((1, looped * size, size))
+        if rest:
+            found.append((1, full * size, rest))
+        return found
+
+    def tile_body(self, source, lead, before, channel0, c_size, qs, row0, h_size, vector0,
+                  v_size) -> list[Stmt]:  # fmt: skip
+        spec, n, g, lanes = self.spec, self.n, self.g, self.lanes
+        phases = len(self.last)
+        acc = {(c, h, v, p): f"pa{c}_{h}_{v}_{p}" for c in range(c_size) for h in range(h_size)
+               for v in range(v_size) for p in range(phases)}  # fmt: skip
+        body: list[Stmt] = [VecZero(name) for name in acc.values()]
+        # per leading axis: the output row each tile row reads (before the tap's offset)
+        positions = [*qs, row0]
+        d = symbol("rd")
+        lead_taps = [symbol(f"rt{a}") for a in range(len(lead))]
+        chosen = [tap_choice(p.taps, k) for p, k in zip(lead, lead_taps) if p.taps]
+        reduction: list[Stmt] = []
+        for number, phase in enumerate(self.last):
+            if not phase.taps or len(chosen) < len(lead):
+                continue  # no tap meets an output: the accumulators stay 0
+            k = symbol("rtl")
+            tap, offset = tap_choice(phase.taps, k)
+            inner = []
+            for h in range(h_size):
+                rows = [q + off + b for q, (_, off), b in zip(positions, chosen, before)]
+                if lead:
+                    rows[-1] = row0 + h + chosen[-1][1] + before[-2]
+                for v in range(v_size):
+                    column = (vector0 + v) * lanes + offset + before[-1]
+                    read = Read(source, (n, g * self.deep + d, *rows, column))
+                    inner.append(VecLoad(f"px{h}_{v}", read))
+            for c in range(c_size):
+                taps = applied_taps(spec, (*(t for t, _ in chosen), tap))
+                weight = Read("w", (g * self.deep + d, channel0 + c, *taps))
+                inner.append(VecBroadcast("pw", weight))
+                inner += [VecFma(acc[c, h, v, number], "pw", f"px{h}_{v}")
+                          for h in range(h_size) for v in range(v_size)]  # fmt: skip
+            reduction.append(For(k, len(phase.taps), tuple(inner), opaque=len(phase.taps) > 1))
+        if reduction:
+            block: tuple[Stmt, ...] = tuple(reduction)
+            for p, k in reversed(list(zip(lead, lead_taps))):
+                block = (For(k, len(p.taps), block, opaque=len(p.taps) > 1),)
+            body.append(For(d, self.deep, block))
+        size, step = spec.input_size[-1], len(self.last)
+        for (c, h, v), names in self.woven(acc, c_size, h_size, v_size).items():
+            rows = [p.phase + spec.stride[a] * q for a, (p, q) in enumerate(zip(lead, positions))]
+            if lead:
+                rows[-1] = lead[-1].phase + spec.stride[-2] * (row0 + h)
+            first = step * (vector0 + v) * lanes
+            target = Read("gx", (n, g * self.wide + channel0 + c, *rows, first))
+            count = 0
+            if sp.sympify(vector0).is_Integer and size - int(first) < step * lanes:
+                count = size - int(first)
+            body.append(VecStoreInterleaved(target, names, count))
+        return body
+
+    @staticmethod
+    def woven(acc, c_size: int, h_size: int, v_size: int) -> dict:
+        """(c, h, v) -> its phases' accumulators, in phase order."""
+        found: dict = {}
+        for (c, h, v, _), name in acc.items():
+            found.setdefault((c, h, v), []).append(name)
+        return {key: tuple(names) for key, names in found.items()}
+
+
+def splits(extent: int, size: int) -> list[tuple[int, int, int]]:
+    """(first, how many tiles, tile size): the full tiles, then the rest."""
+    size = min(size, extent)
+    full, rest = divmod(extent, size)
+    found = [(0, full, size)]
+    if rest:
+        found.append((full * size, 1, rest))
+    return found

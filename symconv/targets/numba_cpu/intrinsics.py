@@ -15,6 +15,9 @@ ordinary local variable, which LLVM keeps in a register:
   plane apart); ``store_rows(a, i, (v0, …, vk), stride, step, count)``: v_j's lane l to
   a[i + l·stride + j·step] for l < count, lane by lane, each lane's row of j together (so
   each cache line of an NCHW output is written in one go);
+  ``store_interleaved(a, i, (v0, …, vk-1), count)``: element e < count of the weave
+  v0[0], v1[0], …, vk-1[0], v0[1], … to a[i + e] (the stride phases of a row of dL/dX):
+  shuffles and whole vector stores, the last one masked;
 - ``broadcast(x)``: every lane x (insertelement and a zero shufflevector: vbroadcastss, or
   an embedded {1to16} operand), and ``splat(a, i)``: every lane a[i], read without
   Numba's negative-index test;
@@ -115,6 +118,50 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
             for j, value in enumerate(vectors):
                 at = builder.gep(base, [ir.Constant(offset_type, lane * distance + j * spacing)])
                 builder.store(builder.extract_element(value, at_lane), at, align=align)
+        builder.ret_void()
+        return function
+
+    def weaver(module: ir.Module, pointer_type: Any, shape: tuple[int, int]) -> Any:
+        """A ``noinline`` function of its own that weaves `k` vectors and stores the first
+        `count` elements: the shuffles' index vectors stay out of the caller's registers
+        (inlined, LLVM hoists such constants out of the tile loop and spills its FMAs')."""
+        k, count = shape
+        name = f"symconv_store_interleaved_{kind}x{lanes}_{k}_{count}"
+        if name in module.globals:
+            return module.globals[name]
+        function_type = ir.FunctionType(ir.VoidType(), [pointer_type] + [llvm_vector] * k)
+        function = ir.Function(module, function_type, name)
+        function.linkage = "internal"
+        function.attributes.add("noinline")
+        builder = ir.IRBuilder(function.append_basic_block())
+        base, *vectors = function.args
+        wide = list(vectors)
+        while len(wide) > 1:  # concatenate pairwise into one vector of k·lanes (padded)
+            if len(wide) % 2:
+                wide.append(ir.Constant(wide[0].type, None))
+            size = wide[0].type.count
+            both = ir.Constant(ir.VectorType(ir.IntType(32), 2 * size), list(range(2 * size)))
+            wide = [builder.shuffle_vector(a, b, both) for a, b in zip(wide[::2], wide[1::2])]
+        whole = wide[0]
+        for first in range(0, count, lanes):  # count ≤ k·lanes: every index is a lane
+            chosen = [(e % k) * lanes + e // k for e in range(first, first + lanes)]
+            mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), chosen)
+            chunk = builder.shuffle_vector(whole, ir.Constant(whole.type, None), mask)
+            at = builder.bitcast(
+                builder.gep(base, [ir.Constant(ir.IntType(64), first)]), llvm_vector.as_pointer()
+            )
+            used = min(lanes, count - first)
+            if used == lanes:
+                builder.store(chunk, at, align=align)
+                continue
+            keep = lane_mask(0, used)
+            store_type = ir.FunctionType(
+                ir.VoidType(), [llvm_vector, at.type, alignment.type, keep.type]
+            )
+            masked = cgutils.get_or_insert_function(
+                module, store_type, f"llvm.masked.store.v{lanes}{kind}.p0"
+            )
+            builder.call(masked, [chunk, at, alignment, keep])
         builder.ret_void()
         return function
 
@@ -219,6 +266,28 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
 
         return types.void(array, index, values, stride, step, count), codegen
 
+    @intrinsic(prefer_literal=True)
+    def store_interleaved(typingctx: Any, array: Any, index: Any, values: Any, count: Any) -> Any:
+        total = _literal(count)
+        if not (
+            _is_float_array(array, element)
+            and _integer(index)
+            and isinstance(values, types.UniTuple)
+            and values.dtype == vector
+            and total is not None
+            and 1 <= total <= values.count * lanes
+        ):
+            return None
+        k = values.count
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            base = pointer(context, builder, signature.args[0], args[0], args[1])
+            vectors = [builder.extract_value(args[2], j) for j in range(k)]
+            builder.call(weaver(builder.module, base.type, (k, total)), [base, *vectors])
+            return context.get_dummy_value()
+
+        return types.void(array, index, values, count), codegen
+
     @intrinsic
     def broadcast(typingctx: Any, scalar: Any) -> Any:
         if not isinstance(scalar, (types.Float, types.Integer)):
@@ -293,6 +362,7 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
         "load_masked": load_masked,
         "store": store,
         "store_rows": store_rows,
+        "store_interleaved": store_interleaved,
         "broadcast": broadcast,
         "splat": splat,
         "fma": fma,

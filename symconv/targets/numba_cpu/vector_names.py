@@ -16,6 +16,7 @@ OPERATIONS = (
     "load_masked",
     "store",
     "store_rows",
+    "store_interleaved",
     "broadcast",
     "splat",
     "fma",

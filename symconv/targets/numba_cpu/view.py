@@ -43,6 +43,7 @@ from symconv.lower.ir import (
     VecFma,
     VecLoad,
     VecStore,
+    VecStoreInterleaved,
     VecStoreRows,
     VecTotal,
     VecZero,
@@ -617,6 +618,13 @@ class StatementView:
         vectors = "(" + ", ".join(stmt.vars) + ("," if len(stmt.vars) == 1 else "") + ")"
         arguments = (str(stmt.stride), str(stmt.step), str(count))
         return {"kind": "call", "text": self.call("store_rows", buffer, index, vectors, *arguments)}
+
+    def _view_VecStoreInterleaved(self, stmt: VecStoreInterleaved) -> dict[str, Any]:
+        buffer, index = self.flat_read(stmt.target)
+        count = stmt.count or self.lanes * len(stmt.vars)
+        vectors = "(" + ", ".join(stmt.vars) + ("," if len(stmt.vars) == 1 else "") + ")"
+        text = self.call("store_interleaved", buffer, index, vectors, str(count))
+        return {"kind": "call", "text": text}
 
     def _view_VecTotal(self, stmt: VecTotal) -> dict[str, Any]:
         return {"kind": "store", "target": stmt.acc, "value": self.call("total", stmt.var)}

@@ -1,12 +1,16 @@
 """The positions algorithm's choices that the equivalence tests cannot see: its dL/dF tile
-stays within the vector registers (a tile past them spills in the inner loop)."""
+stays within the vector registers (a tile past them spills in the inner loop), and the
+dL/dX of a strided layer multiplies no zero the stride inserts."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from symconv.kinds import ConvSpec, kind_of
+from symconv.lower import lower
 from symconv.lower.algorithms.positions import weight_tile
+from symconv.lower.ir import VecFma, VecStoreInterleaved, walk
 
 
 def test_weight_tiles_worked_out_by_hand():
@@ -26,3 +30,25 @@ def test_a_weight_tile_fits_the_registers_and_divides_the_channels(channels, tap
     registers = room + room // 3
     assert channels % m == 0 and 1 <= t <= taps
     assert m * t <= room and m * t + m + 2 <= registers
+
+
+def strided_grad_input(spec: ConvSpec):
+    formula = next(f for f in kind_of(spec).index_level(spec).formulas() if f.name == "grad_input")
+    return lower(formula, spec, schedule="positions:1x1x1", parallel=False)
+
+
+def test_strided_grad_input_reads_only_the_taps_that_meet_an_output():
+    """k3, stride 2, padding 1, 1-D: input 2q gets ∂L/∂O[q]·w1 (one tap), input 2q + 1 gets
+    ∂L/∂O[q + 1]·w0 + ∂L/∂O[q]·w2 (two): 3 FMAs per pair of inputs, not the 6 of the
+    three taps over ∂L/∂O with a zero between neighbours."""
+    nest = strided_grad_input(ConvSpec((40,), 3, stride=2, padding=1))
+    loops = {}
+    for stmt, enclosing in walk(nest.body):
+        if isinstance(stmt, VecFma):
+            taps = next(loop for loop in reversed(enclosing) if loop.var.name == "rtl")
+            loops[stmt.acc] = taps.extent
+    assert sorted(loops.values()) == [1, 2] * (len(loops) // 2)  # per phase: 1 tap, 2 taps
+    # the copy of ∂L/∂O is zero-bordered only: no zeros between its elements
+    assert all(axis.step == 1 for staged in nest.staged for axis in staged.axes)
+    stores = [s for s, _ in walk(nest.body) if isinstance(s, VecStoreInterleaved)]
+    assert stores and all(len(s.vars) == 2 for s in stores)  # both phases woven into the row

@@ -22,9 +22,11 @@ from symconv.pipeline import module_file, write
 from symconv.targets.numba_cpu import vector_names
 from tests.paths import ROOT
 
-SPEC = ConvSpec((9, 8), 3, in_channels=5, out_channels=20, batch=4, stride=(2, 1), padding=1,
+SPEC = ConvSpec((9, 11), 3, in_channels=5, out_channels=20, batch=4, stride=2, padding=1,
                 bias=True)  # fmt: skip
-SIMD = {"forward": "simd@2", "grad_input": "simd@2", "grad_weight": "simd@2"}
+#: simd's tiles of channels (broadcast, FMA, stores by rows) forward and for dL/dF;
+#: positions' dL/dX by stride phases (vectors along rows, woven on the store: 6 + 5 inputs).
+SIMD = {"forward": "simd@2", "grad_input": "positions@2", "grad_weight": "simd@2"}
 #: Features of an AVX2 CPU without AVX-512, and of one without FMA or AVX at all.
 HASWELL = "+avx,+avx2,+fma,+sse4.2,+sse4.1,+ssse3,+sse3,+sse2,+sse,+popcnt,+cx16"
 BASELINE = "+sse2,+sse"

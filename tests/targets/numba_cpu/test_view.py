@@ -272,11 +272,15 @@ def fake_intrinsics() -> types.ModuleType:
                 for j, v in enumerate(vectors):
                     store(a, i + j * step, v, stride, count)
 
+            def store_interleaved(a, i, vectors, count):
+                a[i : i + count] = np.stack(vectors, axis=1).reshape(-1)[:count]
+
             functions = {
                 "load": load,
                 "load_masked": load_masked,
                 "store": store,
                 "store_rows": store_rows,
+                "store_interleaved": store_interleaved,
                 "broadcast": lambda x, lanes=lanes, kind=kind: np.full(lanes, x, kind),
                 "splat": lambda a, i, lanes=lanes: np.full(lanes, a[i], a.dtype),
                 "fma": lambda a, b, c: a * b + c,
