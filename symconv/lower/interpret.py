@@ -286,7 +286,7 @@ class _Interpreter:
         flat = self._lane_base(stmt.source)
         buffer = self.buffers[stmt.source.buffer].reshape(-1)
         first, stop = stmt.first, stmt.stop or self.lanes
-        read = np.arange(flat + first, flat + stop)
+        read = flat + stmt.step * np.arange(first, stop)
         if read.size and (read[0] < 0 or read[-1] >= buffer.size):
             raise IndexError(f"vector load outside {stmt.source.buffer} at {flat}")
         self._touch(stmt.source.buffer, read, write=False)

@@ -199,14 +199,20 @@ class VecZero:
 
 @dataclass(frozen=True)
 class VecLoad:
-    """var = source[index + l] for the lanes first ≤ l < stop, 0 in the others: one
+    """var = source[index + l·step] for the lanes first ≤ l < stop, 0 in the others: one
     contiguous vector load, masked when it leaves lanes out (stop 0: every lane).  A
-    masked-off lane is never read, so it may lie past the end of a row or the buffer."""
+    masked-off lane is never read, so it may lie past the end of a row or the buffer.
+
+    A step above 1 reads every step-th element (one stride phase of a row): contiguous
+    loads of the stretch the lanes span, then a shuffle that keeps every step-th element;
+    nothing past the last lane read is touched.
+    """
 
     var: str
     source: Read
     first: int = 0
     stop: int = 0
+    step: int = 1
 
 
 @dataclass(frozen=True)

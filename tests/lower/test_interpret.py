@@ -117,3 +117,15 @@ def test_interleaved_vectors_weave_into_consecutive_elements():
     # phase 0 holds x[0:3], phase 1 x[3:6], phase 2 x[6:9]: woven 0, 3, 6, 1, 4, 7, 2 (8, 5 cut)
     want[2:9] = [0.0, 3.0, 6.0, 1.0, 4.0, 7.0, 2.0]
     np.testing.assert_array_equal(result, want)
+
+
+def test_a_strided_vector_load_reads_every_step_th_element_of_its_lanes():
+    """VecLoad with step 3, lanes 1 ≤ l < 3 of 4: x[index + 3·l], the other lanes 0; nothing
+    outside those elements is touched (the load ends at x[8], the buffer's last)."""
+    from symconv.lower.ir import VecLoad, VecStore
+
+    x, y = Operand("x", (9,)), Operand("y", (4,))
+    load = VecLoad("v", Read("x", (2,)), first=1, stop=3, step=3)
+    body = (load, VecStore(Read("y", (0,)), "v"))
+    result = run(LoopNest("forward", (x,), y, body, lanes=4), {"x": np.arange(9.0) + 10})
+    np.testing.assert_array_equal(result, [0.0, 15.0, 18.0, 0.0])

@@ -49,7 +49,6 @@ from symconv.lower.algorithms.simd import (
 from symconv.lower.ir import (
     For,
     If,
-    Init,
     Let,
     LoopNest,
     Operand,
@@ -329,27 +328,48 @@ class Phased:
         return Phased(Operand(PHASED, shape, zeroed=True), problem, lanes)
 
     def fill(self) -> Stmt:
-        """Every source element to its place in the copy; the padding stays zero."""
+        """Every source element to its place in the copy, the padding left zero.
+
+        Per row of the source, each stride phase of the last axis takes every S-th element
+        of the row: a strided vector load (contiguous loads and a shuffle) per L of them,
+        stored contiguously into the phase's row.  Element by element, the scatter cost
+        as much as the depthwise stride-2 layer's whole dL/dF (187 of 300 µs).
+        """
         problem = self.problem
-        n, c, task = symbol("fn"), symbol("fc"), symbol("ftask")
+        n, c, task, vector = symbol("fn"), symbol("fc"), symbol("ftask"), symbol("fv")
         source = problem.source
         batch, channels = source.shape[:2]
-        spatial = [symbol(f"fi{a}") for a in range(problem.rank)]
-        *lead_landing, (before, step) = problem.landing
-        rows = [st * i + b for i, (b, st) in zip(spatial, lead_landing)]
-        column = step * spatial[-1] + before
-        s = problem.strides[-1]
-        phase, j = (sp.Mod(column, s), sp.floor(column / s)) if s > 1 else (sp.S.Zero, column)
+        lead = [symbol(f"fi{a}") for a in range(problem.rank - 1)]
+        *lead_landing, (before, _) = problem.landing  # the last axis lands with step 1
+        rows = [st * i + b for i, (b, st) in zip(lead, lead_landing)]
         guards = [InRange(r, problem.extent(a)) for a, r in enumerate(rows)]
-        guards += [InRange(column, s * self.operand.shape[-1])]
-        extents = dict(zip(spatial, source.shape[2:]))
+        extents = dict(zip(lead, source.shape[2:-1]))
         needed = tuple(g for g in guards if static_value(g, extents) is not True)
-        copy: tuple[Stmt, ...] = (
-            Init("fv", Read(source.name, (n, c, *spatial))),
-            Store(Read(PHASED, (n, c, *rows, phase, j)), "fv"),
-        )
-        body: tuple[Stmt, ...] = (If(needed, copy),) if needed else copy
-        for var, extent in reversed(list(zip(spatial, source.shape[2:]))):
+        width, stride, lanes = source.shape[-1], problem.strides[-1], self.lanes
+        copies: list[Stmt] = []
+        for phase in range(stride):
+            # copy position j of this phase holds source column S·j + phase − before
+            first = max(0, -((phase - before) // stride))
+            count = min(self.operand.shape[-1] - 1, (width - 1 + before - phase) // stride)
+            count -= first - 1
+            if count <= 0:
+                continue
+            full, rest = divmod(count, lanes)
+
+            def copy(j: sp.Expr, stop: int, phase: int = phase) -> tuple[Stmt, ...]:
+                column = stride * j + phase - before
+                load = Read(source.name, (n, c, *lead, column))
+                return (
+                    VecLoad("fx", load, stop=stop, step=stride),
+                    VecStore(self.read(n, c, rows, phase, j), "fx", 1, stop),
+                )
+
+            if full:
+                copies.append(For(vector, full, copy(first + lanes * vector, 0)))
+            if rest:
+                copies += copy(sp.Integer(first + lanes * full), rest)
+        body: tuple[Stmt, ...] = (If(needed, tuple(copies)),) if needed else tuple(copies)
+        for var, extent in reversed(list(zip(lead, source.shape[2:-1]))):
             body = (For(var, extent, body),)
         lets = unflatten(task, [n, c], [batch, channels])
         return For(task, batch * channels, (*lets, *body), parallel=True)
@@ -551,10 +571,11 @@ class WeightGradient:
         self.lanes = lanes_for(last, spec.dtype, context)
         self.row_vectors = -(-last // self.lanes)
         self.phased = Phased.of(problem, self.row_vectors, self.lanes)
-        #: X read in place, the padding and the rows' ends masked off, when the last axis
-        #: has stride 1 and every vector of a row is written out (its lanes then known):
-        #: the copy would cost as much as a depthwise layer's whole gradient.
-        self.in_place = problem.strides[-1] == 1 and all(c == 1 for c, _, _ in self.row_parts())
+        #: X read in place, the padding and the rows' ends masked off, when every vector
+        #: of a row is written out (its lanes then known); at a stride, every S-th element
+        #: (`VecLoad`'s step): the copy would cost as much as a depthwise layer's whole
+        #: gradient.
+        self.in_place = all(c == 1 for c, _, _ in self.row_parts())
         last_taps = spec.kernel_size[-1]
         self.channel_tile, self.tap_tile = weight_tile(
             problem.wide, last_taps, machine.accumulators
@@ -698,12 +719,15 @@ class WeightGradient:
         return VecLoad("wx", self.phased.read(n, channel, rows, dl * tap[-1] % s, column))
 
     def x_in_place(self, n, channel, tap, outputs, vector, used) -> VecLoad | None:
-        """X itself at column j + Dl·t − lo, the lanes outside the row masked off (None when
-        none is inside)."""
+        """X itself at columns S·j + Dl·t − lo (every S-th element: a strided load), the
+        lanes outside the row masked off (None when none is inside)."""
         problem, lanes = self.problem, self.lanes
         (before, _), width = problem.landing[-1], problem.source.shape[-1]
-        start = int(vector) * lanes + problem.dilations[-1] * tap[-1] - before
-        first, stop = max(0, -start), min(used or lanes, width - start)
+        stride = problem.strides[-1]
+        start = stride * int(vector) * lanes + problem.dilations[-1] * tap[-1] - before
+        # lane l reads column start + S·l: inside the row for −start/S ≤ l < (width − start)/S
+        first = max(0, -(start // stride))
+        stop = min(used or lanes, -((start - width) // stride))
         if first >= stop:
             return None
         rows = [
@@ -711,11 +735,9 @@ class WeightGradient:
             for a, (o, k, (before_row, _)) in enumerate(zip(outputs, tap[:-1], problem.landing))
         ]
         place = Read("x", (n, channel, *rows, start))
-        return (
-            VecLoad("wx", place, first, stop)
-            if (first, stop) != (0, lanes)
-            else VecLoad("wx", place)
-        )
+        if (first, stop) == (0, lanes):
+            return VecLoad("wx", place, step=stride)
+        return VecLoad("wx", place, first, stop, step=stride)
 
     def row_guards(self, tap, outputs) -> tuple[InRange, ...]:
         """Rows of X a lead tap may reach outside the image, for some output rows and taps."""

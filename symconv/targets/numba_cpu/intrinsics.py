@@ -9,6 +9,9 @@ ordinary local variable, which LLVM keeps in a register:
 - ``load(a, i)``: a[i : i + lanes] of a 1-D C-contiguous array, one unaligned vector load;
   ``load_masked(a, i, first, stop)``: lanes first ≤ l < stop from a[i + l], the others 0
   (``llvm.masked.load``: the lanes left out are never read, even past the array's end);
+- ``load_strided(a, i, step, first, stop)``: lanes first ≤ l < stop from a[i + l·step], the
+  others 0 (one stride phase of a row): contiguous loads of the stretch the lanes span, the
+  last one masked at its end, and a shuffle keeping every step-th element;
 - ``store(a, i, v, stride, count)``: lane l to a[i + l·stride] for l < count, as one vector
   store when stride is 1 (``llvm.masked.store`` when count stops short), else lane by
   lane (an output tile written straight into NCHW, where neighbouring channels lie a
@@ -135,14 +138,7 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
         function.attributes.add("noinline")
         builder = ir.IRBuilder(function.append_basic_block())
         base, *vectors = function.args
-        wide = list(vectors)
-        while len(wide) > 1:  # concatenate pairwise into one vector of k·lanes (padded)
-            if len(wide) % 2:
-                wide.append(ir.Constant(wide[0].type, None))
-            size = wide[0].type.count
-            both = ir.Constant(ir.VectorType(ir.IntType(32), 2 * size), list(range(2 * size)))
-            wide = [builder.shuffle_vector(a, b, both) for a, b in zip(wide[::2], wide[1::2])]
-        whole = wide[0]
+        whole = concatenated(builder, list(vectors))
         for first in range(0, count, lanes):  # count ≤ k·lanes: every index is a lane
             chosen = [(e % k) * lanes + e // k for e in range(first, first + lanes)]
             mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), chosen)
@@ -200,6 +196,65 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
             return builder.call(function, [at, alignment, mask, ir.Constant(llvm_vector, None)])
 
         return vector(array, index, first, stop), codegen
+
+    def concatenated(builder: Any, parts: list[Any]) -> Any:
+        """One vector of the parts side by side (padded with zero vectors to a power of 2)."""
+        while len(parts) > 1:
+            if len(parts) % 2:
+                parts.append(ir.Constant(parts[0].type, None))
+            size = parts[0].type.count
+            both = ir.Constant(ir.VectorType(ir.IntType(32), 2 * size), list(range(2 * size)))
+            parts = [builder.shuffle_vector(a, b, both) for a, b in zip(parts[::2], parts[1::2])]
+        return parts[0]
+
+    @intrinsic(prefer_literal=True)
+    def load_strided(
+        typingctx: Any, array: Any, index: Any, step: Any, first: Any, stop: Any
+    ) -> Any:
+        spacing, start, end = _literal(step), _literal(first), _literal(stop)
+        if not (
+            _is_float_array(array, element)
+            and _integer(index)
+            and spacing is not None
+            and start is not None
+            and end is not None
+            and spacing >= 1
+            and 0 <= start < end <= lanes
+        ):
+            return None
+        span = spacing * (end - 1 - start) + 1  # elements from the first lane's to the last's
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            at = pointer(context, builder, signature.args[0], args[0], args[1])
+            at = builder.gep(at, [ir.Constant(ir.IntType(64), spacing * start)])
+            parts = []
+            for offset in range(0, span, lanes):
+                where = builder.bitcast(
+                    builder.gep(at, [ir.Constant(ir.IntType(64), offset)]),
+                    llvm_vector.as_pointer(),
+                )
+                used = min(lanes, span - offset)
+                if used == lanes:
+                    parts.append(builder.load(where, align=align))
+                    continue
+                mask = lane_mask(0, used)
+                function_type = ir.FunctionType(
+                    llvm_vector, [where.type, alignment.type, mask.type, llvm_vector]
+                )
+                name = f"llvm.masked.load.v{lanes}{kind}.p0"
+                function = cgutils.get_or_insert_function(builder.module, function_type, name)
+                zeros = ir.Constant(llvm_vector, None)
+                parts.append(builder.call(function, [where, alignment, mask, zeros]))
+            whole = concatenated(builder, parts)
+            zero_lane = whole.type.count  # the first lane of the zero vector
+            chosen = [
+                spacing * (lane - start) if start <= lane < end else zero_lane
+                for lane in range(lanes)
+            ]
+            mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), chosen)
+            return builder.shuffle_vector(whole, ir.Constant(whole.type, None), mask)
+
+        return vector(array, index, step, first, stop), codegen
 
     @intrinsic(prefer_literal=True)
     def store(typingctx: Any, array: Any, index: Any, value: Any, stride: Any, count: Any) -> Any:
@@ -360,6 +415,7 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
     made = {
         "load": load,
         "load_masked": load_masked,
+        "load_strided": load_strided,
         "store": store,
         "store_rows": store_rows,
         "store_interleaved": store_interleaved,

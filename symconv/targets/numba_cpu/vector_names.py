@@ -14,6 +14,7 @@ from pathlib import Path
 OPERATIONS = (
     "load",
     "load_masked",
+    "load_strided",
     "store",
     "store_rows",
     "store_interleaved",

@@ -589,7 +589,11 @@ class StatementView:
 
     def _view_VecLoad(self, stmt: VecLoad) -> dict[str, Any]:
         place = self.flat_read(stmt.source)
-        if stmt.first == 0 and stmt.stop in (0, self.lanes):
+        if stmt.step != 1:
+            stop = stmt.stop or self.lanes
+            arguments = (str(stmt.step), str(stmt.first), str(stop))
+            value = self.call("load_strided", *place, *arguments)
+        elif stmt.first == 0 and stmt.stop in (0, self.lanes):
             value = self.call("load", *place)
         else:
             value = self.call("load_masked", *place, str(stmt.first), str(stmt.stop))

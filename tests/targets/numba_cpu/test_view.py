@@ -265,6 +265,11 @@ def fake_intrinsics() -> types.ModuleType:
                 v[first:stop] = a[i + first : i + stop]
                 return v
 
+            def load_strided(a, i, step, first, stop, lanes=lanes, kind=kind):
+                v = np.zeros(lanes, kind)
+                v[first:stop] = a[i + step * first : i + step * (stop - 1) + 1 : step]
+                return v
+
             def store(a, i, v, stride, count, lanes=lanes):
                 a[i : i + stride * (count - 1) + 1 : stride] = v[:count]
 
@@ -278,6 +283,7 @@ def fake_intrinsics() -> types.ModuleType:
             functions = {
                 "load": load,
                 "load_masked": load_masked,
+                "load_strided": load_strided,
                 "store": store,
                 "store_rows": store_rows,
                 "store_interleaved": store_interleaved,

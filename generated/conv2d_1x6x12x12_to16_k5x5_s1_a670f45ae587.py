@@ -17,6 +17,7 @@ from llvmlite import binding as llvm
 from symconv.targets.numba_cpu.intrinsics import (
     f32x16_fma,
     f32x16_load,
+    f32x16_load_masked,
     f32x16_splat,
     f32x16_store,
     f32x16_store_rows,
@@ -236,7 +237,7 @@ def forward(x, w, b, y, packed, packed_bias):
 
 
 _grad_input_task_0 = numba.types.ExternalFunction(
-    "symconv_task_e7866e225e741e7312c56239", numba.void(POINTER, POINTER, numba.int64)
+    "symconv_task_878dfb7b9eee38a59c1d4d68", numba.void(POINTER, POINTER, numba.int64)
 )
 
 
@@ -248,9 +249,8 @@ def _grad_input_task_0_body(gy_flat_ptr, phased_flat_ptr, ftask_p):
     fn = 0
     fc = ftask % 16
     for fi0 in range(8):
-        for fi1 in range(8):
-            fv = gy_flat[1024 * fn + 64 * fc + 8 * fi0 + fi1]
-            phased_flat[5120 * fn + 320 * fc + 20 * fi0 + fi1 + 84] = fv
+        fx = f32x16_load_masked(gy_flat, 1024 * fn + 64 * fc + 8 * fi0, 0, 8)
+        f32x16_store(phased_flat, 5120 * fn + 320 * fc + 20 * fi0 + 84, fx, 1, 8)
 
 
 _grad_input_task_1 = numba.types.ExternalFunction(

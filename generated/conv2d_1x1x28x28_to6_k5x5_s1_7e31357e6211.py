@@ -144,7 +144,7 @@ def compile_task(task, function, fastmath):
 
 
 _forward_task_0 = numba.types.ExternalFunction(
-    "symconv_task_5c4032c861ebf8f4cb1df82d", numba.void(POINTER, POINTER, numba.int64)
+    "symconv_task_863338474675ee7c20f66190", numba.void(POINTER, POINTER, numba.int64)
 )
 
 
@@ -156,9 +156,11 @@ def _forward_task_0_body(x_flat_ptr, phased_flat_ptr, ftask_p):
     fn = 0
     fc = 0
     for fi0 in range(28):
-        for fi1 in range(28):
-            fv = x_flat[784 * fc + 784 * fn + 28 * fi0 + fi1]
-            phased_flat[1008 * fc + 1008 * fn + 36 * fi0 + fi1] = fv
+        for fv in range(1):
+            fx = f32x16_load(x_flat, 784 * fc + 784 * fn + 28 * fi0 + 16 * fv)
+            f32x16_store(phased_flat, 1008 * fc + 1008 * fn + 36 * fi0 + 16 * fv, fx, 1, 16)
+        fx = f32x16_load_masked(x_flat, 784 * fc + 784 * fn + 28 * fi0 + 16, 0, 12)
+        f32x16_store(phased_flat, 1008 * fc + 1008 * fn + 36 * fi0 + 16, fx, 1, 12)
 
 
 _forward_task_1 = numba.types.ExternalFunction(
@@ -295,7 +297,7 @@ def forward(x, w, b, y, phased):
 
 
 _grad_input_task_0 = numba.types.ExternalFunction(
-    "symconv_task_f5e63a89f1bdf4dd9b7c9235", numba.void(POINTER, POINTER, numba.int64)
+    "symconv_task_ce3b435833409987593d1f49", numba.void(POINTER, POINTER, numba.int64)
 )
 
 
@@ -307,9 +309,11 @@ def _grad_input_task_0_body(gy_flat_ptr, phased_flat_ptr, ftask_p):
     fn = 0
     fc = ftask % 6
     for fi0 in range(24):
-        for fi1 in range(24):
-            fv = gy_flat[3456 * fn + 576 * fc + 24 * fi0 + fi1]
-            phased_flat[6912 * fn + 1152 * fc + 36 * fi0 + fi1 + 148] = fv
+        for fv in range(1):
+            fx = f32x16_load(gy_flat, 3456 * fn + 576 * fc + 24 * fi0 + 16 * fv)
+            f32x16_store(phased_flat, 6912 * fn + 1152 * fc + 36 * fi0 + 16 * fv + 148, fx, 1, 16)
+        fx = f32x16_load_masked(gy_flat, 3456 * fn + 576 * fc + 24 * fi0 + 16, 0, 8)
+        f32x16_store(phased_flat, 6912 * fn + 1152 * fc + 36 * fi0 + 164, fx, 1, 8)
 
 
 _grad_input_task_1 = numba.types.ExternalFunction(
