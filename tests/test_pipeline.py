@@ -136,8 +136,7 @@ def test_generated_kernels_equal_the_reference(spec, seed):
             dtype="float64",
         ),
         # dL/dX by stride phases woven into rows of 35 (18 + 17), float32: positions by default
-        ConvSpec((35, 35), 7, in_channels=3, out_channels=4, stride=2, padding=3,
-                 dtype="float32"),  # fmt: skip
+        ConvSpec((35, 35), 7, in_channels=3, out_channels=4, stride=2, padding=3, dtype="float32"),
     ],
 )
 def test_hand_picked_layers(spec):
