@@ -16,11 +16,14 @@ weight is the broadcast scalar:
             result[n, c, row h, positions of v] = acc[c][h][v]                 contiguous
 
 A strided layer would read every S-th column; the copy splits the last axis into its S
-phases, so column S·o + Dl·t is phase (Dl·t) mod S at o + ⌊Dl·t / S⌋: contiguous in o.
-dL/dX is the same correlation over ∂L/∂O spread by the stride and padded (stride 1,
-the rotated filter, channel roles swapped): it multiplies inserted zeros when the
-stride is above 1, so it is preferred only at stride 1.  dL/dF accumulates vectors of
-∂L/∂O · X over the positions of a row and sums their lanes once per tile:
+phases, so column S·o + Dl·t is phase (Dl·t) mod S at o + ⌊Dl·t / S⌋: contiguous in o
+(each phase of a source row filled by strided vector loads).  dL/dX at stride 1 is the
+same correlation over ∂L/∂O padded (the rotated filter, channel roles swapped); at a
+larger stride it goes one stride phase of the input at a time (`PhaseGradient`): each
+phase reads only the taps that meet a real output, and the phases of a row are woven
+together on the store, so no product touches a zero the stride would insert.  dL/dF
+accumulates vectors of ∂L/∂O · X over the positions of a row and sums their lanes once
+per tile (X read in place, every S-th column, when a row's vectors are all written out):
 
     acc[m][t] += gy[n, m, row, j + v·L] · phased[n, c, row + Dl·t, φ(t), j + v·L + off(t)]
 

@@ -737,9 +737,52 @@ class WeightGradient:
         )
 
     def block_gradient(self) -> Stmt:
-        """gy_blocks[n, g, b, j, l] = gy[n, g·M + b·L + l, j] (the lanes past M stay 0)."""
+        """gy_blocks[n, g, b, j, l] = gy[n, g·M + b·L + l, j] (the lanes past M stay 0).
+
+        A whole block is a transpose: L vectors of L positions, one per channel, stored as
+        L vectors of L channels, one per position (`VecStoreRows` with rows a lane apart,
+        transposed in registers): 36 µs for 8 × 64 channels × 784 positions on one thread,
+        87 element by element.  A partial block goes element by element.
+        """
+        spec, lanes = self.spec, self.lanes
+        n, g, b = symbol("bn"), symbol("bg"), symbol("bb")
+        whole, partial = divmod(self.wide, lanes)
+        body: list[Stmt] = []
+        if whole:
+            body.append(For(g, spec.groups, (For(b, whole, tuple(self.transposes(n, g, b))),)))
+        if partial:
+            body.append(For(g, spec.groups, self.element_copy(n, g, sp.Integer(whole))))
+        return For(n, spec.batch, tuple(body), parallel=True)
+
+    def transposes(self, n: sp.Symbol, g: sp.Symbol, b: sp.Expr) -> list[Stmt]:
+        """Block b's channels, L positions at a time: L loads, one transposing store."""
+        spec, lanes = self.spec, self.lanes
+        positions = math.prod(spec.output_size)
+        zeros = (0,) * (spec.rank - 1)
+        q = symbol("bq")
+
+        def transpose(first: sp.Expr, count: int) -> tuple[Stmt, ...]:
+            names = tuple(f"bv{lane}" for lane in range(lanes))
+            loads = tuple(
+                VecLoad(name, Read("gy", (n, g * self.wide + b * lanes + lane, *zeros, first)),
+                        0, count)  # fmt: skip
+                for lane, name in enumerate(names)
+            )
+            target = Read(GRADIENT, (n, g, b, first, 0))
+            return (*loads, VecStoreRows(target, names, lanes, 1, count))
+
+        whole, rest = divmod(positions, lanes)
+        out: list[Stmt] = []
+        if whole:
+            out.append(For(q, whole, transpose(q * lanes, 0)))
+        if rest:
+            out += transpose(sp.Integer(whole * lanes), rest)
+        return out
+
+    def element_copy(self, n: sp.Symbol, g: sp.Symbol, b: sp.Expr) -> tuple[Stmt, ...]:
+        """Block b element by element, its lanes past the channels left 0."""
         spec = self.spec
-        n, g, b, lane = symbol("bn"), symbol("bg"), symbol("bb"), symbol("bl")
+        lane = symbol("bl")
         outputs = tuple(symbol(f"bj{a}") for a in range(spec.rank))
         flat = row_major(outputs, spec.output_size)
         channel = b * self.lanes + lane
@@ -748,10 +791,9 @@ class WeightGradient:
             Store(Read(GRADIENT, (n, g, b, flat, lane)), "bv"),
         )
         body: tuple[Stmt, ...] = (If((InRange(channel, self.wide),), store),)
-        loops = [(g, spec.groups), (b, self.blocks), *zip(outputs, spec.output_size)]
-        for var, extent in reversed([*loops, (lane, self.lanes)]):
+        for var, extent in reversed([*zip(outputs, spec.output_size), (lane, self.lanes)]):
             body = (For(var, extent, body),)
-        return For(n, spec.batch, body, parallel=True)
+        return body
 
     def accumulate(
         self, source: str, target: str, first: int, groups: int, lanes: tuple[int, ...]

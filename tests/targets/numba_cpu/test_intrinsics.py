@@ -124,3 +124,50 @@ def test_a_change_of_the_intrinsics_gives_modules_new_names(tmp_path, monkeypatc
     finally:
         vector_names.digest.cache_clear()
     assert after.name != before.name
+
+
+# ----- the shuffling intrinsics, compiled, against what they mean ---------------------------
+def shuffling_kernel(prefix: str, lanes: int):
+    """A compiled function calling each shuffling intrinsic of one vector type once:
+    store_rows of lanes rows a lane apart (the in-register transpose) and of 3 rows 7 apart
+    with a step of 2 (lane by lane), store_interleaved, and load_strided."""
+    import numba
+
+    from symconv.targets.numba_cpu import intrinsics
+
+    load, rows, weave, strided, store = (
+        getattr(intrinsics, f"{prefix}_{op}")
+        for op in ("load", "store_rows", "store_interleaved", "load_strided", "store")
+    )
+    k = lanes
+    square = ", ".join(f"load(a, {j * k})" for j in range(k))
+    source = f"""
+def kernel(a, out):
+    rows(out, 0, ({square},), {k}, 1, {k - 3})
+    rows(out, 300, (load(a, 0), load(a, {k}), load(a, {2 * k})), 7, 2, {k})
+    weave(out, 500, (load(a, 0), load(a, {k})), {2 * k - 5})
+    store(out, 600, strided(a, 3, 3, 1, {k - 2}), 1, {k})
+"""
+    scope = {"load": load, "rows": rows, "weave": weave, "strided": strided, "store": store}
+    exec(source, scope)  # noqa: S102 - literal integers only, written here
+    return numba.njit(scope["kernel"])
+
+
+@pytest.mark.parametrize("dtype, lanes", [("float32", 16), ("float64", 8)])
+def test_shuffling_intrinsics_compiled_match_their_meaning(dtype, lanes):
+    import numpy as np
+
+    kernel = shuffling_kernel(vector_names.prefix(dtype, lanes), lanes)
+    k = lanes
+    a = np.arange(k * k + 8, dtype=dtype) + 1
+    out = np.zeros(700, dtype)
+    kernel(a, out)
+    want = np.zeros(700, dtype)
+    vectors = [a[j * k : (j + 1) * k] for j in range(k)]
+    for j, v in enumerate(vectors):  # out[l·stride + j·step] = v_j[l] for l < count
+        want[np.arange(k - 3) * k + j] = v[: k - 3]
+    for j, v in enumerate(vectors[:3]):
+        want[300 + np.arange(k) * 7 + 2 * j] = v
+    want[500 : 500 + 2 * k - 5] = np.stack(vectors[:2], axis=1).reshape(-1)[: 2 * k - 5]
+    want[601 : 600 + k - 2] = a[3 + 3 : 3 + 3 * (k - 2) : 3]  # lanes 1 ≤ l < k − 2
+    np.testing.assert_array_equal(out, want)

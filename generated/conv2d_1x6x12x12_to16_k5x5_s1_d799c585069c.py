@@ -385,7 +385,7 @@ def grad_input(gy, w, gx, phased):
 
 
 _grad_weight_task_0 = numba.types.ExternalFunction(
-    "symconv_task_bc455290000b4628391dec3f", numba.void(POINTER, POINTER, numba.int64)
+    "symconv_task_463132518eff4e1a1be518c8", numba.void(POINTER, POINTER, numba.int64)
 )
 
 
@@ -396,12 +396,24 @@ def _grad_weight_task_0_body(gy_flat_ptr, gy_blocks_flat_ptr, bn_p):
     bn = bn_p % 1
     for bg in range(1):
         for bb in range(1):
-            for bj0 in range(8):
-                for bj1 in range(8):
-                    for bl in range(16):
-                        if 0 <= 16 * bb + bl < 16:
-                            bv = gy_flat[1024 * bb + 1024 * bg + 1024 * bn + 64 * bl + 8 * bj0 + bj1]
-                            gy_blocks_flat[1024 * bb + 1024 * bg + 1024 * bn + 128 * bj0 + 16 * bj1 + bl] = bv
+            for bq in range(4):
+                bv0 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq)
+                bv1 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 64)
+                bv2 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 128)
+                bv3 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 192)
+                bv4 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 256)
+                bv5 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 320)
+                bv6 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 384)
+                bv7 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 448)
+                bv8 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 512)
+                bv9 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 576)
+                bv10 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 640)
+                bv11 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 704)
+                bv12 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 768)
+                bv13 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 832)
+                bv14 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 896)
+                bv15 = f32x16_load(gy_flat, 1024 * bb + 1024 * bg + 1024 * bn + 16 * bq + 960)
+                f32x16_store_rows(gy_blocks_flat, 1024 * bb + 1024 * bg + 1024 * bn + 256 * bq, (bv0, bv1, bv2, bv3, bv4, bv5, bv6, bv7, bv8, bv9, bv10, bv11, bv12, bv13, bv14, bv15), 16, 1, 16)
 
 
 _grad_weight_task_1 = numba.types.ExternalFunction(

@@ -839,7 +839,7 @@ def grad_input(gy, w, gx, source, packed):
 
 
 _grad_weight_task_0 = numba.types.ExternalFunction(
-    "symconv_task_82e42955b114ca00e4a4b3be", numba.void(POINTER, POINTER, numba.int64)
+    "symconv_task_22ff9e563ae121ea9a8f7402", numba.void(POINTER, POINTER, numba.int64)
 )
 
 
@@ -850,12 +850,24 @@ def _grad_weight_task_0_body(gy_flat_ptr, gy_blocks_flat_ptr, bn_p):
     bn = bn_p % 1
     for bg in range(1):
         for bb in range(8):
-            for bj0 in range(28):
-                for bj1 in range(28):
-                    for bl in range(16):
-                        if 0 <= 16 * bb + bl < 128:
-                            bv = gy_flat[100352 * bg + 100352 * bn + 12544 * bb + 784 * bl + 28 * bj0 + bj1]
-                            gy_blocks_flat[100352 * bg + 100352 * bn + 12544 * bb + 448 * bj0 + 16 * bj1 + bl] = bv
+            for bq in range(49):
+                bv0 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq)
+                bv1 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 784)
+                bv2 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 1568)
+                bv3 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 2352)
+                bv4 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 3136)
+                bv5 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 3920)
+                bv6 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 4704)
+                bv7 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 5488)
+                bv8 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 6272)
+                bv9 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 7056)
+                bv10 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 7840)
+                bv11 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 8624)
+                bv12 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 9408)
+                bv13 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 10192)
+                bv14 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 10976)
+                bv15 = f32x16_load(gy_flat, 100352 * bg + 100352 * bn + 12544 * bb + 16 * bq + 11760)
+                f32x16_store_rows(gy_blocks_flat, 100352 * bg + 100352 * bn + 12544 * bb + 256 * bq, (bv0, bv1, bv2, bv3, bv4, bv5, bv6, bv7, bv8, bv9, bv10, bv11, bv12, bv13, bv14, bv15), 16, 1, 16)
 
 
 _grad_weight_task_1 = numba.types.ExternalFunction(
