@@ -763,11 +763,9 @@ class WeightGradient:
 
         def transpose(first: sp.Expr, count: int) -> tuple[Stmt, ...]:
             names = tuple(f"bv{lane}" for lane in range(lanes))
-            loads = tuple(
-                VecLoad(name, Read("gy", (n, g * self.wide + b * lanes + lane, *zeros, first)),
-                        0, count)  # fmt: skip
-                for lane, name in enumerate(names)
-            )
+            rows = [Read("gy", (n, g * self.wide + b * lanes + lane, *zeros, first))
+                    for lane in range(lanes)]  # fmt: skip
+            loads = tuple(VecLoad(name, row, 0, count) for name, row in zip(names, rows))
             target = Read(GRADIENT, (n, g, b, first, 0))
             return (*loads, VecStoreRows(target, names, lanes, 1, count))
 
