@@ -104,6 +104,15 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
     alignment = ir.Constant(ir.IntType(32), align)
     index_vector = ir.VectorType(ir.IntType(32), lanes)
 
+    def storing_function(module: ir.Module, name: str, pointer_type: Any, vectors: int) -> Any:
+        """A new internal ``noinline`` function (pointer, `vectors` vectors) -> void, and a
+        builder at its start."""
+        function_type = ir.FunctionType(ir.VoidType(), [pointer_type] + [llvm_vector] * vectors)
+        function = ir.Function(module, function_type, name)
+        function.linkage = "internal"
+        function.attributes.add("noinline")
+        return function, ir.IRBuilder(function.append_basic_block())
+
     def rows_writer(module: ir.Module, pointer_type: Any, shape: tuple[int, ...]) -> Any:
         """A function of its own that writes `rows` vectors lane by lane, each lane's row
         together (transposed in registers when a row is contiguous): ``noinline``, so the
@@ -113,11 +122,7 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
         name = f"symconv_store_rows_{kind}x{lanes}_" + "_".join(str(n) for n in shape)
         if name in module.globals:
             return module.globals[name]
-        function_type = ir.FunctionType(ir.VoidType(), [pointer_type] + [llvm_vector] * rows)
-        function = ir.Function(module, function_type, name)
-        function.linkage = "internal"
-        function.attributes.add("noinline")
-        builder = ir.IRBuilder(function.append_basic_block())
+        function, builder = storing_function(module, name, pointer_type, rows)
         base, *vectors = function.args
         offset_type = ir.IntType(64)
         if spacing == 1 and rows == lanes <= distance:
@@ -165,11 +170,7 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
         name = f"symconv_store_interleaved_{kind}x{lanes}_{k}_{count}"
         if name in module.globals:
             return module.globals[name]
-        function_type = ir.FunctionType(ir.VoidType(), [pointer_type] + [llvm_vector] * k)
-        function = ir.Function(module, function_type, name)
-        function.linkage = "internal"
-        function.attributes.add("noinline")
-        builder = ir.IRBuilder(function.append_basic_block())
+        function, builder = storing_function(module, name, pointer_type, k)
         base, *vectors = function.args
         whole = concatenated(builder, list(vectors))
         for first in range(0, count, lanes):  # count ≤ k·lanes: every index is a lane
