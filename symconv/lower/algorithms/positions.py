@@ -148,8 +148,8 @@ class Positions(Algorithm):
           (PyTorch 2,335), depthwise stride 2 307 / PyTorch 397; not 64 → 128 channels at
           stride 2 (4,318 / simd 3,708);
         - dL/dF where `few_terms` holds (MNIST 187 / 556, depthwise 543 / 1,043, LeNet conv1
-          99 / 150) or at stride 1 with rows of 4 vectors or more (the 1-D layer 1,269 /
-          1,444); not LeNet conv2 (151 / simd 103) nor the 3-D layer (467 / 413).
+          99 / 150) or at stride 1 with rows of 4 float32 vectors or more (the 1-D layer
+          1,269 / 1,444); not LeNet conv2 (151 / simd 103) nor the 3-D layer (467 / 413).
         """
         spec, name = context.spec, context.formula.name
         if self.tile is not None or work(context.formula) < context.machine.rows_min_work:
@@ -163,7 +163,11 @@ class Positions(Algorithm):
         rows = spec.output_size[-1]
         if name == "forward":
             return few_terms(context) or (stride_one and rows >= lanes and taps > 1)
-        return few_terms(context) or (stride_one and rows >= 4 * lanes)
+        # rows counted in float32 vectors whatever the dtype: with float64's 8 lanes the
+        # 64-channel ResNet layer's rows of 56 passed, and its dL/dF took 30,163 µs
+        # against simd's 10,739
+        long_rows = rows >= 4 * context.machine.lanes("float32")
+        return few_terms(context) or (stride_one and long_rows)
 
     def variants(self, context: LoweringContext) -> tuple[Algorithm, ...]:
         """The default tile, 1×1×1 (every remainder path at once) and 2×1×2 where they differ."""
