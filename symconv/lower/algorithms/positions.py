@@ -44,6 +44,7 @@ from symconv.lower.algorithms.base import Algorithm, shared_filter_convolution, 
 from symconv.lower.algorithms.simd import (
     add_partials,
     applied_taps,
+    gradient_frame,
     phase_taps,
     staged_copy,
     tap_choice,
@@ -472,20 +473,10 @@ class Correlate:
         return out
 
     def row_tiles(self) -> list[tuple[int, int, int]]:
-        """(how many, first vector, vectors per tile): tiles of V vectors, the looped ones
-        never holding the row's last vector when it is partial (its store stops short)."""
-        size = min(self.tile[2], self.row_vectors)
-        full, rest = divmod(self.row_vectors, size)
+        """Tiles of V vectors, the looped ones never holding the row's last vector when it
+        is partial (its store stops short)."""
         partial = self.problem.counts[-1] % self.lanes != 0
-        found = []
-        looped = full - (1 if partial and not rest else 0)
-        if looped:
-            found.append((looped, 0, size))
-        if looped < full:
-            found.append((1, looped * size, size))
-        if rest:
-            found.append((1, full * size, rest))
-        return found
+        return row_tiles(self.row_vectors, self.tile[2], partial)
 
     def tile_body(self, channel0, c_size, lead, row0, h_size, vector0, v_size, bias) -> list[Stmt]:
         problem, n, g, lanes = self.problem, self.n, self.g, self.lanes
@@ -817,18 +808,7 @@ class PhaseGradient:
     def frame(self) -> list[tuple[int, int]]:
         """(zeros before ∂L/∂O, extent) per axis of its copy: every tap of every phase reads
         inside it, the last axis up to the end of the row's last whole vector."""
-        found = []
-        for a, (phases, o) in enumerate(zip(self.axes, self.spec.output_size)):
-            last = a == self.spec.rank - 1
-            lows, highs = [0], [o - 1]
-            for phase in phases:
-                reach = self.row_vectors * self.lanes if last else phase.count
-                for _, offset in phase.taps:
-                    lows.append(offset)
-                    highs.append(reach - 1 + offset)
-            before = -min(lows)
-            found.append((before, max(highs) + before + 1))
-        return found
+        return gradient_frame(self.spec, self.row_vectors * self.lanes)
 
     def build(self) -> LoopNest:
         spec, shapes = self.spec, self.context.shapes
@@ -889,18 +869,10 @@ class PhaseGradient:
         return out
 
     def row_tiles(self) -> list[tuple[int, int, int]]:
-        """(how many, first vector, vectors per tile): the looped tiles never hold the row's
-        last vector when its weave stops short of s·L inputs."""
-        size = min(self.tile[2], self.row_vectors)
-        full, rest = divmod(self.row_vectors, size)
+        """Tiles of V vectors, the looped ones never holding the row's last vector when its
+        weave stops short of s·L inputs."""
         partial = len(self.last) * self.lanes * self.row_vectors > self.spec.input_size[-1]
-        looped = full - (1 if partial and not rest else 0)
-        found = [(looped, 0, size)] if looped else []
-        if looped < full:
-            found.append((1, looped * size, size))
-        if rest:
-            found.append((1, full * size, rest))
-        return found
+        return row_tiles(self.row_vectors, self.tile[2], partial)
 
     def tile_body(self, source, lead, before, channel0, c_size, qs, row0, h_size, vector0,
                   v_size) -> list[Stmt]:  # fmt: skip
@@ -909,8 +881,6 @@ class PhaseGradient:
         acc = {(c, h, v, p): f"pa{c}_{h}_{v}_{p}" for c in range(c_size) for h in range(h_size)
                for v in range(v_size) for p in range(phases)}  # fmt: skip
         body: list[Stmt] = [VecZero(name) for name in acc.values()]
-        # per leading axis: the output row each tile row reads (before the tap's offset)
-        positions = [*qs, row0]
         d = symbol("rd")
         lead_taps = [symbol(f"rt{a}") for a in range(len(lead))]
         chosen = [tap_choice(p.taps, k) for p, k in zip(lead, lead_taps) if p.taps]
@@ -922,9 +892,9 @@ class PhaseGradient:
             tap, offset = tap_choice(phase.taps, k)
             inner = []
             for h in range(h_size):
-                rows = [q + off + b for q, (_, off), b in zip(positions, chosen, before)]
-                if lead:
-                    rows[-1] = row0 + h + chosen[-1][1] + before[-2]
+                # per leading axis: the tile row's position, the tap's offset, the border
+                at = [*qs, row0 + h]
+                rows = [q + off + b for q, (_, off), b in zip(at, chosen, before)]
                 for v in range(v_size):
                     column = (vector0 + v) * lanes + offset + before[-1]
                     read = Read(source, (n, g * self.deep + d, *rows, column))
@@ -942,10 +912,10 @@ class PhaseGradient:
                 block = (For(k, len(p.taps), block, opaque=len(p.taps) > 1),)
             body.append(For(d, self.deep, block))
         size, step = spec.input_size[-1], len(self.last)
-        for (c, h, v), names in self.woven(acc, c_size, h_size, v_size).items():
-            rows = [p.phase + spec.stride[a] * q for a, (p, q) in enumerate(zip(lead, positions))]
-            if lead:
-                rows[-1] = lead[-1].phase + spec.stride[-2] * (row0 + h)
+        for c, h, v in product(range(c_size), range(h_size), range(v_size)):
+            names = tuple(acc[c, h, v, p] for p in range(phases))  # woven in phase order
+            at = [*qs, row0 + h]
+            rows = [p.phase + spec.stride[a] * q for a, (p, q) in enumerate(zip(lead, at))]
             first = step * (vector0 + v) * lanes
             target = Read("gx", (n, g * self.wide + channel0 + c, *rows, first))
             count = 0
@@ -954,13 +924,20 @@ class PhaseGradient:
             body.append(VecStoreInterleaved(target, names, count))
         return body
 
-    @staticmethod
-    def woven(acc, c_size: int, h_size: int, v_size: int) -> dict:
-        """(c, h, v) -> its phases' accumulators, in phase order."""
-        found: dict = {}
-        for (c, h, v, _), name in acc.items():
-            found.setdefault((c, h, v), []).append(name)
-        return {key: tuple(names) for key, names in found.items()}
+
+def row_tiles(row_vectors: int, vectors: int, partial: bool) -> list[tuple[int, int, int]]:
+    """(how many, first vector, vectors per tile) along a row of `row_vectors` vectors in
+    tiles of `vectors`: the looped tiles first, never holding the row's last vector when
+    it is `partial` (a looped tile's store is always whole), then the tiles written once."""
+    size = min(vectors, row_vectors)
+    full, rest = divmod(row_vectors, size)
+    looped = full - (1 if partial and not rest else 0)
+    found = [(looped, 0, size)] if looped else []
+    if looped < full:
+        found.append((1, looped * size, size))
+    if rest:
+        found.append((1, full * size, rest))
+    return found
 
 
 def splits(extent: int, size: int) -> list[tuple[int, int, int]]:

@@ -350,18 +350,7 @@ class ChannelTiles:
 
     def gradient_padding(self) -> list[tuple[int, int]]:
         """Per axis (zeros before ∂L/∂O, extent of its copy) so every phase's reads land inside."""
-        spec = self.spec
-        found = []
-        for axis, i, o in zip(spec.window_axes, spec.input_size, spec.output_size):
-            lows, highs = [0], [o - 1]
-            for phase in range(min(axis.stride, i)):
-                count = -(-(i - phase) // axis.stride)
-                for _, offset in phase_taps(axis, phase):
-                    lows.append(offset)
-                    highs.append(count - 1 + offset)
-            before = -min(lows)
-            found.append((before, max(highs) + before + 1))
-        return found
+        return gradient_frame(self.spec)
 
     def correlations(self, source: str) -> list[Correlation]:
         spec = self.spec
@@ -607,6 +596,27 @@ def tap_choice(taps: tuple[tuple[int, int], ...], t: sp.Symbol) -> tuple[sp.Expr
         return sp.Integer(taps[0][0]), sp.Integer(taps[0][1])
     (t0, o0), (t1, o1) = taps[0], taps[1]
     return t0 + (t1 - t0) * t, o0 + (o1 - o0) * t
+
+
+def gradient_frame(spec: object, last_reach: int | None = None) -> list[tuple[int, int]]:
+    """Per axis (zeros before ∂L/∂O, extent of its copy) so that every tap of every stride
+    phase of dL/dX reads inside it: phase ρ's q-th input reads ∂L/∂O[q + offset] for q below
+    the phase's count of inputs, or below `last_reach` along the last axis when given (a
+    vector's lanes past the row read too)."""
+    found = []
+    axes = list(zip(spec.window_axes, spec.input_size, spec.output_size))
+    for a, (axis, i, o) in enumerate(axes):
+        lows, highs = [0], [o - 1]
+        for phase in range(min(axis.stride, i)):
+            count = -(-(i - phase) // axis.stride)
+            if last_reach is not None and a == len(axes) - 1:
+                count = last_reach
+            for _, offset in phase_taps(axis, phase):
+                lows.append(offset)
+                highs.append(count - 1 + offset)
+        before = -min(lows)
+        found.append((before, max(highs) + before + 1))
+    return found
 
 
 def phase_taps(axis, phase: int) -> list[tuple[int, int]]:
