@@ -104,6 +104,27 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
     alignment = ir.Constant(ir.IntType(32), align)
     index_vector = ir.VectorType(ir.IntType(32), lanes)
 
+    def masked_load(builder: Any, at: Any, first: int, stop: int) -> Any:
+        """Lanes first ≤ l < stop from the vector pointer `at`, 0 in the others, as
+        ``llvm.masked.load``: the lanes left out are never read."""
+        mask = lane_mask(first, stop)
+        function_type = ir.FunctionType(
+            llvm_vector, [at.type, alignment.type, mask.type, llvm_vector]
+        )
+        name = f"llvm.masked.load.v{lanes}{kind}.p0"
+        function = cgutils.get_or_insert_function(builder.module, function_type, name)
+        return builder.call(function, [at, alignment, mask, ir.Constant(llvm_vector, None)])
+
+    def masked_store(builder: Any, value: Any, at: Any, count: int) -> None:
+        """value's lanes l < count to the vector pointer `at`, as ``llvm.masked.store``."""
+        mask = lane_mask(0, count)
+        function_type = ir.FunctionType(
+            ir.VoidType(), [llvm_vector, at.type, alignment.type, mask.type]
+        )
+        name = f"llvm.masked.store.v{lanes}{kind}.p0"
+        function = cgutils.get_or_insert_function(builder.module, function_type, name)
+        builder.call(function, [value, at, alignment, mask])
+
     def storing_function(module: ir.Module, name: str, pointer_type: Any, vectors: int) -> Any:
         """A new internal ``noinline`` function (pointer, `vectors` vectors) -> void, and a
         builder at its start."""
@@ -184,14 +205,7 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
             if used == lanes:
                 builder.store(chunk, at, align=align)
                 continue
-            keep = lane_mask(0, used)
-            store_type = ir.FunctionType(
-                ir.VoidType(), [llvm_vector, at.type, alignment.type, keep.type]
-            )
-            masked = cgutils.get_or_insert_function(
-                module, store_type, f"llvm.masked.store.v{lanes}{kind}.p0"
-            )
-            builder.call(masked, [chunk, at, alignment, keep])
+            masked_store(builder, chunk, at, used)
         builder.ret_void()
         return function
 
@@ -220,14 +234,7 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
 
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
             at = pointer(context, builder, signature.args[0], args[0], args[1])
-            at = builder.bitcast(at, llvm_vector.as_pointer())
-            mask = lane_mask(start, end)
-            function_type = ir.FunctionType(
-                llvm_vector, [at.type, alignment.type, mask.type, llvm_vector]
-            )
-            name = f"llvm.masked.load.v{lanes}{kind}.p0"
-            function = cgutils.get_or_insert_function(builder.module, function_type, name)
-            return builder.call(function, [at, alignment, mask, ir.Constant(llvm_vector, None)])
+            return masked_load(builder, builder.bitcast(at, llvm_vector.as_pointer()), start, end)
 
         return vector(array, index, first, stop), codegen
 
@@ -271,14 +278,7 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
                 if used == lanes:
                     parts.append(builder.load(where, align=align))
                     continue
-                mask = lane_mask(0, used)
-                function_type = ir.FunctionType(
-                    llvm_vector, [where.type, alignment.type, mask.type, llvm_vector]
-                )
-                name = f"llvm.masked.load.v{lanes}{kind}.p0"
-                function = cgutils.get_or_insert_function(builder.module, function_type, name)
-                zeros = ir.Constant(llvm_vector, None)
-                parts.append(builder.call(function, [where, alignment, mask, zeros]))
+                parts.append(masked_load(builder, where, 0, used))
             whole = concatenated(builder, parts)
             zero_lane = whole.type.count  # the first lane of the zero vector
             chosen = [
@@ -311,13 +311,7 @@ def _make(dtype: str, lanes: int) -> dict[str, Any]:
                 if lanes_used == lanes:
                     builder.store(args[2], at, align=align)
                     return context.get_dummy_value()
-                mask = lane_mask(0, lanes_used)
-                function_type = ir.FunctionType(
-                    ir.VoidType(), [llvm_vector, at.type, alignment.type, mask.type]
-                )
-                name = f"llvm.masked.store.v{lanes}{kind}.p0"
-                function = cgutils.get_or_insert_function(builder.module, function_type, name)
-                builder.call(function, [args[2], at, alignment, mask])
+                masked_store(builder, args[2], at, lanes_used)
                 return context.get_dummy_value()
             offset_type = ir.IntType(64)
             for lane in range(lanes_used):
