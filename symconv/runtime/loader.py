@@ -14,13 +14,16 @@ stderr and compiles afresh.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -105,20 +108,75 @@ def compile_in_parallel(path: Path, kernels: tuple[str, ...], workers: int) -> b
     """
     shares = [kernels[i::workers] for i in range(workers) if kernels[i::workers]]
     started: list[subprocess.Popen] = []
+    with _terminate_raises():
+        try:
+            for share in shares:
+                with _signals_held():
+                    started.append(_start_worker(path, share))
+            return all(process.wait() == 0 for process in started)
+        except BaseException:  # Ctrl-C or SIGTERM to us: the workers must not outlive the wait
+            stop_workers(started)
+            raise
+
+
+def _start_worker(path: Path, share: tuple[str, ...]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", _WORKER, str(path), module_name(path)],
+        env={**os.environ, COMPILE_ONLY: ",".join(share)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while one worker starts, and deliver them after.
+
+    A Ctrl-C landing inside `Popen` (after the fork, before it returns) would leave a
+    worker that is not yet in the list `stop_workers` stops: it went on compiling after
+    symconv had exited.  Held, the signal arrives once the worker is in that list.
+    Python runs signal handlers in the main thread only; elsewhere nothing is held.
+    """
+    if not _in_main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda signum, _: caught.append(signum))
+        for signum in _HELD_SIGNALS
+    }
     try:
-        for share in shares:
-            started.append(
-                subprocess.Popen(
-                    [sys.executable, "-c", _WORKER, str(path), module_name(path)],
-                    env={**os.environ, COMPILE_ONLY: ",".join(share)},
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-        return all(process.wait() == 0 for process in started)
-    except BaseException:  # Ctrl-C or SIGTERM to us: the workers must not outlive the wait
-        stop_workers(started)
-        raise
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in caught:
+            signal.raise_signal(signum)
+
+
+@contextlib.contextmanager
+def _terminate_raises() -> Iterator[None]:
+    """While workers run, SIGTERM ends symconv by an exception (exit status 143), so the
+    workers are stopped on the way out instead of outliving their parent."""
+    if not _in_main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def terminated(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def stop_workers(started: list[subprocess.Popen], grace: float = 2.0) -> None:

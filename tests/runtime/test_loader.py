@@ -77,3 +77,51 @@ def test_compile_only_names_the_kernels_a_process_compiles(tmp_path):
         [sys.executable, "-c", check, str(path)], env=env, capture_output=True, text=True
     )
     assert out.stdout.split() == ["1", "0"], out.stderr
+
+
+def _sleeping_workers(monkeypatch, signum_inside_start=None):
+    """Replace the compile workers by sleeping processes; optionally a signal lands inside
+    the start of the first one, after its process exists (Ctrl-C while `Popen` runs)."""
+    import signal
+    import subprocess
+    import sys
+
+    import symconv.runtime.loader as loader
+
+    made: list[subprocess.Popen] = []
+
+    def start(path, share):
+        made.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+        if signum_inside_start is not None and len(made) == 1:
+            signal.raise_signal(signum_inside_start)
+        return made[-1]
+
+    monkeypatch.setattr(loader, "_start_worker", start)
+    return loader, made
+
+
+def test_ctrl_c_while_a_worker_starts_still_stops_that_worker(tmp_path, monkeypatch):
+    import signal
+
+    import pytest
+
+    loader, made = _sleeping_workers(monkeypatch, signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        loader.compile_in_parallel(tmp_path / "layer.py", ("forward", "grad_input"), 2)
+    assert made and all(process.poll() is not None for process in made)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_sigterm_while_workers_compile_stops_them_and_exits_143(tmp_path, monkeypatch):
+    import signal
+    import threading
+
+    import pytest
+
+    loader, made = _sleeping_workers(monkeypatch)
+    threading.Timer(0.5, signal.raise_signal, (signal.SIGTERM,)).start()
+    with pytest.raises(SystemExit) as stopped:
+        loader.compile_in_parallel(tmp_path / "layer.py", ("forward", "grad_input"), 2)
+    assert stopped.value.code == 143 and len(made) == 2
+    assert all(process.poll() is not None for process in made)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
