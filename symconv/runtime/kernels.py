@@ -37,11 +37,38 @@ class Kernel:
         self._check = check
         compiled = getattr(function, "py_func", function)
         self._takes = tuple(inspect.signature(compiled).parameters)
+        self._positional = self._positional_plan()
         self.__doc__ = signature.summary
         self.__name__ = signature.name
 
+    def _positional_plan(self) -> tuple[tuple[int, str, tuple[int, ...]], ...] | None:
+        """For the common call, every tensor given by position and every absent one left
+        off the end: (argument index, name, shape) in the compiled function's order.  None
+        when the absent tensors are not all last (each call then takes the general path)."""
+        params, passed = self.signature.params, self.signature.passed
+        if params[: len(passed)] != passed or set(self._takes) != set(passed):
+            return None
+        shapes = self._layer.shapes
+        return tuple((params.index(name), name, shapes[name]) for name in self._takes)
+
     def __call__(self, *args: object, out: object = None) -> Any:
         """The kernel's result for `args`, written into `out` when given (and returned)."""
+        plan = self._positional
+        if plan is not None and len(args) == len(plan):
+            # the lecture's layer: the general path's bookkeeping took 1.5 of its 3.4 µs
+            dtype, check = self._layer.spec.dtype, self._check
+            try:
+                arguments = [check(name, args[index], shape, dtype) for index, name, shape in plan]
+            except ValueError:  # a None is a missing tensor: the general path's message says so
+                arguments = self._checked_by_name(args)
+        else:
+            arguments = self._checked_by_name(args)
+        if out is None:
+            return self._function(*arguments)
+        return self._function(*arguments, out=out)
+
+    def _checked_by_name(self, args: tuple[object, ...]) -> list[Any]:
+        """Every argument checked, an absent tensor given or a required one missing refused."""
         spec, signature = self._layer.spec, self.signature
         if len(args) > len(signature.params):
             raise ValueError(
@@ -63,10 +90,7 @@ class Kernel:
                     f"{name} is required: {signature.name} takes ({', '.join(signature.passed)})"
                 )
             checked[name] = self._check(name, value, shapes[name], spec.dtype)
-        arguments = (checked[name] for name in self._takes)
-        if out is None:
-            return self._function(*arguments)
-        return self._function(*arguments, out=out)
+        return [checked[name] for name in self._takes]
 
     def check(self, name: str, value: object, shape: tuple[int, ...]) -> Any:
         """`value` as this kernel's target accepts an argument called `name` of `shape`

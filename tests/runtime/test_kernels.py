@@ -59,6 +59,8 @@ def read_only(array: np.ndarray) -> np.ndarray:
             lambda k: k.forward(f32(1, 1, 3, 3), f32(1, 1, 2, 2), f32(1)),
             "b was given, but the spec has bias=False",
         ),
+        (lambda k: k.forward(None, f32(1, 1, 2, 2)), "x is required: forward takes (x, w)"),
+        (lambda k: k.forward(f32(1, 1, 3, 3)), "w is required: forward takes (x, w)"),
         (
             lambda k: k.grad_input(f32(1, 1, 3, 3), f32(1, 1, 2, 2)),
             "gy has shape (1, 1, 3, 3), expected (1, 1, 2, 2)",
