@@ -164,7 +164,7 @@ def _forward_task_0_body(x_flat_ptr, phased_flat_ptr, ftask_p):
 
 
 _forward_task_1 = numba.types.ExternalFunction(
-    "symconv_task_86eabc2ff9fab97deca5c069", numba.void(POINTER, POINTER, POINTER, POINTER, numba.int64, numba.int64)
+    "symconv_task_63441c13786b99bda7388977", numba.void(POINTER, POINTER, POINTER, POINTER, numba.int64, numba.int64)
 )
 
 
@@ -179,91 +179,95 @@ def _forward_task_1_body(w_flat_ptr, b_flat_ptr, y_flat_ptr, phased_flat_ptr, ru
     g = 0
     ct = 0
     ht = task % 12
-    pa0_0_0 = f32x16_splat(b_flat, 6 * ct + 6 * g)
-    pa0_0_1 = f32x16_splat(b_flat, 6 * ct + 6 * g)
-    pa0_1_0 = f32x16_splat(b_flat, 6 * ct + 6 * g)
-    pa0_1_1 = f32x16_splat(b_flat, 6 * ct + 6 * g)
-    pa1_0_0 = f32x16_splat(b_flat, 6 * ct + 6 * g + 1)
-    pa1_0_1 = f32x16_splat(b_flat, 6 * ct + 6 * g + 1)
-    pa1_1_0 = f32x16_splat(b_flat, 6 * ct + 6 * g + 1)
-    pa1_1_1 = f32x16_splat(b_flat, 6 * ct + 6 * g + 1)
-    pa2_0_0 = f32x16_splat(b_flat, 6 * ct + 6 * g + 2)
-    pa2_0_1 = f32x16_splat(b_flat, 6 * ct + 6 * g + 2)
-    pa2_1_0 = f32x16_splat(b_flat, 6 * ct + 6 * g + 2)
-    pa2_1_1 = f32x16_splat(b_flat, 6 * ct + 6 * g + 2)
-    pa3_0_0 = f32x16_splat(b_flat, 6 * ct + 6 * g + 3)
-    pa3_0_1 = f32x16_splat(b_flat, 6 * ct + 6 * g + 3)
-    pa3_1_0 = f32x16_splat(b_flat, 6 * ct + 6 * g + 3)
-    pa3_1_1 = f32x16_splat(b_flat, 6 * ct + 6 * g + 3)
-    pa4_0_0 = f32x16_splat(b_flat, 6 * ct + 6 * g + 4)
-    pa4_0_1 = f32x16_splat(b_flat, 6 * ct + 6 * g + 4)
-    pa4_1_0 = f32x16_splat(b_flat, 6 * ct + 6 * g + 4)
-    pa4_1_1 = f32x16_splat(b_flat, 6 * ct + 6 * g + 4)
-    pa5_0_0 = f32x16_splat(b_flat, 6 * ct + 6 * g + 5)
-    pa5_0_1 = f32x16_splat(b_flat, 6 * ct + 6 * g + 5)
-    pa5_1_0 = f32x16_splat(b_flat, 6 * ct + 6 * g + 5)
-    pa5_1_1 = f32x16_splat(b_flat, 6 * ct + 6 * g + 5)
+    at0 = 6 * ct + 6 * g
+    pa0_0_0 = f32x16_splat(b_flat, at0)
+    pa0_0_1 = f32x16_splat(b_flat, at0)
+    pa0_1_0 = f32x16_splat(b_flat, at0)
+    pa0_1_1 = f32x16_splat(b_flat, at0)
+    pa1_0_0 = f32x16_splat(b_flat, at0 + 1)
+    pa1_0_1 = f32x16_splat(b_flat, at0 + 1)
+    pa1_1_0 = f32x16_splat(b_flat, at0 + 1)
+    pa1_1_1 = f32x16_splat(b_flat, at0 + 1)
+    pa2_0_0 = f32x16_splat(b_flat, at0 + 2)
+    pa2_0_1 = f32x16_splat(b_flat, at0 + 2)
+    pa2_1_0 = f32x16_splat(b_flat, at0 + 2)
+    pa2_1_1 = f32x16_splat(b_flat, at0 + 2)
+    pa3_0_0 = f32x16_splat(b_flat, at0 + 3)
+    pa3_0_1 = f32x16_splat(b_flat, at0 + 3)
+    pa3_1_0 = f32x16_splat(b_flat, at0 + 3)
+    pa3_1_1 = f32x16_splat(b_flat, at0 + 3)
+    pa4_0_0 = f32x16_splat(b_flat, at0 + 4)
+    pa4_0_1 = f32x16_splat(b_flat, at0 + 4)
+    pa4_1_0 = f32x16_splat(b_flat, at0 + 4)
+    pa4_1_1 = f32x16_splat(b_flat, at0 + 4)
+    pa5_0_0 = f32x16_splat(b_flat, at0 + 5)
+    pa5_0_1 = f32x16_splat(b_flat, at0 + 5)
+    pa5_1_0 = f32x16_splat(b_flat, at0 + 5)
+    pa5_1_1 = f32x16_splat(b_flat, at0 + 5)
     for rd in range(1):
         for rt0 in range(5 + runtime_zero):
             for rt1 in range(5 + runtime_zero):
-                px0_0 = f32x16_load(phased_flat, 1008 * g + 1008 * n + 1008 * rd + 72 * ht + 36 * rt0 + rt1)
-                px0_1 = f32x16_load(phased_flat, 1008 * g + 1008 * n + 1008 * rd + 72 * ht + 36 * rt0 + rt1 + 16)
-                px1_0 = f32x16_load(phased_flat, 1008 * g + 1008 * n + 1008 * rd + 72 * ht + 36 * rt0 + rt1 + 36)
-                px1_1 = f32x16_load(phased_flat, 1008 * g + 1008 * n + 1008 * rd + 72 * ht + 36 * rt0 + rt1 + 52)
-                pw = f32x16_splat(w_flat, 150 * ct + 150 * g + 25 * rd + 5 * rt0 + rt1)
+                at1 = 1008 * g + 1008 * n + 1008 * rd + 72 * ht + 36 * rt0 + rt1
+                px0_0 = f32x16_load(phased_flat, at1)
+                px0_1 = f32x16_load(phased_flat, at1 + 16)
+                px1_0 = f32x16_load(phased_flat, at1 + 36)
+                px1_1 = f32x16_load(phased_flat, at1 + 52)
+                at2 = 150 * ct + 150 * g + 25 * rd + 5 * rt0 + rt1
+                pw = f32x16_splat(w_flat, at2)
                 pa0_0_0 = f32x16_fma(pw, px0_0, pa0_0_0)
                 pa0_0_1 = f32x16_fma(pw, px0_1, pa0_0_1)
                 pa0_1_0 = f32x16_fma(pw, px1_0, pa0_1_0)
                 pa0_1_1 = f32x16_fma(pw, px1_1, pa0_1_1)
-                pw = f32x16_splat(w_flat, 150 * ct + 150 * g + 25 * rd + 5 * rt0 + rt1 + 25)
+                pw = f32x16_splat(w_flat, at2 + 25)
                 pa1_0_0 = f32x16_fma(pw, px0_0, pa1_0_0)
                 pa1_0_1 = f32x16_fma(pw, px0_1, pa1_0_1)
                 pa1_1_0 = f32x16_fma(pw, px1_0, pa1_1_0)
                 pa1_1_1 = f32x16_fma(pw, px1_1, pa1_1_1)
-                pw = f32x16_splat(w_flat, 150 * ct + 150 * g + 25 * rd + 5 * rt0 + rt1 + 50)
+                pw = f32x16_splat(w_flat, at2 + 50)
                 pa2_0_0 = f32x16_fma(pw, px0_0, pa2_0_0)
                 pa2_0_1 = f32x16_fma(pw, px0_1, pa2_0_1)
                 pa2_1_0 = f32x16_fma(pw, px1_0, pa2_1_0)
                 pa2_1_1 = f32x16_fma(pw, px1_1, pa2_1_1)
-                pw = f32x16_splat(w_flat, 150 * ct + 150 * g + 25 * rd + 5 * rt0 + rt1 + 75)
+                pw = f32x16_splat(w_flat, at2 + 75)
                 pa3_0_0 = f32x16_fma(pw, px0_0, pa3_0_0)
                 pa3_0_1 = f32x16_fma(pw, px0_1, pa3_0_1)
                 pa3_1_0 = f32x16_fma(pw, px1_0, pa3_1_0)
                 pa3_1_1 = f32x16_fma(pw, px1_1, pa3_1_1)
-                pw = f32x16_splat(w_flat, 150 * ct + 150 * g + 25 * rd + 5 * rt0 + rt1 + 100)
+                pw = f32x16_splat(w_flat, at2 + 100)
                 pa4_0_0 = f32x16_fma(pw, px0_0, pa4_0_0)
                 pa4_0_1 = f32x16_fma(pw, px0_1, pa4_0_1)
                 pa4_1_0 = f32x16_fma(pw, px1_0, pa4_1_0)
                 pa4_1_1 = f32x16_fma(pw, px1_1, pa4_1_1)
-                pw = f32x16_splat(w_flat, 150 * ct + 150 * g + 25 * rd + 5 * rt0 + rt1 + 125)
+                pw = f32x16_splat(w_flat, at2 + 125)
                 pa5_0_0 = f32x16_fma(pw, px0_0, pa5_0_0)
                 pa5_0_1 = f32x16_fma(pw, px0_1, pa5_0_1)
                 pa5_1_0 = f32x16_fma(pw, px1_0, pa5_1_0)
                 pa5_1_1 = f32x16_fma(pw, px1_1, pa5_1_1)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht, pa0_0_0, 1, 16)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 16, pa0_0_1, 1, 8)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 24, pa0_1_0, 1, 16)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 40, pa0_1_1, 1, 8)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 576, pa1_0_0, 1, 16)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 592, pa1_0_1, 1, 8)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 600, pa1_1_0, 1, 16)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 616, pa1_1_1, 1, 8)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 1152, pa2_0_0, 1, 16)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 1168, pa2_0_1, 1, 8)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 1176, pa2_1_0, 1, 16)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 1192, pa2_1_1, 1, 8)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 1728, pa3_0_0, 1, 16)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 1744, pa3_0_1, 1, 8)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 1752, pa3_1_0, 1, 16)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 1768, pa3_1_1, 1, 8)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 2304, pa4_0_0, 1, 16)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 2320, pa4_0_1, 1, 8)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 2328, pa4_1_0, 1, 16)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 2344, pa4_1_1, 1, 8)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 2880, pa5_0_0, 1, 16)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 2896, pa5_0_1, 1, 8)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 2904, pa5_1_0, 1, 16)
-    f32x16_store(y_flat, 3456 * ct + 3456 * g + 3456 * n + 48 * ht + 2920, pa5_1_1, 1, 8)
+    at3 = 3456 * ct + 3456 * g + 3456 * n + 48 * ht
+    f32x16_store(y_flat, at3, pa0_0_0, 1, 16)
+    f32x16_store(y_flat, at3 + 16, pa0_0_1, 1, 8)
+    f32x16_store(y_flat, at3 + 24, pa0_1_0, 1, 16)
+    f32x16_store(y_flat, at3 + 40, pa0_1_1, 1, 8)
+    f32x16_store(y_flat, at3 + 576, pa1_0_0, 1, 16)
+    f32x16_store(y_flat, at3 + 592, pa1_0_1, 1, 8)
+    f32x16_store(y_flat, at3 + 600, pa1_1_0, 1, 16)
+    f32x16_store(y_flat, at3 + 616, pa1_1_1, 1, 8)
+    f32x16_store(y_flat, at3 + 1152, pa2_0_0, 1, 16)
+    f32x16_store(y_flat, at3 + 1168, pa2_0_1, 1, 8)
+    f32x16_store(y_flat, at3 + 1176, pa2_1_0, 1, 16)
+    f32x16_store(y_flat, at3 + 1192, pa2_1_1, 1, 8)
+    f32x16_store(y_flat, at3 + 1728, pa3_0_0, 1, 16)
+    f32x16_store(y_flat, at3 + 1744, pa3_0_1, 1, 8)
+    f32x16_store(y_flat, at3 + 1752, pa3_1_0, 1, 16)
+    f32x16_store(y_flat, at3 + 1768, pa3_1_1, 1, 8)
+    f32x16_store(y_flat, at3 + 2304, pa4_0_0, 1, 16)
+    f32x16_store(y_flat, at3 + 2320, pa4_0_1, 1, 8)
+    f32x16_store(y_flat, at3 + 2328, pa4_1_0, 1, 16)
+    f32x16_store(y_flat, at3 + 2344, pa4_1_1, 1, 8)
+    f32x16_store(y_flat, at3 + 2880, pa5_0_0, 1, 16)
+    f32x16_store(y_flat, at3 + 2896, pa5_0_1, 1, 8)
+    f32x16_store(y_flat, at3 + 2904, pa5_1_0, 1, 16)
+    f32x16_store(y_flat, at3 + 2920, pa5_1_1, 1, 8)
 
 
 @numba.njit(
@@ -317,7 +321,7 @@ def _grad_input_task_0_body(gy_flat_ptr, phased_flat_ptr, ftask_p):
 
 
 _grad_input_task_1 = numba.types.ExternalFunction(
-    "symconv_task_64dfe76015e34938820e9734", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
+    "symconv_task_abd0e11a8edcc2a55b6c5eaf", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
 )
 
 
@@ -358,30 +362,31 @@ def _grad_input_task_1_body(w_flat_ptr, gx_flat_ptr, phased_flat_ptr, runtime_ze
     for rd in range(6):
         for rt0 in range(5 + runtime_zero):
             for rt1 in range(5 + runtime_zero):
-                px0_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1)
-                px0_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 16)
-                px1_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 36)
-                px1_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 52)
-                px2_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 72)
-                px2_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 88)
-                px3_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 108)
-                px3_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 124)
-                px4_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 144)
-                px4_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 160)
-                px5_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 180)
-                px5_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 196)
-                px6_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 216)
-                px6_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 232)
-                px7_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 252)
-                px7_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 268)
-                px8_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 288)
-                px8_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 304)
-                px9_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 324)
-                px9_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 340)
-                px10_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 360)
-                px10_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 376)
-                px11_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 396)
-                px11_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1 + 412)
+                at0 = 6912 * g + 6912 * n + 1152 * rd + 432 * ht + 36 * rt0 + rt1
+                px0_0 = f32x16_load(phased_flat, at0)
+                px0_1 = f32x16_load(phased_flat, at0 + 16)
+                px1_0 = f32x16_load(phased_flat, at0 + 36)
+                px1_1 = f32x16_load(phased_flat, at0 + 52)
+                px2_0 = f32x16_load(phased_flat, at0 + 72)
+                px2_1 = f32x16_load(phased_flat, at0 + 88)
+                px3_0 = f32x16_load(phased_flat, at0 + 108)
+                px3_1 = f32x16_load(phased_flat, at0 + 124)
+                px4_0 = f32x16_load(phased_flat, at0 + 144)
+                px4_1 = f32x16_load(phased_flat, at0 + 160)
+                px5_0 = f32x16_load(phased_flat, at0 + 180)
+                px5_1 = f32x16_load(phased_flat, at0 + 196)
+                px6_0 = f32x16_load(phased_flat, at0 + 216)
+                px6_1 = f32x16_load(phased_flat, at0 + 232)
+                px7_0 = f32x16_load(phased_flat, at0 + 252)
+                px7_1 = f32x16_load(phased_flat, at0 + 268)
+                px8_0 = f32x16_load(phased_flat, at0 + 288)
+                px8_1 = f32x16_load(phased_flat, at0 + 304)
+                px9_0 = f32x16_load(phased_flat, at0 + 324)
+                px9_1 = f32x16_load(phased_flat, at0 + 340)
+                px10_0 = f32x16_load(phased_flat, at0 + 360)
+                px10_1 = f32x16_load(phased_flat, at0 + 376)
+                px11_0 = f32x16_load(phased_flat, at0 + 396)
+                px11_1 = f32x16_load(phased_flat, at0 + 412)
                 pw = f32x16_splat(w_flat, 150 * g + 25 * ct + 25 * rd - 5 * rt0 - rt1 + 24)
                 pa0_0_0 = f32x16_fma(pw, px0_0, pa0_0_0)
                 pa0_0_1 = f32x16_fma(pw, px0_1, pa0_0_1)
@@ -407,34 +412,35 @@ def _grad_input_task_1_body(w_flat_ptr, gx_flat_ptr, phased_flat_ptr, runtime_ze
                 pa0_10_1 = f32x16_fma(pw, px10_1, pa0_10_1)
                 pa0_11_0 = f32x16_fma(pw, px11_0, pa0_11_0)
                 pa0_11_1 = f32x16_fma(pw, px11_1, pa0_11_1)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht, pa0_0_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 16, pa0_0_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 28, pa0_1_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 44, pa0_1_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 56, pa0_2_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 72, pa0_2_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 84, pa0_3_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 100, pa0_3_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 112, pa0_4_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 128, pa0_4_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 140, pa0_5_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 156, pa0_5_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 168, pa0_6_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 184, pa0_6_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 196, pa0_7_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 212, pa0_7_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 224, pa0_8_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 240, pa0_8_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 252, pa0_9_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 268, pa0_9_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 280, pa0_10_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 296, pa0_10_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 308, pa0_11_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 336 * ht + 324, pa0_11_1, 1, 12)
+    at1 = 784 * ct + 784 * g + 784 * n + 336 * ht
+    f32x16_store(gx_flat, at1, pa0_0_0, 1, 16)
+    f32x16_store(gx_flat, at1 + 16, pa0_0_1, 1, 12)
+    f32x16_store(gx_flat, at1 + 28, pa0_1_0, 1, 16)
+    f32x16_store(gx_flat, at1 + 44, pa0_1_1, 1, 12)
+    f32x16_store(gx_flat, at1 + 56, pa0_2_0, 1, 16)
+    f32x16_store(gx_flat, at1 + 72, pa0_2_1, 1, 12)
+    f32x16_store(gx_flat, at1 + 84, pa0_3_0, 1, 16)
+    f32x16_store(gx_flat, at1 + 100, pa0_3_1, 1, 12)
+    f32x16_store(gx_flat, at1 + 112, pa0_4_0, 1, 16)
+    f32x16_store(gx_flat, at1 + 128, pa0_4_1, 1, 12)
+    f32x16_store(gx_flat, at1 + 140, pa0_5_0, 1, 16)
+    f32x16_store(gx_flat, at1 + 156, pa0_5_1, 1, 12)
+    f32x16_store(gx_flat, at1 + 168, pa0_6_0, 1, 16)
+    f32x16_store(gx_flat, at1 + 184, pa0_6_1, 1, 12)
+    f32x16_store(gx_flat, at1 + 196, pa0_7_0, 1, 16)
+    f32x16_store(gx_flat, at1 + 212, pa0_7_1, 1, 12)
+    f32x16_store(gx_flat, at1 + 224, pa0_8_0, 1, 16)
+    f32x16_store(gx_flat, at1 + 240, pa0_8_1, 1, 12)
+    f32x16_store(gx_flat, at1 + 252, pa0_9_0, 1, 16)
+    f32x16_store(gx_flat, at1 + 268, pa0_9_1, 1, 12)
+    f32x16_store(gx_flat, at1 + 280, pa0_10_0, 1, 16)
+    f32x16_store(gx_flat, at1 + 296, pa0_10_1, 1, 12)
+    f32x16_store(gx_flat, at1 + 308, pa0_11_0, 1, 16)
+    f32x16_store(gx_flat, at1 + 324, pa0_11_1, 1, 12)
 
 
 _grad_input_task_2 = numba.types.ExternalFunction(
-    "symconv_task_ddc6edfcf1895f17603aba62", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
+    "symconv_task_c3407c0912e548cae622da05", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
 )
 
 
@@ -459,14 +465,15 @@ def _grad_input_task_2_body(w_flat_ptr, gx_flat_ptr, phased_flat_ptr, runtime_ze
     for rd in range(6):
         for rt0 in range(5 + runtime_zero):
             for rt1 in range(5 + runtime_zero):
-                px0_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 144 * ht + 36 * rt0 + rt1 + 864)
-                px0_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 144 * ht + 36 * rt0 + rt1 + 880)
-                px1_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 144 * ht + 36 * rt0 + rt1 + 900)
-                px1_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 144 * ht + 36 * rt0 + rt1 + 916)
-                px2_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 144 * ht + 36 * rt0 + rt1 + 936)
-                px2_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 144 * ht + 36 * rt0 + rt1 + 952)
-                px3_0 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 144 * ht + 36 * rt0 + rt1 + 972)
-                px3_1 = f32x16_load(phased_flat, 6912 * g + 6912 * n + 1152 * rd + 144 * ht + 36 * rt0 + rt1 + 988)
+                at2 = 6912 * g + 6912 * n + 1152 * rd + 144 * ht + 36 * rt0 + rt1
+                px0_0 = f32x16_load(phased_flat, at2 + 864)
+                px0_1 = f32x16_load(phased_flat, at2 + 880)
+                px1_0 = f32x16_load(phased_flat, at2 + 900)
+                px1_1 = f32x16_load(phased_flat, at2 + 916)
+                px2_0 = f32x16_load(phased_flat, at2 + 936)
+                px2_1 = f32x16_load(phased_flat, at2 + 952)
+                px3_0 = f32x16_load(phased_flat, at2 + 972)
+                px3_1 = f32x16_load(phased_flat, at2 + 988)
                 pw = f32x16_splat(w_flat, 150 * g + 25 * ct + 25 * rd - 5 * rt0 - rt1 + 24)
                 pa0_0_0 = f32x16_fma(pw, px0_0, pa0_0_0)
                 pa0_0_1 = f32x16_fma(pw, px0_1, pa0_0_1)
@@ -476,14 +483,15 @@ def _grad_input_task_2_body(w_flat_ptr, gx_flat_ptr, phased_flat_ptr, runtime_ze
                 pa0_2_1 = f32x16_fma(pw, px2_1, pa0_2_1)
                 pa0_3_0 = f32x16_fma(pw, px3_0, pa0_3_0)
                 pa0_3_1 = f32x16_fma(pw, px3_1, pa0_3_1)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 112 * ht + 672, pa0_0_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 112 * ht + 688, pa0_0_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 112 * ht + 700, pa0_1_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 112 * ht + 716, pa0_1_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 112 * ht + 728, pa0_2_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 112 * ht + 744, pa0_2_1, 1, 12)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 112 * ht + 756, pa0_3_0, 1, 16)
-    f32x16_store(gx_flat, 784 * ct + 784 * g + 784 * n + 112 * ht + 772, pa0_3_1, 1, 12)
+    at3 = 784 * ct + 784 * g + 784 * n + 112 * ht
+    f32x16_store(gx_flat, at3 + 672, pa0_0_0, 1, 16)
+    f32x16_store(gx_flat, at3 + 688, pa0_0_1, 1, 12)
+    f32x16_store(gx_flat, at3 + 700, pa0_1_0, 1, 16)
+    f32x16_store(gx_flat, at3 + 716, pa0_1_1, 1, 12)
+    f32x16_store(gx_flat, at3 + 728, pa0_2_0, 1, 16)
+    f32x16_store(gx_flat, at3 + 744, pa0_2_1, 1, 12)
+    f32x16_store(gx_flat, at3 + 756, pa0_3_0, 1, 16)
+    f32x16_store(gx_flat, at3 + 772, pa0_3_1, 1, 12)
 
 
 @numba.njit(
@@ -519,7 +527,7 @@ def grad_input(gy, w, gx, phased):
 
 
 _grad_weight_task_0 = numba.types.ExternalFunction(
-    "symconv_task_4c4619e3381d47291b5702d5", numba.void(POINTER, POINTER, POINTER, numba.int64)
+    "symconv_task_0ab1413eaa67868476dc8875", numba.void(POINTER, POINTER, POINTER, numba.int64)
 )
 
 
@@ -557,54 +565,56 @@ def _grad_weight_task_0_body(x_flat_ptr, gy_flat_ptr, gw_flat_ptr, task_p):
         for wi in range(1):
             wn = wch + wi
             for wj0 in range(24):
-                wg0 = f32x16_load(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0)
-                wg1 = f32x16_load(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 576)
-                wg2 = f32x16_load(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 1152)
-                wg3 = f32x16_load(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 1728)
-                wg4 = f32x16_load(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 2304)
-                wg5 = f32x16_load(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 2880)
-                wx = f32x16_load(x_flat, 784 * wc + 784 * wg + 784 * wn + 28 * wj0 + 28 * wk0)
+                at0 = 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0
+                wg0 = f32x16_load(gy_flat, at0)
+                wg1 = f32x16_load(gy_flat, at0 + 576)
+                wg2 = f32x16_load(gy_flat, at0 + 1152)
+                wg3 = f32x16_load(gy_flat, at0 + 1728)
+                wg4 = f32x16_load(gy_flat, at0 + 2304)
+                wg5 = f32x16_load(gy_flat, at0 + 2880)
+                at1 = 784 * wc + 784 * wg + 784 * wn + 28 * wj0 + 28 * wk0
+                wx = f32x16_load(x_flat, at1)
                 wa0_0 = f32x16_fma(wg0, wx, wa0_0)
                 wa1_0 = f32x16_fma(wg1, wx, wa1_0)
                 wa2_0 = f32x16_fma(wg2, wx, wa2_0)
                 wa3_0 = f32x16_fma(wg3, wx, wa3_0)
                 wa4_0 = f32x16_fma(wg4, wx, wa4_0)
                 wa5_0 = f32x16_fma(wg5, wx, wa5_0)
-                wx = f32x16_load(x_flat, 784 * wc + 784 * wg + 784 * wn + 28 * wj0 + 28 * wk0 + 1)
+                wx = f32x16_load(x_flat, at1 + 1)
                 wa0_1 = f32x16_fma(wg0, wx, wa0_1)
                 wa1_1 = f32x16_fma(wg1, wx, wa1_1)
                 wa2_1 = f32x16_fma(wg2, wx, wa2_1)
                 wa3_1 = f32x16_fma(wg3, wx, wa3_1)
                 wa4_1 = f32x16_fma(wg4, wx, wa4_1)
                 wa5_1 = f32x16_fma(wg5, wx, wa5_1)
-                wx = f32x16_load(x_flat, 784 * wc + 784 * wg + 784 * wn + 28 * wj0 + 28 * wk0 + 2)
+                wx = f32x16_load(x_flat, at1 + 2)
                 wa0_2 = f32x16_fma(wg0, wx, wa0_2)
                 wa1_2 = f32x16_fma(wg1, wx, wa1_2)
                 wa2_2 = f32x16_fma(wg2, wx, wa2_2)
                 wa3_2 = f32x16_fma(wg3, wx, wa3_2)
                 wa4_2 = f32x16_fma(wg4, wx, wa4_2)
                 wa5_2 = f32x16_fma(wg5, wx, wa5_2)
-                wg0 = f32x16_load_masked(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 16, 0, 8)
-                wg1 = f32x16_load_masked(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 592, 0, 8)
-                wg2 = f32x16_load_masked(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 1168, 0, 8)
-                wg3 = f32x16_load_masked(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 1744, 0, 8)
-                wg4 = f32x16_load_masked(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 2320, 0, 8)
-                wg5 = f32x16_load_masked(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 2896, 0, 8)
-                wx = f32x16_load_masked(x_flat, 784 * wc + 784 * wg + 784 * wn + 28 * wj0 + 28 * wk0 + 16, 0, 8)
+                wg0 = f32x16_load_masked(gy_flat, at0 + 16, 0, 8)
+                wg1 = f32x16_load_masked(gy_flat, at0 + 592, 0, 8)
+                wg2 = f32x16_load_masked(gy_flat, at0 + 1168, 0, 8)
+                wg3 = f32x16_load_masked(gy_flat, at0 + 1744, 0, 8)
+                wg4 = f32x16_load_masked(gy_flat, at0 + 2320, 0, 8)
+                wg5 = f32x16_load_masked(gy_flat, at0 + 2896, 0, 8)
+                wx = f32x16_load_masked(x_flat, at1 + 16, 0, 8)
                 wa0_0 = f32x16_fma(wg0, wx, wa0_0)
                 wa1_0 = f32x16_fma(wg1, wx, wa1_0)
                 wa2_0 = f32x16_fma(wg2, wx, wa2_0)
                 wa3_0 = f32x16_fma(wg3, wx, wa3_0)
                 wa4_0 = f32x16_fma(wg4, wx, wa4_0)
                 wa5_0 = f32x16_fma(wg5, wx, wa5_0)
-                wx = f32x16_load_masked(x_flat, 784 * wc + 784 * wg + 784 * wn + 28 * wj0 + 28 * wk0 + 17, 0, 8)
+                wx = f32x16_load_masked(x_flat, at1 + 17, 0, 8)
                 wa0_1 = f32x16_fma(wg0, wx, wa0_1)
                 wa1_1 = f32x16_fma(wg1, wx, wa1_1)
                 wa2_1 = f32x16_fma(wg2, wx, wa2_1)
                 wa3_1 = f32x16_fma(wg3, wx, wa3_1)
                 wa4_1 = f32x16_fma(wg4, wx, wa4_1)
                 wa5_1 = f32x16_fma(wg5, wx, wa5_1)
-                wx = f32x16_load_masked(x_flat, 784 * wc + 784 * wg + 784 * wn + 28 * wj0 + 28 * wk0 + 18, 0, 8)
+                wx = f32x16_load_masked(x_flat, at1 + 18, 0, 8)
                 wa0_2 = f32x16_fma(wg0, wx, wa0_2)
                 wa1_2 = f32x16_fma(wg1, wx, wa1_2)
                 wa2_2 = f32x16_fma(wg2, wx, wa2_2)
@@ -612,41 +622,42 @@ def _grad_weight_task_0_body(x_flat_ptr, gy_flat_ptr, gw_flat_ptr, task_p):
                 wa4_2 = f32x16_fma(wg4, wx, wa4_2)
                 wa5_2 = f32x16_fma(wg5, wx, wa5_2)
         ws = f32x16_total(wa0_0)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0] = ws
+        at2 = 150 * wg + 150 * wmt + 25 * wc + 5 * wk0
+        gw_flat[at2] = ws
         ws = f32x16_total(wa0_1)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 1] = ws
+        gw_flat[at2 + 1] = ws
         ws = f32x16_total(wa0_2)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 2] = ws
+        gw_flat[at2 + 2] = ws
         ws = f32x16_total(wa1_0)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 25] = ws
+        gw_flat[at2 + 25] = ws
         ws = f32x16_total(wa1_1)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 26] = ws
+        gw_flat[at2 + 26] = ws
         ws = f32x16_total(wa1_2)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 27] = ws
+        gw_flat[at2 + 27] = ws
         ws = f32x16_total(wa2_0)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 50] = ws
+        gw_flat[at2 + 50] = ws
         ws = f32x16_total(wa2_1)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 51] = ws
+        gw_flat[at2 + 51] = ws
         ws = f32x16_total(wa2_2)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 52] = ws
+        gw_flat[at2 + 52] = ws
         ws = f32x16_total(wa3_0)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 75] = ws
+        gw_flat[at2 + 75] = ws
         ws = f32x16_total(wa3_1)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 76] = ws
+        gw_flat[at2 + 76] = ws
         ws = f32x16_total(wa3_2)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 77] = ws
+        gw_flat[at2 + 77] = ws
         ws = f32x16_total(wa4_0)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 100] = ws
+        gw_flat[at2 + 100] = ws
         ws = f32x16_total(wa4_1)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 101] = ws
+        gw_flat[at2 + 101] = ws
         ws = f32x16_total(wa4_2)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 102] = ws
+        gw_flat[at2 + 102] = ws
         ws = f32x16_total(wa5_0)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 125] = ws
+        gw_flat[at2 + 125] = ws
         ws = f32x16_total(wa5_1)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 126] = ws
+        gw_flat[at2 + 126] = ws
         ws = f32x16_total(wa5_2)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 127] = ws
+        gw_flat[at2 + 127] = ws
     if 0 <= wtc - 1 < 1:
         wa0_0 = f32x16_zero()
         wa0_1 = f32x16_zero()
@@ -663,40 +674,42 @@ def _grad_weight_task_0_body(x_flat_ptr, gy_flat_ptr, gw_flat_ptr, task_p):
         for wi in range(1):
             wn = wch + wi
             for wj0 in range(24):
-                wg0 = f32x16_load(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0)
-                wg1 = f32x16_load(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 576)
-                wg2 = f32x16_load(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 1152)
-                wg3 = f32x16_load(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 1728)
-                wg4 = f32x16_load(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 2304)
-                wg5 = f32x16_load(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 2880)
-                wx = f32x16_load(x_flat, 784 * wc + 784 * wg + 784 * wn + 28 * wj0 + 28 * wk0 + 3)
+                at3 = 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0
+                wg0 = f32x16_load(gy_flat, at3)
+                wg1 = f32x16_load(gy_flat, at3 + 576)
+                wg2 = f32x16_load(gy_flat, at3 + 1152)
+                wg3 = f32x16_load(gy_flat, at3 + 1728)
+                wg4 = f32x16_load(gy_flat, at3 + 2304)
+                wg5 = f32x16_load(gy_flat, at3 + 2880)
+                at4 = 784 * wc + 784 * wg + 784 * wn + 28 * wj0 + 28 * wk0
+                wx = f32x16_load(x_flat, at4 + 3)
                 wa0_0 = f32x16_fma(wg0, wx, wa0_0)
                 wa1_0 = f32x16_fma(wg1, wx, wa1_0)
                 wa2_0 = f32x16_fma(wg2, wx, wa2_0)
                 wa3_0 = f32x16_fma(wg3, wx, wa3_0)
                 wa4_0 = f32x16_fma(wg4, wx, wa4_0)
                 wa5_0 = f32x16_fma(wg5, wx, wa5_0)
-                wx = f32x16_load(x_flat, 784 * wc + 784 * wg + 784 * wn + 28 * wj0 + 28 * wk0 + 4)
+                wx = f32x16_load(x_flat, at4 + 4)
                 wa0_1 = f32x16_fma(wg0, wx, wa0_1)
                 wa1_1 = f32x16_fma(wg1, wx, wa1_1)
                 wa2_1 = f32x16_fma(wg2, wx, wa2_1)
                 wa3_1 = f32x16_fma(wg3, wx, wa3_1)
                 wa4_1 = f32x16_fma(wg4, wx, wa4_1)
                 wa5_1 = f32x16_fma(wg5, wx, wa5_1)
-                wg0 = f32x16_load_masked(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 16, 0, 8)
-                wg1 = f32x16_load_masked(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 592, 0, 8)
-                wg2 = f32x16_load_masked(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 1168, 0, 8)
-                wg3 = f32x16_load_masked(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 1744, 0, 8)
-                wg4 = f32x16_load_masked(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 2320, 0, 8)
-                wg5 = f32x16_load_masked(gy_flat, 3456 * wg + 3456 * wmt + 3456 * wn + 24 * wj0 + 2896, 0, 8)
-                wx = f32x16_load_masked(x_flat, 784 * wc + 784 * wg + 784 * wn + 28 * wj0 + 28 * wk0 + 19, 0, 8)
+                wg0 = f32x16_load_masked(gy_flat, at3 + 16, 0, 8)
+                wg1 = f32x16_load_masked(gy_flat, at3 + 592, 0, 8)
+                wg2 = f32x16_load_masked(gy_flat, at3 + 1168, 0, 8)
+                wg3 = f32x16_load_masked(gy_flat, at3 + 1744, 0, 8)
+                wg4 = f32x16_load_masked(gy_flat, at3 + 2320, 0, 8)
+                wg5 = f32x16_load_masked(gy_flat, at3 + 2896, 0, 8)
+                wx = f32x16_load_masked(x_flat, at4 + 19, 0, 8)
                 wa0_0 = f32x16_fma(wg0, wx, wa0_0)
                 wa1_0 = f32x16_fma(wg1, wx, wa1_0)
                 wa2_0 = f32x16_fma(wg2, wx, wa2_0)
                 wa3_0 = f32x16_fma(wg3, wx, wa3_0)
                 wa4_0 = f32x16_fma(wg4, wx, wa4_0)
                 wa5_0 = f32x16_fma(wg5, wx, wa5_0)
-                wx = f32x16_load_masked(x_flat, 784 * wc + 784 * wg + 784 * wn + 28 * wj0 + 28 * wk0 + 20, 0, 8)
+                wx = f32x16_load_masked(x_flat, at4 + 20, 0, 8)
                 wa0_1 = f32x16_fma(wg0, wx, wa0_1)
                 wa1_1 = f32x16_fma(wg1, wx, wa1_1)
                 wa2_1 = f32x16_fma(wg2, wx, wa2_1)
@@ -704,29 +717,30 @@ def _grad_weight_task_0_body(x_flat_ptr, gy_flat_ptr, gw_flat_ptr, task_p):
                 wa4_1 = f32x16_fma(wg4, wx, wa4_1)
                 wa5_1 = f32x16_fma(wg5, wx, wa5_1)
         ws = f32x16_total(wa0_0)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 3] = ws
+        at5 = 150 * wg + 150 * wmt + 25 * wc + 5 * wk0
+        gw_flat[at5 + 3] = ws
         ws = f32x16_total(wa0_1)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 4] = ws
+        gw_flat[at5 + 4] = ws
         ws = f32x16_total(wa1_0)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 28] = ws
+        gw_flat[at5 + 28] = ws
         ws = f32x16_total(wa1_1)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 29] = ws
+        gw_flat[at5 + 29] = ws
         ws = f32x16_total(wa2_0)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 53] = ws
+        gw_flat[at5 + 53] = ws
         ws = f32x16_total(wa2_1)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 54] = ws
+        gw_flat[at5 + 54] = ws
         ws = f32x16_total(wa3_0)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 78] = ws
+        gw_flat[at5 + 78] = ws
         ws = f32x16_total(wa3_1)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 79] = ws
+        gw_flat[at5 + 79] = ws
         ws = f32x16_total(wa4_0)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 103] = ws
+        gw_flat[at5 + 103] = ws
         ws = f32x16_total(wa4_1)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 104] = ws
+        gw_flat[at5 + 104] = ws
         ws = f32x16_total(wa5_0)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 128] = ws
+        gw_flat[at5 + 128] = ws
         ws = f32x16_total(wa5_1)
-        gw_flat[150 * wg + 150 * wmt + 25 * wc + 5 * wk0 + 129] = ws
+        gw_flat[at5 + 129] = ws
 
 
 @numba.njit(

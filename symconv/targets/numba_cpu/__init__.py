@@ -1,19 +1,21 @@
-"""The CPU target: Numba-compiled Python modules, threads by ``prange``, SciPy's BLAS."""
+"""The CPU target: Numba-compiled Python modules, threads by ``prange``, SciPy's BLAS.
 
-from symconv.lower import lower_all
-from symconv.machine import HOST
-from symconv.targets.base import Target
-from symconv.targets.numba_cpu import runtime, vector_names, view
+`NUMBA_CPU` (in `target`) loads on first use: every generated module imports this
+package's `intrinsics`, and a compile worker that imported the lowering stack with it
+(SymPy, the algorithms) spent 0.4 of its 0.8 s of start-up there.
+"""
 
-NUMBA_CPU = Target(
-    name="numba_cpu",
-    machine=HOST,
-    render=view.render_module,
-    wrap=runtime.wrap,
-    templates=view.TEMPLATES,
-    lower=lower_all,
-    # the intrinsics' source and the vector width the modules bake in
-    code_digest=lambda: f"{vector_names.digest()}-{HOST.vector_bits}",
-)
+from __future__ import annotations
+
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NUMBA_CPU":
+        from symconv.targets.numba_cpu.target import NUMBA_CPU
+
+        return NUMBA_CPU
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["NUMBA_CPU"]
