@@ -54,6 +54,7 @@ from symconv.lower.ir import (
     has_parallel_loop,
     walk,
 )
+from symconv.lower.passes.offsets import share_offset_bases
 from symconv.targets.numba_cpu import vector_names
 
 #: The folder under templates/ that holds this target's templates.
@@ -157,7 +158,7 @@ def kernel_view(nest: LoopNest, dtype: str, summary: str, roles: dict[str, str])
     printer = StatementView(
         nest.parallel, dtype, nest.name if tasks else "", arrays, fastmath, nest.lanes
     )
-    body = flatten_reads(nest.body, flat, FLAT_SUFFIX) if flat else nest.body
+    body = share_offset_bases(flatten_reads(nest.body, flat, FLAT_SUFFIX)) if flat else nest.body
     statements = [printer.view(s) for s in body]
     zeroed = [s.name for s in nest.scratch if s.accumulated] + (
         [nest.result.name] if nest.zeroed else []
