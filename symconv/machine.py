@@ -45,6 +45,9 @@ class Machine:
     #: (unfold's column matrices): twice the development machine's 2 cores, so an
     #: uneven split still keeps both busy.
     image_chunks: int = 4
+    #: Bytes of data one parallel task may stage and read back while it stays in the
+    #: core's own cache (half of Zen 5's 1 MB L2: the rest holds what the task reads).
+    task_cache_bytes: int = 512 * 1024
     #: Bits of one vector register the explicit vector kernels use (512 with AVX-512, 256
     #: with AVX2, 128 with SSE: `host_vector_bits`); 0 leaves them out.
     vector_bits: int = 512

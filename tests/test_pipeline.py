@@ -236,7 +236,7 @@ FAMILIES: dict[str, st.SearchStrategy] = {
     "blocked": conv_specs(max_channels_per_group=4, max_batch=4),
     "unfold": conv_specs(max_channels_per_group=3, max_batch=4),
     "simd": conv_specs(max_channels_per_group=18, max_batch=3),
-    "positions": long_row_specs(max_batch=3),
+    "positions": long_row_specs(max_batch=5),  # from 4 images: one image at a time
     "gemm": pointwise_specs(),
     "depthwise": conv_specs(groups=(2, 3), max_batch=3).filter(
         lambda s: s.in_channels_per_group == 1

@@ -78,6 +78,9 @@ SETTINGS = settings(
 
 @SETTINGS
 @given(spec=conv_specs(max_channels_per_group=3, max_batch=3), seed=st.integers(0, 2**16))
+@example(spec=ConvSpec((5, 19), 3, in_channels=2, out_channels=3, batch=4, padding=1), seed=0).via(
+    "positions copies and correlates one image at a time from 4 images (Machine.image_chunks)"
+)
 def test_every_variant_on_random_layers(spec, seed):
     assert_every_variant_computes_the_reference(spec, seed, "conv_specs")
 

@@ -335,16 +335,23 @@ class Phased:
         shape = (n, channels, *lead, problem.strides[-1], row)
         return Phased(Operand(PHASED, shape, zeroed=True), problem, lanes)
 
-    def fill(self) -> Stmt:
+    def image_bytes(self, dtype: str) -> int:
+        """Bytes of one image's part of the copy."""
+        return math.prod(self.operand.shape[1:]) * (4 if dtype == "float32" else 8)
+
+    def fill(self, image: sp.Symbol | None = None) -> Stmt:
         """Every source element to its place in the copy, the padding left zero.
 
         Per row of the source, each stride phase of the last axis takes every S-th element
         of the row: a strided vector load (contiguous loads and a shuffle) per L of them,
         stored contiguously into the phase's row.  Element by element, the scatter cost
         as much as the depthwise stride-2 layer's whole dL/dF (187 of 300 µs).
+
+        `image` given: only that image's channels, in a serial loop (the caller's
+        parallel loop over images runs it); else every image, in parallel.
         """
         problem = self.problem
-        n, c, task, vector = symbol("fn"), symbol("fc"), symbol("ftask"), symbol("fv")
+        n, c, task, vector = image or symbol("fn"), symbol("fc"), symbol("ftask"), symbol("fv")
         source = problem.source
         batch, channels = source.shape[:2]
         lead = [symbol(f"fi{a}") for a in range(problem.rank - 1)]
@@ -379,6 +386,8 @@ class Phased:
         body: tuple[Stmt, ...] = (If(needed, tuple(copies)),) if needed else tuple(copies)
         for var, extent in reversed(list(zip(lead, source.shape[2:-1]))):
             body = (For(var, extent, body),)
+        if image is not None:
+            return For(c, channels, body)
         lets = unflatten(task, [n, c], [batch, channels])
         return For(task, batch * channels, (*lets, *body), parallel=True)
 
@@ -421,8 +430,12 @@ class Correlate:
             for p in self.context.order
             if p in names and (p != "b" or spec.bias)
         )
-        body: list[Stmt] = [self.phased.fill()]
-        body += self.tiles(bias=forward and spec.bias)
+        bias = forward and spec.bias
+        if self.by_image():
+            image = (self.phased.fill(self.n), *self.tiles(bias, by_image=True))
+            body: list[Stmt] = [For(self.n, spec.batch, image, parallel=True)]
+        else:
+            body = [self.phased.fill(), *self.tiles(bias)]
         flat = (*(p.name for p in params), problem.result, PHASED)
         channels, height, vectors = self.tile
         return LoopNest(
@@ -440,9 +453,24 @@ class Correlate:
             ),
         )
 
-    def tiles(self, bias: bool) -> list[Stmt]:
+    def by_image(self) -> bool:
+        """Copy and correlate one image at a time, in one parallel loop over images.
+
+        The copy of a whole batch outgrows the caches (mnist_32ch's dL/dX in float64:
+        16.7 MB), so the correlation read back from memory what the copy had just
+        written.  One image's part (261 KB there) is still in the core's cache when its
+        tiles read it.  It needs images enough to share among the threads.
+        """
+        machine = self.context.machine
+        return (
+            self.spec.batch >= machine.image_chunks
+            and self.phased.image_bytes(self.spec.dtype) <= machine.task_cache_bytes
+        )
+
+    def tiles(self, bias: bool, by_image: bool = False) -> list[Stmt]:
         """One parallel loop per (channel tile size, row tile size): tasks over images,
-        groups, channel tiles, lead positions and row tiles."""
+        groups, channel tiles, lead positions and row tiles (`by_image`: a serial loop
+        over all but the images, for the caller's parallel loop over them)."""
         problem, spec = self.problem, self.spec
         channels, height, _ = self.tile
         rows = problem.counts[-2] if problem.rank > 1 else 1
@@ -454,12 +482,15 @@ class Correlate:
                 sizes = [spec.batch, spec.groups, c_count, *outer, h_count]
                 leads = [symbol(f"q{a}") for a in range(len(outer))]
                 names = [self.n, self.g, symbol("ct"), *leads, symbol("ht")]
-                lets = unflatten(task, names, sizes)
                 channel0 = c_first + c_size * names[2]
                 row0 = h_first + h_size * names[-1]
                 lead = names[3:-1]
+                if by_image:  # the caller's loop binds the image
+                    names, sizes = names[1:], sizes[1:]
+                lets = unflatten(task, names, sizes)
                 body = self.along_row(channel0, c_size, lead, row0, h_size, bias)
-                out.append(For(task, math.prod(sizes), (*lets, *body), parallel=True))
+                loop = (*lets, *body)
+                out.append(For(task, math.prod(sizes), loop, parallel=not by_image))
         return out
 
     def along_row(self, channel0, c_size, lead, row0, h_size, bias) -> list[Stmt]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from symconv.kinds import ConvSpec, kind_of
 from symconv.lower import lower
 from symconv.lower.algorithms.positions import weight_tile
-from symconv.lower.ir import VecFma, VecLoad, VecStoreInterleaved, walk
+from symconv.lower.ir import For, VecFma, VecLoad, VecStore, VecStoreInterleaved, walk
 
 
 def test_weight_tiles_worked_out_by_hand():
@@ -72,3 +72,33 @@ def test_strided_grad_weight_reads_every_other_column_of_x_in_place():
     # first vector: tap 0 starts in the padding (lane 0 off), taps 1, 2 whole; the second
     # vector holds 12 outputs, its tap 2 reaching column 2·27 + 1 = 55, the row's last
     assert masks == [(0, 0), (0, 12), (1, 16)]
+
+
+def parallel_loops(spec: ConvSpec, kernel: str):
+    formula = next(f for f in kind_of(spec).index_level(spec).formulas() if f.name == kernel)
+    nest = lower(formula, spec, schedule="positions", parallel=True)
+    return [stmt for stmt, _ in walk(nest.body) if isinstance(stmt, For) and stmt.parallel]
+
+
+def test_enough_images_are_copied_and_correlated_one_at_a_time():
+    """4 images of 2 × 40 float32 values: one parallel loop over the images, its body the
+    copy of that image (a serial loop over its channels) then its tiles."""
+    (loop,) = parallel_loops(ConvSpec((40,), 3, in_channels=2, batch=4, padding=1), "forward")
+    assert loop.var.name == "n" and loop.extent == 4
+    fill, *tiles = loop.body
+    assert isinstance(fill, For) and fill.var.name == "fc" and fill.extent == 2
+    assert tiles and not any(s.parallel for s, _ in walk(loop.body) if isinstance(s, For))
+    stores = [s for s, _ in walk(tiles) if isinstance(s, VecStore)]
+    assert stores and all(s.target.index[0] == loop.var for s in stores)
+
+
+def test_few_images_or_a_large_copy_keep_the_batch_wide_copy():
+    """3 images (fewer than Machine.image_chunks), or 4 images whose copy of 256 × 1,024
+    float32 values (1 MB each) outgrows Machine.task_cache_bytes: the copy of every image
+    runs first, in its own parallel loop."""
+    few = ConvSpec((40,), 3, in_channels=2, batch=3, padding=1)
+    large = ConvSpec((1024,), 3, in_channels=256, batch=4, padding=1)
+    for spec in (few, large):
+        fill, *tiles = parallel_loops(spec, "forward")
+        assert fill.var.name == "ftask" and fill.extent == spec.batch * spec.in_channels
+        assert tiles
