@@ -166,3 +166,13 @@ def kernel_notes(
     if chunks > 1:
         notes.append(f"batch split into {chunks} chunks with private partial sums")
     return tuple(notes)
+
+
+def splits(extent: int, size: int) -> list[tuple[int, int, int]]:
+    """(first, how many tiles, tile size): the full tiles, then the rest."""
+    size = min(size, extent)
+    full, rest = divmod(extent, size)
+    found = [(0, full, size)]
+    if rest:
+        found.append((full * size, 1, rest))
+    return found

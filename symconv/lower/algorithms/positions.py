@@ -40,7 +40,7 @@ from itertools import product
 
 import sympy as sp
 
-from symconv.lower.algorithms.base import Algorithm, shared_filter_convolution, work
+from symconv.lower.algorithms.base import Algorithm, shared_filter_convolution, splits, work
 from symconv.lower.algorithms.simd import (
     add_partials,
     applied_taps,
@@ -968,14 +968,4 @@ def row_tiles(row_vectors: int, vectors: int, partial: bool) -> list[tuple[int, 
         found.append((1, looped * size, size))
     if rest:
         found.append((1, full * size, rest))
-    return found
-
-
-def splits(extent: int, size: int) -> list[tuple[int, int, int]]:
-    """(first, how many tiles, tile size): the full tiles, then the rest."""
-    size = min(size, extent)
-    full, rest = divmod(extent, size)
-    found = [(0, full, size)]
-    if rest:
-        found.append((full * size, 1, rest))
     return found

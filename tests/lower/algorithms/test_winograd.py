@@ -15,7 +15,8 @@ from symconv.lower.algorithms import by_name
 from symconv.lower.algorithms.winograd import default_m, phase_groups
 from symconv.lower.driver import schedules_for
 from symconv.lower.interpret import run
-from symconv.lower.ir import Combine, For, Gemm, walk
+from symconv.lower.ir import Combine, For, Gemm, VecFma, VecLoad, VecStore, walk
+from symconv.machine import Machine
 from symconv.symbolic.winograd import winograd
 from tests.strategies import conv_specs
 
@@ -92,8 +93,10 @@ def test_the_constants_are_the_derived_matrices_entries():
 
 
 def test_one_matrix_product_per_transformed_point_and_group():
+    """Without vector registers, the products go to the BLAS."""
     spec = ConvSpec((6, 6), 3, in_channels=4, out_channels=6, groups=2)
-    nest = lower(formulas(spec)[0], spec, schedule="winograd:2")
+    scalar = Machine(vector_bits=0)
+    nest = lower(formulas(spec)[0], spec, schedule="winograd:2", machine=scalar)
     gemms = [(s, loops) for s, loops in walk(nest.body) if isinstance(s, Gemm)]
     assert len(gemms) == 1
     gemm, loops = gemms[0]
@@ -101,6 +104,23 @@ def test_one_matrix_product_per_transformed_point_and_group():
     assert [loop.extent for loop in loops] == [16, 2]
     # per group: 3 output channels × 2 input channels, by 2 channels × 4 tiles of 2×2
     assert gemm.a.shape == (3, 2) and gemm.b.shape == (2, 4)
+
+
+def test_with_vector_registers_the_products_are_register_tiles():
+    """Per transformed point and group: 3 output channels × 2 input channels by 2 channels
+    × 4 tiles; 4 tiles fill 4 of 16 float32 lanes, so one masked vector a row, 3 rows."""
+    spec = ConvSpec((6, 6), 3, in_channels=4, out_channels=6, groups=2)
+    nest = lower(formulas(spec)[0], spec, schedule="winograd:2", machine=Machine(vector_bits=512))
+    assert not any(isinstance(s, Gemm) for s, _ in walk(nest.body)) and nest.lanes == 16
+    fmas = [(s, loops) for s, loops in walk(nest.body) if isinstance(s, VecFma)]
+    assert len(fmas) == 3 and {tuple(loop.extent for loop in loops) for _, loops in fmas} == {
+        (16, 2, 2)
+    }
+    loads = [s for s, _ in walk(nest.body) if isinstance(s, VecLoad)]
+    stores = [
+        s for s, _ in walk(nest.body) if isinstance(s, VecStore) and s.target.buffer == "products"
+    ]
+    assert [s.stop for s in loads] == [4] and [s.count for s in stores] == [4, 4, 4]
 
 
 def test_vector_loops_run_across_tiles_of_the_last_axis():
