@@ -21,9 +21,10 @@ so a tile's loads are contiguous across neighbouring tiles, and the output trans
 writes phase planes that one strided pass copies into the result (dropping the
 overhang of the last tile).  Transforms are unrolled into linear combinations of
 locals, zero coefficients dropped.  The matrix products of forward and dL/dX are
-register tiles of vector FMAs where the machine has vectors (`vector_products`); dL/dF's,
-and all of them without vectors, go to the BLAS held to one thread inside the parallel
-loop, one level of parallelism as in `gemm`.
+register tiles of vector FMAs where the machine has vectors (`vector_products`), and
+dL/dF's where an image has tiles enough (`weight_vector_lanes`); the rest go to the
+BLAS, held to one thread inside the parallel loop: one level of parallelism, as in
+`gemm`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from symconv.lower.ir import (
     VecFma,
     VecLoad,
     VecStore,
+    VecTotal,
     VecZero,
     substitute,
 )
@@ -80,6 +82,10 @@ FP32_ERROR_LIMIT = 5e-5
 LARGEST_M = 9
 #: Vectors of tiles a register tile of the vector product spans (rows fill the rest).
 VECTOR_TILE_COLUMNS = 4
+#: Rows of dL/dO's transformed tiles a register tile of dL/dF's vector product spans.
+WEIGHT_TILE_ROWS = 4
+#: Vectors of tiles per image from which dL/dF's products use vector registers.
+MIN_WEIGHT_VECTORS = 8
 
 # Buffer names the nest makes (never from user input).
 PHASES, RESULT_PHASES = "phase_planes", "result_planes"
@@ -100,6 +106,23 @@ def _label(m: int, kernel: tuple[int, ...], weight: bool = False) -> str:
 
 def _weight(context: LoweringContext) -> bool:
     return context.formula.name == "grad_weight"
+
+
+def vector_lanes(context: LoweringContext) -> int:
+    """Lanes of the matrix products' register tiles (0: the BLAS multiplies): float32 on
+    any vector unit, float64 from 4 lanes."""
+    lanes = context.machine.lanes(context.spec.dtype)
+    return lanes if lanes >= 4 and context.machine.vector_bits else 0
+
+
+def weight_vector_lanes(context: LoweringContext, m: int) -> int:
+    """Lanes of dL/dF's register tiles, when an image has `MIN_WEIGHT_VECTORS` vectors of
+    tiles: each accumulator ends an image with a sum across its lanes, which the 49 tiles
+    of a 28 × 28 image (3 vectors and a lane) did not pay for (128 channels: 4,361 µs
+    against the BLAS's 2,343; 196 tiles of 56 × 56: 5,102 against 5,543)."""
+    lanes = vector_lanes(context)
+    tiles = math.prod(-(-o // m) for o in context.spec.output_size)
+    return lanes if lanes and tiles >= MIN_WEIGHT_VECTORS * lanes else 0
 
 
 def default_m(kernel: tuple[int, ...], rank: int) -> int | None:
@@ -221,13 +244,18 @@ class WinogradAlgorithm(Algorithm):
         (forward 4.7 ms against 9.3, dL/dF 7.7 against 10.7); with few channels the
         transforms outweigh the products (LeNet conv2, 6 → 16 with 5×5: 0.23×).
 
-        dL/dF only from 128 channels: since `simd` lays ∂L/∂O out by transposes, it is the
-        faster at 64 (8×64×56×56: 5,337 µs against 6,234 in float32, 10,739 against
-        15,925 in float64, interleaved) and level at 128 (4×128×28×28: 3,023 against 2,967).
+        dL/dF from 64 channels where its products are vector tiles (`weight_vector_lanes`:
+        8×64×56×56, 3,889 µs against simd's 4,607 in float32, 9,744 against 9,775 in
+        float64, interleaved), else from 128: with the BLAS, `simd` (which lays ∂L/∂O out
+        by transposes) was the faster at 64 (5,337 against 6,234) and level at 128
+        (4×128×28×28: 3,023 against 2,967).
         """
         spec = context.spec
         channels = min(spec.in_channels_per_group, spec.out_channels_per_group)
-        fewest = 128 if context.formula.name == "grad_weight" else 32
+        fewest = 32
+        if context.formula.name == "grad_weight":
+            m = self.tile(context)
+            fewest = 64 if m is not None and weight_vector_lanes(context, m) else 128
         return max(spec.kernel_size) <= 3 and channels >= fewest and self.tile(context) == 4
 
     def build(self, context: LoweringContext) -> LoopNest:
@@ -420,8 +448,7 @@ class WinogradNest:
 
     def vector_lanes(self) -> int:
         """Lanes of the vector product (0: the BLAS multiplies)."""
-        lanes = self.context.machine.lanes(self.spec.dtype)
-        return lanes if lanes >= 4 and self.context.machine.vector_bits else 0
+        return vector_lanes(self.context)
 
     def vector_products(self) -> For:
         """products[ξ, a, t] = Σ_b u[ξ, a, b] · v[ξ, b, t], tiles of R rows a × V vectors of
@@ -613,10 +640,16 @@ class WinogradWeightNest(WinogradNest):
             scratch=scratch,
             parallel=threaded,
             flat=("x", "gy", *(s.name for s in scratch), "gw"),
-            blas_in_threads=threaded,
+            blas_in_threads=threaded and not self.vector_lanes(),
+            lanes=self.vector_lanes(),
             notes=(
                 f"winograd weight gradient {label}: dL/dO tiles of {self.m} are the filter, "
-                f"the taps the outputs; {self.products} accumulated BLAS products per image",
+                f"the taps the outputs; {self.products} accumulated products per image, "
+                + (
+                    "register tiles of vector FMAs along the tiles, summed across the lanes"
+                    if self.vector_lanes()
+                    else "by the BLAS"
+                ),
             ),
         )
         return run_passes(nest, passes, self.context)
@@ -663,6 +696,8 @@ class WinogradWeightNest(WinogradNest):
 
     def weight_products(self) -> For:
         """products[ξ] += Ĝ[ξ] @ X̂[ξ]ᵀ per group: the sum over this image's tiles."""
+        if self.vector_lanes():
+            return self.vector_weight_products()
         role, g = self.role, self.ix.g
         xi = sp.Symbol("xi", integer=True, nonnegative=True)
         tiles = math.prod(self.tiles)
@@ -674,6 +709,60 @@ class WinogradWeightNest(WinogradNest):
             accumulate=True,
         )
         return For(xi, self.products, (For(g, role.groups, (product,)),), parallel=True)
+
+    def vector_lanes(self) -> int:
+        """Lanes of dL/dF's vector product, when an image has tiles enough (see
+        `weight_vector_lanes`); 0: the BLAS multiplies."""
+        return weight_vector_lanes(self.context, self.m)
+
+    def vector_weight_products(self) -> For:
+        """products[ξ, a, b] += Σ_t Ĝ[ξ, a, t] · X̂[ξ, b, t]: tiles of R rows a × C rows b
+        in registers, each a vector of partial sums along the tiles t (R + C loads feed
+        R·C FMAs per vector), summed across its lanes at the end of the image."""
+        role, lanes = self.role, self.vector_lanes()
+        xi, g = sp.Symbol("xi", integer=True, nonnegative=True), self.ix.g
+        rows = min(role.a_per_group, WEIGHT_TILE_ROWS)
+        columns = max(1, self.context.machine.accumulators // rows)
+        at, bt = (sp.Symbol(name, integer=True, nonnegative=True) for name in ("at", "bt"))
+        blocks: list[Stmt] = []
+        for a_first, a_count, a_size in splits(role.a_per_group, rows):
+            a0 = a_first + a_size * at if a_count > 1 else sp.Integer(a_first)
+            inner: list[Stmt] = []
+            for b_first, b_count, b_size in splits(role.b_per_group, columns):
+                b0 = b_first + b_size * bt if b_count > 1 else sp.Integer(b_first)
+                tile = self.dot_tile(xi, g, a0, a_size, b0, b_size, lanes)
+                inner += [For(bt, b_count, tile)] if b_count > 1 else tile
+            blocks += [For(at, a_count, tuple(inner))] if a_count > 1 else inner
+        return For(xi, self.products, (For(g, role.groups, tuple(blocks)),), parallel=True)
+
+    def dot_tile(self, xi, g, a0, a_size, b0, b_size, lanes) -> tuple[Stmt, ...]:
+        role, q = self.role, sp.Symbol("q", integer=True, nonnegative=True)
+        a_rows, b_rows = g * role.a_per_group, g * role.b_per_group
+        full, rest = divmod(math.prod(self.tiles), lanes)
+        acc = {(i, j): f"wd{i}_{j}" for i in range(a_size) for j in range(b_size)}
+
+        def one_vector(column: sp.Expr, stop: int) -> tuple[Stmt, ...]:
+            out: list[Stmt] = []
+            for i in range(a_size):
+                place = Read(GRADIENT_TILES, (xi, a_rows + a0 + i, column))
+                out.append(VecLoad(f"wg{i}", place, stop=stop))
+            for j in range(b_size):
+                out.append(VecLoad(f"wx{j}", Read(TILES, (xi, b_rows + b0 + j, column)), stop=stop))
+            out += [VecFma(name, f"wg{i}", f"wx{j}") for (i, j), name in acc.items()]
+            return tuple(out)
+
+        body: list[Stmt] = [VecZero(name) for name in acc.values()]
+        if full > 1:
+            body.append(For(q, full, one_vector(q * lanes, 0)))
+        elif full:
+            body += one_vector(sp.Integer(0), 0)
+        if rest:
+            body += one_vector(sp.Integer(full * lanes), rest)
+        for (i, j), name in acc.items():
+            place = Read(PRODUCTS, (xi, a_rows + a0 + i, b0 + j))
+            body += [VecTotal("wt", name), Init("wp", place), Accumulate("wp", (Scalar("wt"),))]
+            body.append(Store(place, "wp"))
+        return tuple(body)
 
     def weight_output(self) -> For:
         """gw[k, c, taps] = Aᵀ-transform of products[:, k, c] (taps mirrored for a convolution)."""

@@ -15,7 +15,7 @@ from symconv.lower.algorithms import by_name
 from symconv.lower.algorithms.winograd import default_m, phase_groups
 from symconv.lower.driver import schedules_for
 from symconv.lower.interpret import run
-from symconv.lower.ir import Combine, For, Gemm, VecFma, VecLoad, VecStore, walk
+from symconv.lower.ir import Combine, For, Gemm, VecFma, VecLoad, VecStore, VecTotal, walk
 from symconv.machine import Machine
 from symconv.symbolic.winograd import winograd
 from tests.strategies import conv_specs
@@ -121,6 +121,33 @@ def test_with_vector_registers_the_products_are_register_tiles():
         s for s, _ in walk(nest.body) if isinstance(s, VecStore) and s.target.buffer == "products"
     ]
     assert [s.stop for s in loads] == [4] and [s.count for s in stores] == [4, 4, 4]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ConvSpec((514,), 3, in_channels=2, out_channels=3),  # 128 tiles: 8 full vectors
+        # 129 tiles (8 vectors and 1 masked lane), 2 groups, asymmetric padding, 2 images
+        ConvSpec((514,), 3, in_channels=4, out_channels=2, groups=2, padding=((2, 1),), batch=2),
+    ],
+)
+def test_dl_df_products_with_tiles_enough_are_vector_dots(spec):
+    """From 8 vectors of tiles per image, dL/dF's products are register tiles summed across
+    their lanes (one sum per accumulator and image); with fewer, the BLAS multiplies."""
+    (formula,) = [f for f in formulas(spec) if f.name == "grad_weight"]
+    vector = Machine(vector_bits=512)
+    nest = lower(formula, spec, schedule="winograd:4", machine=vector)
+    assert not any(isinstance(s, Gemm) for s, _ in walk(nest.body))
+    totals = [s for s, _ in walk(nest.body) if isinstance(s, VecTotal)]
+    per_group = (spec.out_channels // spec.groups) * (spec.in_channels // spec.groups)
+    assert len(totals) == per_group
+    arrays = kernel_arrays(spec, 7)
+    expected = CONVOLUTION.reference(spec, arrays)["grad_weight"]
+    np.testing.assert_allclose(run(nest, arrays), expected, rtol=1e-11, atol=1e-11)
+    few = ConvSpec((34,), 3, in_channels=2, out_channels=3)  # 8 tiles
+    (formula,) = [f for f in formulas(few) if f.name == "grad_weight"]
+    nest = lower(formula, few, schedule="winograd:4", machine=vector)
+    assert any(isinstance(s, Gemm) for s, _ in walk(nest.body))
 
 
 def test_vector_loops_run_across_tiles_of_the_last_axis():
