@@ -12,7 +12,7 @@ from symconv.kinds import CONVOLUTION, ConvSpec
 from symconv.kinds.convolution.formulas import index_level
 from symconv.lower import lower
 from symconv.lower.algorithms import by_name
-from symconv.lower.algorithms.winograd import default_m, phase_groups
+from symconv.lower.algorithms.winograd import default_m, phase_groups, tile_side
 from symconv.lower.driver import schedules_for
 from symconv.lower.interpret import run
 from symconv.lower.ir import Combine, For, Gemm, VecFma, VecLoad, VecStore, VecTotal, walk
@@ -210,3 +210,9 @@ def test_the_weight_gradient_swaps_the_roles_of_data_and_filter():
     assert used <= entries and (set(abs(sp.Rational(e)) for e in t.G) - {0, 1}) <= used
     (gemm,) = [s for s, _ in walk(nest.body) if isinstance(s, Gemm)]
     assert gemm.accumulate and gemm.b.transposed
+
+
+def test_a_register_tile_side_divides_the_channels_unless_only_a_small_divisor_does():
+    assert tile_side(64, 6) == 4 and tile_side(64, 24) == 16 and tile_side(12, 6) == 6
+    assert tile_side(9, 6) == 3  # 3 is half of 6: still one tile shape
+    assert tile_side(67, 6) == 6 and tile_side(5, 0) == 1  # a prime: 6 rows and a rest
