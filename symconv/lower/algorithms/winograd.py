@@ -253,18 +253,15 @@ class WinogradAlgorithm(Algorithm):
         (forward 4.7 ms against 9.3, dL/dF 7.7 against 10.7); with few channels the
         transforms outweigh the products (LeNet conv2, 6 → 16 with 5×5: 0.23×).
 
-        dL/dF from 64 channels where its products are vector tiles (`weight_vector_lanes`:
-        8×64×56×56, 3,889 µs against simd's 4,607 in float32, 9,744 against 9,775 in
-        float64, interleaved), else from 128: with the BLAS, `simd` (which lays ∂L/∂O out
-        by transposes) was the faster at 64 (5,337 against 6,234) and level at 128
+        dL/dF only from 128 channels: `simd` (which lays ∂L/∂O out by transposes) was the
+        faster at 64 with the BLAS's products (8×64×56×56: 5,337 µs against 6,234) and
+        level with the vector products (4,915 against 5,106, 4,678 against 4,942 in two
+        more rounds, one round the other way: 3,889 against 4,607), level at 128
         (4×128×28×28: 3,023 against 2,967).
         """
         spec = context.spec
         channels = min(spec.in_channels_per_group, spec.out_channels_per_group)
-        fewest = 32
-        if context.formula.name == "grad_weight":
-            m = self.tile(context)
-            fewest = 64 if m is not None and weight_vector_lanes(context, m) else 128
+        fewest = 128 if context.formula.name == "grad_weight" else 32
         return max(spec.kernel_size) <= 3 and channels >= fewest and self.tile(context) == 4
 
     def build(self, context: LoweringContext) -> LoopNest:
