@@ -148,9 +148,11 @@ class Positions(Algorithm):
           too, 915 / simd 1,939): a 7×7 stride-2 stem on 3 channels 498 / unfold 1,613
           (PyTorch 2,335), depthwise stride 2 307 / PyTorch 397; not 64 → 128 channels at
           stride 2 (4,318 / simd 3,708);
-        - dL/dF where `few_terms` holds (MNIST 187 / 556, depthwise 543 / 1,043, LeNet conv1
-          99 / 150) or at stride 1 with rows of 4 float32 vectors or more (the 1-D layer
-          1,269 / 1,444); not LeNet conv2 (151 / simd 103) nor the 3-D layer (467 / 413).
+        - dL/dF where `few_terms` holds (MNIST 202 / simd 246, depthwise 543 / 1,043, LeNet
+          conv1 80 / 133, 2 → 4 channels dilated 55 / 155); not LeNet conv2 (151 / simd 103),
+          the 3-D layer (467 / 413) nor the 1-D 32-channel layer (1,086 / simd 883, 1,105 /
+          881; float64 2,312 / 1,699), which positions took while simd's dL/dF copied ∂L/∂O
+          element by element (1,269 / 1,444 then).
         """
         spec, name = context.spec, context.formula.name
         if self.tile is not None or work(context.formula) < context.machine.rows_min_work:
@@ -164,11 +166,7 @@ class Positions(Algorithm):
         rows = spec.output_size[-1]
         if name == "forward":
             return few_terms(context) or (stride_one and rows >= lanes and taps > 1)
-        # rows counted in float32 vectors whatever the dtype: with float64's 8 lanes the
-        # 64-channel ResNet layer's rows of 56 passed, and its dL/dF took 30,163 µs
-        # against simd's 10,739
-        long_rows = rows >= 4 * context.machine.lanes("float32")
-        return few_terms(context) or (stride_one and long_rows)
+        return few_terms(context)
 
     def variants(self, context: LoweringContext) -> tuple[Algorithm, ...]:
         """The default tile, 1×1×1 (every remainder path at once) and 2×1×2 where they differ."""
