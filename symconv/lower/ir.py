@@ -498,13 +498,18 @@ def free_indices(body: Block) -> frozenset[sp.Symbol]:
         return expr
 
     ExpressionMapper(note)(body)
+    return frozenset(used - bound_indices(body))
+
+
+def bound_indices(body: Block) -> set[sp.Symbol]:
+    """Index variables `body` assigns: loop counters, `Let`s and a `Maximize`'s tracks."""
     bound: set[sp.Symbol] = set()
     for stmt, _ in walk(body):
         if isinstance(stmt, (For, Let)):
             bound.add(stmt.var)
         elif isinstance(stmt, Maximize):
             bound.update(var for var, _ in stmt.track)
-    return frozenset(used - bound)
+    return bound
 
 
 def accessed_buffers(body: Block) -> frozenset[str]:

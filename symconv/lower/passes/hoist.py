@@ -21,13 +21,12 @@ from symconv.lower.ir import (
     Block,
     For,
     Init,
-    Let,
     LoopNest,
-    Maximize,
     Read,
     Scalar,
     Stmt,
     Transformer,
+    bound_indices,
     walk,
 )
 
@@ -67,15 +66,7 @@ def _symbols(read: Read) -> set[sp.Symbol]:
 
 def _bound_inside(loop: For) -> set[sp.Symbol]:
     """Index variables whose value changes inside `loop`: its counter, inner loops, Lets."""
-    bound = {loop.var}
-    for stmt, _ in walk(loop.body):
-        if isinstance(stmt, For):
-            bound.add(stmt.var)
-        elif isinstance(stmt, Let):
-            bound.add(stmt.var)
-        elif isinstance(stmt, Maximize):
-            bound.update(var for var, _ in stmt.track)
-    return bound
+    return bound_indices((loop,))
 
 
 def _factor_reads(body: tuple[Stmt, ...]) -> Iterator[Read]:

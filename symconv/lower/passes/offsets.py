@@ -28,10 +28,10 @@ from symconv.lower.ir import (
     For,
     If,
     Let,
-    Maximize,
     Read,
     Stmt,
     Transformer,
+    bound_indices,
     walk,
 )
 
@@ -79,17 +79,6 @@ def _rests(stmt: Stmt) -> list[sp.Expr]:
     return [rest for rest in found if _worth_sharing(rest)]
 
 
-def _bound_by(stmt: Stmt) -> set[sp.Symbol]:
-    """The variables `stmt` (and whatever it holds) assigns."""
-    bound: set[sp.Symbol] = set()
-    for inner, _ in walk((stmt,)):
-        if isinstance(inner, (For, Let)):
-            bound.add(inner.var)
-        elif isinstance(inner, Maximize):
-            bound.update(var for var, _ in inner.track)
-    return bound
-
-
 class _ShareBases(Transformer):
     def __init__(self, taken: set[str]) -> None:
         self.fresh = (
@@ -110,7 +99,7 @@ class _ShareBases(Transformer):
                 out.append(self.generic_visit(stmt))
             else:
                 out.extend(self._rewritten(stmt, shared, live))
-            bound = _bound_by(stmt)
+            bound = bound_indices((stmt,))
             for rest in [r for r in live if r.free_symbols & bound]:
                 del live[rest]
         return tuple(out)
