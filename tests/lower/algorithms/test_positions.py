@@ -33,9 +33,9 @@ def test_a_weight_tile_fits_the_registers_and_divides_the_channels(channels, tap
     assert m * t <= room and m * t + m + 2 <= registers
 
 
-def lowered(spec: ConvSpec, kernel: str, schedule: str):
+def lowered(spec: ConvSpec, kernel: str, schedule: str, parallel: bool = False):
     formula = next(f for f in kind_of(spec).index_level(spec).formulas() if f.name == kernel)
-    return lower(formula, spec, schedule=schedule, parallel=False)
+    return lower(formula, spec, schedule=schedule, parallel=parallel)
 
 
 def strided_grad_input(spec: ConvSpec):
@@ -75,8 +75,7 @@ def test_strided_grad_weight_reads_every_other_column_of_x_in_place():
 
 
 def parallel_loops(spec: ConvSpec, kernel: str):
-    formula = next(f for f in kind_of(spec).index_level(spec).formulas() if f.name == kernel)
-    nest = lower(formula, spec, schedule="positions", parallel=True)
+    nest = lowered(spec, kernel, "positions", parallel=True)
     return [stmt for stmt, _ in walk(nest.body) if isinstance(stmt, For) and stmt.parallel]
 
 
