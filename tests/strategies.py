@@ -96,6 +96,19 @@ def long_row_specs(max_channels_per_group: int = 3, max_batch: int = 2) -> st.Se
     )
 
 
+def depthwise_specs(max_channels: int = 40, max_batch: int = 3) -> st.SearchStrategy:
+    """Depthwise layers (one channel per group) of 2 to `max_channels` channels: several
+    vectors of channels and a partial last one, rows of up to 40 positions in 1-D, 8 in 2-D
+    and 3 in 3-D (a row filled in several vectors, and its partial last one)."""
+    common = {"groups": tuple(range(2, max_channels + 1)), "max_channels_per_group": 1,
+              "max_batch": max_batch, "max_padding": 3}  # fmt: skip
+    return st.one_of(
+        conv_specs(1, min_rank=1, max_output=40, **common),
+        conv_specs(2, min_rank=2, max_output=8, **common),
+        conv_specs(3, min_rank=3, max_output=3, **common),
+    )
+
+
 def divisors(n: int) -> list[int]:
     """Every divisor of `n`, smallest first: the channel blocks that tile `n` channels."""
     return [d for d in range(1, n + 1) if n % d == 0]

@@ -31,6 +31,7 @@ from tests.paths import ROOT
 from tests.strategies import (
     coinciding_specs,
     conv_specs,
+    depthwise_specs,
     long_row_specs,
     pointwise_specs,
     random_arrays,
@@ -238,6 +239,7 @@ FAMILIES: dict[str, st.SearchStrategy] = {
     "simd": conv_specs(max_channels_per_group=18, max_batch=3),
     "positions": long_row_specs(max_batch=5),  # from 4 images: one image at a time
     "gemm": pointwise_specs(),
+    "channel_blocked": depthwise_specs(max_batch=5),
     "depthwise": conv_specs(groups=(2, 3), max_batch=3).filter(
         lambda s: s.in_channels_per_group == 1
     ),

@@ -28,7 +28,13 @@ from symconv.lower import lower
 from symconv.lower.driver import variants_for
 from symconv.lower.interpret import run
 from tests.pool_strategies import pool_specs
-from tests.strategies import coinciding_specs, conv_specs, long_row_specs, tiled_specs
+from tests.strategies import (
+    coinciding_specs,
+    conv_specs,
+    depthwise_specs,
+    long_row_specs,
+    tiled_specs,
+)
 
 #: (layer, kernel, variant, threads) cells run, per layer family: printed at the end.
 CELLS: dict[str, int] = {}
@@ -108,14 +114,15 @@ def test_every_variant_on_pooling_layers(spec, seed):
 
 
 def assert_explicit_vectors_compute_the_reference(spec, seed: int, family: str) -> None:
-    """Every variant of simd and positions (the other algorithms are slow to interpret at
-    these widths), threads on and off."""
+    """Every variant of simd, positions and channel_blocked (the other algorithms are slow
+    to interpret at these widths), threads on and off."""
     kind = kind_of(spec)
     arrays = kind.random_inputs(spec, np.random.default_rng(seed))
     arrays = {name: a.astype(np.float64) for name, a in arrays.items()}
     expected = kind.reference(spec, arrays)
     for formula in kind.index_level(spec).formulas():
-        names = [n for n in variants_for(formula, spec) if n.startswith(("simd", "positions"))]
+        explicit = ("simd", "positions", "channel_blocked")
+        names = [n for n in variants_for(formula, spec) if n.startswith(explicit)]
         for name in names:
             for parallel in (False, True):
                 got = run(lower(formula, spec, schedule=name, parallel=parallel), arrays)
@@ -162,3 +169,49 @@ def test_explicit_vectors_on_rows_longer_than_a_vector(spec, seed):
     """positions with several vectors per row, a partial last one, masked loads at the
     padding, stride phases of the copy, and dL/dX phase by phase woven into the rows."""
     assert_explicit_vectors_compute_the_reference(spec, seed, "vectors_long_rows")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=depthwise_specs(), seed=st.integers(0, 2**16))
+@example(  # channels exactly a float32 vector; 2 images × 1 block over 4 slots: two idle
+    spec=ConvSpec((20,), 3, in_channels=16, out_channels=16, groups=16, batch=2, stride=2),
+    seed=0,
+)
+@example(  # two float64 vectors and a partial one; 3 images × 3 blocks dealt round 4 slots
+    spec=ConvSpec(
+        (7, 9),
+        3,
+        in_channels=20,
+        out_channels=20,
+        groups=20,
+        batch=3,
+        stride=2,
+        padding=1,
+        bias=True,
+        dtype="float64",
+    ),  # fmt: skip
+    seed=1,
+)
+@example(  # a stride past the dilated kernel: phases no tap reaches, zeros in dL/dX
+    spec=ConvSpec((11,), 2, in_channels=3, out_channels=3, groups=3, stride=4, padding=((0, 1),)),
+    seed=2,
+)
+@example(  # 3-D, lopsided padding, dilation, convolution mode (the filter rotated)
+    spec=ConvSpec(
+        (5, 4, 6),
+        2,
+        in_channels=5,
+        out_channels=5,
+        groups=5,
+        batch=2,
+        stride=(1, 2, 3),
+        padding=((1, 0), (0, 2), (1, 1)),
+        dilation=(2, 1, 1),
+        mode="convolution",
+    ),  # fmt: skip
+    seed=3,
+)
+def test_explicit_vectors_on_depthwise_layers(spec, seed):
+    """channel_blocked (and positions) on depthwise layers: several blocks of channels and a
+    partial last one, items dealt round the slots unevenly, rows of several vectors."""
+    assert_explicit_vectors_compute_the_reference(spec, seed, "vectors_depthwise")

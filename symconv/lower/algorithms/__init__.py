@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from symconv.lower.algorithms.base import Algorithm
 from symconv.lower.algorithms.blocked import BLOCKED, MAX_BLOCK, Blocked, parse_tile
+from symconv.lower.algorithms.channel_blocked import CHANNEL_BLOCKED, ChannelBlocked
+from symconv.lower.algorithms.channel_blocked import parse_tile as parse_positions_count
 from symconv.lower.algorithms.depthwise import DEPTHWISE
 from symconv.lower.algorithms.direct import DIRECT
 from symconv.lower.algorithms.gemm import GEMM
@@ -27,6 +29,7 @@ from symconv.lower.passes import LoweringContext
 ALGORITHMS: tuple[Algorithm, ...] = (
     GEMM,
     DEPTHWISE,
+    CHANNEL_BLOCKED,
     WINOGRAD,
     POSITIONS,
     SIMD,
@@ -56,10 +59,13 @@ def by_name(name: str) -> Algorithm:
         return Simd(parse_simd_tile(tile))
     if prefix == POSITIONS.name and parse_positions_tile(tile) is not None:
         return Positions(parse_positions_tile(tile))
+    if prefix == CHANNEL_BLOCKED.name and parse_positions_count(tile) is not None:
+        return ChannelBlocked(parse_positions_count(tile))
     known = ", ".join(a.name for a in ALGORITHMS) + (
         f", winograd:M (M from 1 to {LARGEST_M}), blocked:BmxBc (each from 1 to {MAX_BLOCK}), "
         "simd:VxP (V vectors of channels × P positions), "
-        "positions:CxHxV (C channels × H rows × V vectors of positions)"
+        "positions:CxHxV (C channels × H rows × V vectors of positions), "
+        "channel_blocked:P (P positions of vectors of channels)"
     )
     raise ValueError(f"schedule={name!r} is not an algorithm symconv has; choose from {known}")
 

@@ -353,37 +353,7 @@ class ChannelTiles:
         return gradient_frame(self.spec)
 
     def correlations(self, source: str) -> list[Correlation]:
-        spec = self.spec
-        kernel = spec.kernel_size
-
-        def number(taps: tuple[int, ...]) -> int:
-            value = 0
-            for t, k in zip(taps, kernel):
-                value = value * k + t
-            return value
-
-        if self.kernel == "forward":
-            axes = tuple(
-                Axis(
-                    o, 0, 1, axis.stride, tuple((t, t * axis.dilation) for t in range(axis.kernel))
-                )
-                for axis, o in zip(spec.window_axes, spec.output_size)
-            )
-            return [Correlation(source, "y", axes, self.taps, number)]
-        padding = self.gradient_padding()
-        found = []
-        for phases in product(
-            *(range(min(a.stride, i)) for a, i in zip(spec.window_axes, spec.input_size))
-        ):
-            axes = []
-            for axis, i, phase, (before, _) in zip(
-                spec.window_axes, spec.input_size, phases, padding
-            ):
-                count = -(-(i - phase) // axis.stride)
-                taps = tuple((t, offset + before) for t, offset in phase_taps(axis, phase))
-                axes.append(Axis(count, phase, axis.stride, 1, taps))
-            found.append(Correlation(source, "gx", tuple(axes), self.taps, number))
-        return found
+        return correlations(self.spec, self.kernel, source)
 
     # ----- the tiles -------------------------------------------------------------------
     def groups_of_blocks(self) -> list[tuple[int, int, tuple[int, ...]]]:
@@ -545,6 +515,38 @@ class ChannelTiles:
         for var, extent in reversed(loops):
             body = (For(var, extent, body),)
         return list(body)
+
+
+def correlations(spec: object, kernel: str, source: str) -> list[Correlation]:
+    """The correlations a forward pass (one) or a dL/dX (one per stride phase) is made of,
+    reading `source`: x, or ∂L/∂O in the zero frame of `gradient_frame`."""
+    shape = spec.kernel_size
+    taps = math.prod(shape)
+
+    def number(tap: tuple[int, ...]) -> int:
+        value = 0
+        for t, k in zip(tap, shape):
+            value = value * k + t
+        return value
+
+    if kernel == "forward":
+        axes = tuple(
+            Axis(o, 0, 1, axis.stride, tuple((t, t * axis.dilation) for t in range(axis.kernel)))
+            for axis, o in zip(spec.window_axes, spec.output_size)
+        )
+        return [Correlation(source, "y", axes, taps, number)]
+    padding = gradient_frame(spec)
+    found = []
+    for phases in product(
+        *(range(min(a.stride, i)) for a, i in zip(spec.window_axes, spec.input_size))
+    ):
+        phase_axes = []
+        for axis, i, phase, (before, _) in zip(spec.window_axes, spec.input_size, phases, padding):
+            count = -(-(i - phase) // axis.stride)
+            offsets = tuple((t, offset + before) for t, offset in phase_taps(axis, phase))
+            phase_axes.append(Axis(count, phase, axis.stride, 1, offsets))
+        found.append(Correlation(source, "gx", tuple(phase_axes), taps, number))
+    return found
 
 
 def applied_taps(spec: object, taps: tuple[sp.Expr, ...]) -> tuple[sp.Expr, ...]:

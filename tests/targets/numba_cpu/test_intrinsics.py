@@ -31,8 +31,14 @@ SPEC = ConvSpec((9, 11), 3, in_channels=5, out_channels=20, batch=4, stride=2, p
 SCHEDULES = {
     "simd": {"forward": "simd@2", "grad_input": "simd@2", "grad_weight": "simd@2"},
     "positions": {k: "positions@2" for k in ("forward", "grad_input", "grad_weight")},
+    "channel_blocked": {k: "channel_blocked@2" for k in ("forward", "grad_input", "grad_weight")},
 }
-BOTH = pytest.mark.parametrize("algorithm", list(SCHEDULES))
+#: channel_blocked's layer: depthwise, 20 channels (a vector of 16 and a partial one of 4),
+#: copied into blocks and back by transposes in registers.
+DEPTHWISE = ConvSpec((9, 11), 3, in_channels=20, out_channels=20, groups=20, batch=4, stride=2,
+                     padding=1, bias=True)  # fmt: skip
+LAYERS = {"simd": SPEC, "positions": SPEC, "channel_blocked": DEPTHWISE}
+EACH_ALGORITHM = pytest.mark.parametrize("algorithm", list(SCHEDULES))
 #: Features of an AVX2 CPU without AVX-512, and of one without FMA or AVX at all.
 HASWELL = "+avx,+avx2,+fma,+sse4.2,+sse4.1,+ssse3,+sse3,+sse2,+sse,+popcnt,+cx16"
 BASELINE = "+sse2,+sse"
@@ -62,7 +68,8 @@ PROGRAM = textwrap.dedent(
 def compile_elsewhere(
     tmp_path: Path, cpu: str | None, features: str | None, algorithm: str
 ) -> dict:
-    path = write(SPEC, tmp_path / "modules", schedules=SCHEDULES[algorithm])
+    spec = LAYERS[algorithm]
+    path = write(spec, tmp_path / "modules", schedules=SCHEDULES[algorithm])
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / f"cache-{cpu or 'host'}")}
     for name, value in (("NUMBA_CPU_NAME", cpu), ("NUMBA_CPU_FEATURES", features)):
         if value is None:
@@ -70,7 +77,7 @@ def compile_elsewhere(
         else:
             env[name] = value
     done = subprocess.run(
-        [sys.executable, "-c", PROGRAM, str(path), SPEC.to_json()],
+        [sys.executable, "-c", PROGRAM, str(path), spec.to_json()],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -87,18 +94,19 @@ def cpu_flags() -> set[str]:
 
 
 @pytest.mark.skipif("avx2" not in cpu_flags(), reason="the CPU has no AVX2 (or no /proc/cpuinfo)")
-@BOTH
+@EACH_ALGORITHM
 def test_the_host_kernels_hold_vector_fmas_and_no_gathers(tmp_path, algorithm):
     found = compile_elsewhere(tmp_path, None, None, algorithm)
     assert max(found["errors"].values()) < 1e-4
-    # simd's 20 output channels fill 16-lane vectors with AVX-512; positions' rows of 5 and
-    # 6 positions take 8-lane ones (ymm), as they should
-    widths = ["zmm"] if "avx512f" in cpu_flags() and algorithm == "simd" else ["zmm", "ymm"]
+    # simd's 20 output channels and channel_blocked's 20 depthwise channels fill 16-lane
+    # vectors with AVX-512; positions' rows of 5 and 6 positions take 8-lane ones (ymm)
+    wide = algorithm in ("simd", "channel_blocked")
+    widths = ["zmm"] if "avx512f" in cpu_flags() and wide else ["zmm", "ymm"]
     assert sum(found["fma"][w] for w in widths) >= 20, found  # the tiles' FMAs are vectors
     assert found["gathers"] == 0 and found["fmaf"] == 0
 
 
-@BOTH
+@EACH_ALGORITHM
 def test_the_same_module_on_an_avx2_cpu_and_on_one_without_fma(tmp_path, algorithm):
     """A module rendered for this CPU's vectors, compiled for others: LLVM splits the wide
     vectors into the registers there are, and fmuladd becomes multiply and add where the
