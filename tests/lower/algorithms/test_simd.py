@@ -1,12 +1,21 @@
 """The simd algorithm's choices that the equivalence tests cannot see: how a tile of output
-channels × positions is written into the channel-major result."""
+channels × positions is written into the channel-major result, and how dL/dF splits a batch
+whose ∂L/∂O blocks outgrow the core's cache."""
 
 from __future__ import annotations
 
 import re
 
-from symconv.kinds import ConvSpec
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from symconv.kinds import ConvSpec, kind_of
+from symconv.lower import lower
+from symconv.lower.interpret import run
+from symconv.machine import Machine
 from symconv.pipeline import render
+from tests.strategies import conv_specs
 
 
 def test_a_tile_is_written_one_channel_row_at_a_time():
@@ -20,3 +29,35 @@ def test_a_tile_is_written_one_channel_row_at_a_time():
     assert rows, "the tile is not written by rows"
     assert all(len(row.split(",")) > 1 for row in rows)  # a row holds several positions
     assert not re.search(r"f32x\d+_store\(y_flat", body)  # and nothing goes vector by vector
+
+
+def grad_weight_nest(spec: ConvSpec, machine: Machine, parallel: bool = True):
+    formula = next(f for f in kind_of(spec).index_level(spec).formulas() if f.name == "grad_weight")
+    return lower(formula, spec, schedule="simd", parallel=parallel, machine=machine)
+
+
+def test_a_batch_whose_gradient_blocks_outgrow_the_cache_is_split_into_chunks_that_fit():
+    """32 output channels (2 vectors of 16) × 299 positions × 4 bytes = 38,272 bytes of ∂L/∂O
+    blocks per image; a task cache of 80,000 bytes holds 2 images, so 6 images go in 3
+    chunks (the plain rule, tasks enough for the threads, would keep 1: 8 input channels ×
+    2 tap chunks of 9 taps is 16 tasks)."""
+    spec = ConvSpec((300,), 18, in_channels=8, out_channels=32, batch=6, padding=8)
+    nest = grad_weight_nest(spec, Machine(task_cache_bytes=80_000))
+    assert any("batch split into 3 chunks" in note for note in nest.notes), nest.notes
+    roomy = grad_weight_nest(spec, Machine(task_cache_bytes=10**9))
+    assert not any("chunks" in note for note in roomy.notes), roomy.notes
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=conv_specs(max_rank=2, max_channels_per_group=20, max_batch=4), seed=st.integers(0, 99))
+def test_chunks_sized_to_a_small_cache_compute_the_reference(spec, seed):
+    """A cache of 1 KB: every image its own chunk, partial sums added up (interpreted)."""
+    kind = kind_of(spec)
+    arrays = {
+        k: a.astype(np.float64)
+        for k, a in kind.random_inputs(spec, np.random.default_rng(seed)).items()
+    }
+    want = kind.reference(spec, arrays)["grad_weight"]
+    got = run(grad_weight_nest(spec, Machine(task_cache_bytes=1024)), arrays)
+    scale = float(np.max(np.abs(want), initial=0.0)) or 1.0
+    assert float(np.max(np.abs(got - want), initial=0.0)) / scale < 1e-9
