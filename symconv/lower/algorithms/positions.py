@@ -624,9 +624,18 @@ class WeightGradient:
                 * math.prod(spec.kernel_size[:-1]) * len(self.tap_chunks()))  # fmt: skip
 
     def batch_chunks(self) -> int:
+        """Images split so the threads get about `image_chunks` × 2 tasks (1 without threads),
+        and so what a task reads of a chunk (its channels of ∂L/∂O and one channel of X)
+        fits `task_cache_bytes`: the tasks of one chunk that share ∂L/∂O (the leading
+        axes' taps) then find it in the core's cache, as simd's dL/dF does."""
         if not self.context.threaded:
             return 1
-        wanted = -(-2 * self.context.machine.image_chunks // self.tasks())
+        machine = self.context.machine
+        wanted = -(-2 * machine.image_chunks // self.tasks())
+        size = 4 if self.spec.dtype == "float32" else 8
+        image = (self.channel_tile + 1) * math.prod(self.problem.counts) * size
+        fitting = max(1, machine.task_cache_bytes // image)
+        wanted = max(wanted, -(-self.spec.batch // fitting))
         return largest_divisor(self.spec.batch, wanted)
 
     def row_parts(self) -> list[tuple[int, int, int]]:

@@ -12,6 +12,7 @@ from symconv.kinds import ConvSpec, kind_of
 from symconv.lower import lower
 from symconv.lower.algorithms.positions import weight_tile
 from symconv.lower.ir import For, VecFma, VecLoad, VecStore, VecStoreInterleaved, walk
+from symconv.machine import Machine
 
 
 def test_weight_tiles_worked_out_by_hand():
@@ -101,3 +102,17 @@ def test_few_images_or_a_large_copy_keep_the_batch_wide_copy():
         fill, *tiles = parallel_loops(spec, "forward")
         assert fill.var.name == "ftask" and fill.extent == spec.batch * spec.in_channels
         assert tiles
+
+
+def test_grad_weight_splits_a_batch_whose_data_outgrows_the_cache_into_chunks_that_fit():
+    """1 input channel, 32 output channels, 28 × 28: the default tile takes a few output
+    channels; per image it reads (tile + 1) × 784 float32 values.  With a task cache of
+    one image's worth or less, every image is its own chunk; with a roomy one, none."""
+    spec = ConvSpec((28, 28), 3, out_channels=32, batch=4, padding=1)
+    formula = next(f for f in kind_of(spec).index_level(spec).formulas() if f.name == "grad_weight")
+    tight = lower(formula, spec, schedule="positions", parallel=True,
+                  machine=Machine(task_cache_bytes=1024))  # fmt: skip
+    roomy = lower(formula, spec, schedule="positions", parallel=True,
+                  machine=Machine(task_cache_bytes=10**9))  # fmt: skip
+    assert any("batch split into 4 chunks" in note for note in tight.notes), tight.notes
+    assert not any("chunks" in note for note in roomy.notes), roomy.notes
