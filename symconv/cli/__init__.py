@@ -97,9 +97,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def option_without_command(argv: Sequence[str]) -> str | None:
+    """The error for a command's option given first (``symconv --input 8x3x8x8``): argparse
+    would take the option's value for the command and call it an invalid choice."""
+    if not argv or not argv[0].startswith("-"):
+        return None
+    option = argv[0].split("=", 1)[0]
+    if option in ("-h", "--help", "--version"):
+        return None
+    return (
+        f"{option} belongs to a command; put the command first, as in symconv derive "
+        f"{option} … (commands: {', '.join(COMMANDS)})"
+    )
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else argv))
+    tokens = attach_negative_values(sys.argv[1:] if argv is None else argv)
+    misplaced = option_without_command(tokens)
+    if misplaced:
+        parser.error(misplaced)
+    args = parser.parse_args(tokens)
     try:
         if args.command is None:
             from symconv.cli import main_job

@@ -146,6 +146,17 @@ def test_bad_input_is_one_line_status_2_and_no_file(tmp_path, capsys, argv, mess
     assert not target.exists()
 
 
+@pytest.mark.parametrize("argv", [["--input", "8x3x8x8", "--kernel", "3"], ["--stride=2"]])
+def test_an_option_before_any_command_asks_for_the_command(capsys, argv):
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err
+    option = argv[0].split("=")[0]
+    assert err == (
+        f"symconv: error: {option} belongs to a command; put the command first, as in "
+        f"symconv derive {option} … (commands: derive, draw, generate, verify, check, bench)\n"
+    )
+
+
 def test_module_entry_point_exits_2_without_traceback():
     result = subprocess.run(
         [sys.executable, "-m", "symconv", "derive", "--kernel", "9"], capture_output=True, text=True
