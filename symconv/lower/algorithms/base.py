@@ -64,6 +64,17 @@ def shared_filter_convolution(context: LoweringContext) -> bool:
     return context.kind.name == "convolution" and not context.spec.tiled
 
 
+def correlation_operands(context: LoweringContext, forward: bool) -> tuple[Operand, ...]:
+    """The arguments of a forward kernel (x, w and b when the layer has a bias) or of a
+    dL/dX kernel (gy, w), in the kernel's argument order."""
+    names = ("x", "w", "b") if forward else ("gy", "w")
+    return tuple(
+        Operand(p, context.shapes[p])
+        for p in context.order
+        if p in names and (p != "b" or context.spec.bias)
+    )
+
+
 def work(formula: IndexFormula) -> int:
     """Iterations of the innermost statement: the multiply-adds of the formula."""
     return math.prod(loop.extent for loop in formula.loops + formula.reductions)

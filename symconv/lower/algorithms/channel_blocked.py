@@ -41,7 +41,13 @@ from itertools import product
 
 import sympy as sp
 
-from symconv.lower.algorithms.base import Algorithm, shared_filter_convolution, splits, work
+from symconv.lower.algorithms.base import (
+    Algorithm,
+    correlation_operands,
+    shared_filter_convolution,
+    splits,
+    work,
+)
 from symconv.lower.algorithms.simd import (
     Correlation,
     add_partials,
@@ -71,7 +77,8 @@ from symconv.lower.ir import (
 )
 from symconv.lower.passes import LoweringContext
 from symconv.lower.rewrites.blocking import largest_divisor
-from symconv.symbolic.indices import InRange, index_symbol
+from symconv.symbolic.indices import InRange
+from symconv.symbolic.indices import index_symbol as symbol
 
 NAME = "channel_blocked"
 KERNELS = ("forward", "grad_input", "grad_weight")
@@ -85,10 +92,6 @@ PACKED, PACKED_BIAS, SOURCE, RESULT, GRADIENT, SUMS, PARTIAL = (
     "tap_sums",
     "partial_taps",
 )
-
-
-def symbol(name: str) -> sp.Symbol:
-    return index_symbol(name)
 
 
 def parse_tile(text: str) -> int | None:
@@ -359,12 +362,7 @@ class BlockedCorrelations:
     def build(self) -> LoopNest:
         spec, shapes, blocks = self.spec, self.context.shapes, self.blocks
         forward = self.kernel == "forward"
-        names = ("x", "w", "b") if forward else ("gy", "w")
-        params = tuple(
-            Operand(p, shapes[p])
-            for p in self.context.order
-            if p in names and (p != "b" or spec.bias)
-        )
+        params = correlation_operands(self.context, forward)
         result = "y" if forward else "gx"
         plane = self.result_shape()[2:]
         scratch = [

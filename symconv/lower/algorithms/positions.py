@@ -40,7 +40,13 @@ from itertools import product
 
 import sympy as sp
 
-from symconv.lower.algorithms.base import Algorithm, shared_filter_convolution, splits, work
+from symconv.lower.algorithms.base import (
+    Algorithm,
+    correlation_operands,
+    shared_filter_convolution,
+    splits,
+    work,
+)
 from symconv.lower.algorithms.simd import (
     add_partials,
     applied_taps,
@@ -422,12 +428,7 @@ class Correlate:
     def build(self) -> LoopNest:
         spec, shapes, problem = self.spec, self.context.shapes, self.problem
         forward = problem.result == "y"
-        names = ("x", "w", "b") if forward else ("gy", "w")
-        params = tuple(
-            Operand(p, shapes[p])
-            for p in self.context.order
-            if p in names and (p != "b" or spec.bias)
-        )
+        params = correlation_operands(self.context, forward)
         bias = forward and spec.bias
         if self.by_image():
             image = (self.phased.fill(self.n), *self.tiles(bias, by_image=True))

@@ -39,7 +39,12 @@ from itertools import product
 
 import sympy as sp
 
-from symconv.lower.algorithms.base import Algorithm, shared_filter_convolution, work
+from symconv.lower.algorithms.base import (
+    Algorithm,
+    correlation_operands,
+    shared_filter_convolution,
+    work,
+)
 from symconv.lower.ir import (
     Accumulate,
     For,
@@ -237,11 +242,7 @@ class ChannelTiles:
     def build(self) -> LoopNest:
         spec, shapes = self.spec, self.context.shapes
         forward = self.kernel == "forward"
-        params = tuple(
-            Operand(p, shapes[p])
-            for p in self.context.order
-            if p in (("x", "w", "b") if forward else ("gy", "w")) and (p != "b" or spec.bias)
-        )
+        params = correlation_operands(self.context, forward)
         result_name = "y" if forward else "gx"
         result = Operand(result_name, shapes[result_name])
         packed = Operand(
