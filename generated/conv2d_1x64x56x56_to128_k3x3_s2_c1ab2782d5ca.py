@@ -135,7 +135,7 @@ def compile_task(task, function, fastmath):
 
 
 _forward_task_0 = numba.types.ExternalFunction(
-    "symconv_task_44d3c336cb42df02706762f3", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
+    "symconv_task_cece0fe67c5ad71ef39c75c8", numba.void(POINTER, POINTER, POINTER, numba.int64, numba.int64)
 )
 
 
@@ -144,122 +144,130 @@ def _forward_task_0_body(y_flat_ptr, packed_flat_ptr, source_flat_ptr, runtime_z
     y_flat = numba.carray(y_flat_ptr, (100352,), NUMPY_DTYPE)
     packed_flat = numba.carray(packed_flat_ptr, (73728,), NUMPY_DTYPE)
     source_flat = numba.carray(source_flat_ptr, (207936,), NUMPY_DTYPE)
-    task = task_p % 112
+    task = task_p % 56
     n = 0
     g = 0
-    vb = (task // 28) % 4
+    vb = (task // 28) % 2
     q0 = task % 28
-    for qt in range(2):
+    for qt in range(4):
         va0_0 = f32x16_zero()
         va0_1 = f32x16_zero()
         va0_2 = f32x16_zero()
         va0_3 = f32x16_zero()
         va0_4 = f32x16_zero()
         va0_5 = f32x16_zero()
-        va0_6 = f32x16_zero()
-        va0_7 = f32x16_zero()
-        va0_8 = f32x16_zero()
-        va0_9 = f32x16_zero()
         va1_0 = f32x16_zero()
         va1_1 = f32x16_zero()
         va1_2 = f32x16_zero()
         va1_3 = f32x16_zero()
         va1_4 = f32x16_zero()
         va1_5 = f32x16_zero()
-        va1_6 = f32x16_zero()
-        va1_7 = f32x16_zero()
-        va1_8 = f32x16_zero()
-        va1_9 = f32x16_zero()
+        va2_0 = f32x16_zero()
+        va2_1 = f32x16_zero()
+        va2_2 = f32x16_zero()
+        va2_3 = f32x16_zero()
+        va2_4 = f32x16_zero()
+        va2_5 = f32x16_zero()
+        va3_0 = f32x16_zero()
+        va3_1 = f32x16_zero()
+        va3_2 = f32x16_zero()
+        va3_3 = f32x16_zero()
+        va3_4 = f32x16_zero()
+        va3_5 = f32x16_zero()
         for rc in range(64):
             for rt0 in range(3 + runtime_zero):
                 for rt1 in range(3 + runtime_zero):
-                    at0 = 73728 * g + 18432 * vb + 144 * rc + 48 * rt0 + 16 * rt1
+                    at0 = 73728 * g + 36864 * vb + 144 * rc + 48 * rt0 + 16 * rt1
                     vw0 = f32x16_load(packed_flat, at0)
                     vw1 = f32x16_load(packed_flat, at0 + 9216)
-                    at1 = 207936 * g + 207936 * n + 3249 * rc + 114 * q0 + 57 * rt0 + 20 * qt + rt1
+                    vw2 = f32x16_load(packed_flat, at0 + 18432)
+                    vw3 = f32x16_load(packed_flat, at0 + 27648)
+                    at1 = 207936 * g + 207936 * n + 3249 * rc + 114 * q0 + 57 * rt0 + 12 * qt + rt1
                     vx = f32x16_splat(source_flat, at1)
                     va0_0 = f32x16_fma(vw0, vx, va0_0)
                     va1_0 = f32x16_fma(vw1, vx, va1_0)
+                    va2_0 = f32x16_fma(vw2, vx, va2_0)
+                    va3_0 = f32x16_fma(vw3, vx, va3_0)
                     vx = f32x16_splat(source_flat, at1 + 2)
                     va0_1 = f32x16_fma(vw0, vx, va0_1)
                     va1_1 = f32x16_fma(vw1, vx, va1_1)
+                    va2_1 = f32x16_fma(vw2, vx, va2_1)
+                    va3_1 = f32x16_fma(vw3, vx, va3_1)
                     vx = f32x16_splat(source_flat, at1 + 4)
                     va0_2 = f32x16_fma(vw0, vx, va0_2)
                     va1_2 = f32x16_fma(vw1, vx, va1_2)
+                    va2_2 = f32x16_fma(vw2, vx, va2_2)
+                    va3_2 = f32x16_fma(vw3, vx, va3_2)
                     vx = f32x16_splat(source_flat, at1 + 6)
                     va0_3 = f32x16_fma(vw0, vx, va0_3)
                     va1_3 = f32x16_fma(vw1, vx, va1_3)
+                    va2_3 = f32x16_fma(vw2, vx, va2_3)
+                    va3_3 = f32x16_fma(vw3, vx, va3_3)
                     vx = f32x16_splat(source_flat, at1 + 8)
                     va0_4 = f32x16_fma(vw0, vx, va0_4)
                     va1_4 = f32x16_fma(vw1, vx, va1_4)
+                    va2_4 = f32x16_fma(vw2, vx, va2_4)
+                    va3_4 = f32x16_fma(vw3, vx, va3_4)
                     vx = f32x16_splat(source_flat, at1 + 10)
                     va0_5 = f32x16_fma(vw0, vx, va0_5)
                     va1_5 = f32x16_fma(vw1, vx, va1_5)
-                    vx = f32x16_splat(source_flat, at1 + 12)
-                    va0_6 = f32x16_fma(vw0, vx, va0_6)
-                    va1_6 = f32x16_fma(vw1, vx, va1_6)
-                    vx = f32x16_splat(source_flat, at1 + 14)
-                    va0_7 = f32x16_fma(vw0, vx, va0_7)
-                    va1_7 = f32x16_fma(vw1, vx, va1_7)
-                    vx = f32x16_splat(source_flat, at1 + 16)
-                    va0_8 = f32x16_fma(vw0, vx, va0_8)
-                    va1_8 = f32x16_fma(vw1, vx, va1_8)
-                    vx = f32x16_splat(source_flat, at1 + 18)
-                    va0_9 = f32x16_fma(vw0, vx, va0_9)
-                    va1_9 = f32x16_fma(vw1, vx, va1_9)
-        at2 = 100352 * g + 100352 * n + 25088 * vb + 28 * q0 + 10 * qt
-        f32x16_store_rows(y_flat, at2, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7, va0_8, va0_9), 784, 1, 16)
-        f32x16_store_rows(y_flat, at2 + 12544, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5, va1_6, va1_7, va1_8, va1_9), 784, 1, 16)
+                    va2_5 = f32x16_fma(vw2, vx, va2_5)
+                    va3_5 = f32x16_fma(vw3, vx, va3_5)
+        at2 = 100352 * g + 100352 * n + 50176 * vb + 28 * q0 + 6 * qt
+        f32x16_store_rows(y_flat, at2, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5), 784, 1, 16)
+        f32x16_store_rows(y_flat, at2 + 12544, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5), 784, 1, 16)
+        f32x16_store_rows(y_flat, at2 + 25088, (va2_0, va2_1, va2_2, va2_3, va2_4, va2_5), 784, 1, 16)
+        f32x16_store_rows(y_flat, at2 + 37632, (va3_0, va3_1, va3_2, va3_3, va3_4, va3_5), 784, 1, 16)
     va0_0 = f32x16_zero()
     va0_1 = f32x16_zero()
     va0_2 = f32x16_zero()
     va0_3 = f32x16_zero()
-    va0_4 = f32x16_zero()
-    va0_5 = f32x16_zero()
-    va0_6 = f32x16_zero()
-    va0_7 = f32x16_zero()
     va1_0 = f32x16_zero()
     va1_1 = f32x16_zero()
     va1_2 = f32x16_zero()
     va1_3 = f32x16_zero()
-    va1_4 = f32x16_zero()
-    va1_5 = f32x16_zero()
-    va1_6 = f32x16_zero()
-    va1_7 = f32x16_zero()
+    va2_0 = f32x16_zero()
+    va2_1 = f32x16_zero()
+    va2_2 = f32x16_zero()
+    va2_3 = f32x16_zero()
+    va3_0 = f32x16_zero()
+    va3_1 = f32x16_zero()
+    va3_2 = f32x16_zero()
+    va3_3 = f32x16_zero()
     for rc in range(64):
         for rt0 in range(3 + runtime_zero):
             for rt1 in range(3 + runtime_zero):
-                at3 = 73728 * g + 18432 * vb + 144 * rc + 48 * rt0 + 16 * rt1
+                at3 = 73728 * g + 36864 * vb + 144 * rc + 48 * rt0 + 16 * rt1
                 vw0 = f32x16_load(packed_flat, at3)
                 vw1 = f32x16_load(packed_flat, at3 + 9216)
+                vw2 = f32x16_load(packed_flat, at3 + 18432)
+                vw3 = f32x16_load(packed_flat, at3 + 27648)
                 at4 = 207936 * g + 207936 * n + 3249 * rc + 114 * q0 + 57 * rt0 + rt1
-                vx = f32x16_splat(source_flat, at4 + 40)
+                vx = f32x16_splat(source_flat, at4 + 48)
                 va0_0 = f32x16_fma(vw0, vx, va0_0)
                 va1_0 = f32x16_fma(vw1, vx, va1_0)
-                vx = f32x16_splat(source_flat, at4 + 42)
+                va2_0 = f32x16_fma(vw2, vx, va2_0)
+                va3_0 = f32x16_fma(vw3, vx, va3_0)
+                vx = f32x16_splat(source_flat, at4 + 50)
                 va0_1 = f32x16_fma(vw0, vx, va0_1)
                 va1_1 = f32x16_fma(vw1, vx, va1_1)
-                vx = f32x16_splat(source_flat, at4 + 44)
+                va2_1 = f32x16_fma(vw2, vx, va2_1)
+                va3_1 = f32x16_fma(vw3, vx, va3_1)
+                vx = f32x16_splat(source_flat, at4 + 52)
                 va0_2 = f32x16_fma(vw0, vx, va0_2)
                 va1_2 = f32x16_fma(vw1, vx, va1_2)
-                vx = f32x16_splat(source_flat, at4 + 46)
+                va2_2 = f32x16_fma(vw2, vx, va2_2)
+                va3_2 = f32x16_fma(vw3, vx, va3_2)
+                vx = f32x16_splat(source_flat, at4 + 54)
                 va0_3 = f32x16_fma(vw0, vx, va0_3)
                 va1_3 = f32x16_fma(vw1, vx, va1_3)
-                vx = f32x16_splat(source_flat, at4 + 48)
-                va0_4 = f32x16_fma(vw0, vx, va0_4)
-                va1_4 = f32x16_fma(vw1, vx, va1_4)
-                vx = f32x16_splat(source_flat, at4 + 50)
-                va0_5 = f32x16_fma(vw0, vx, va0_5)
-                va1_5 = f32x16_fma(vw1, vx, va1_5)
-                vx = f32x16_splat(source_flat, at4 + 52)
-                va0_6 = f32x16_fma(vw0, vx, va0_6)
-                va1_6 = f32x16_fma(vw1, vx, va1_6)
-                vx = f32x16_splat(source_flat, at4 + 54)
-                va0_7 = f32x16_fma(vw0, vx, va0_7)
-                va1_7 = f32x16_fma(vw1, vx, va1_7)
-    at5 = 100352 * g + 100352 * n + 25088 * vb + 28 * q0
-    f32x16_store_rows(y_flat, at5 + 20, (va0_0, va0_1, va0_2, va0_3, va0_4, va0_5, va0_6, va0_7), 784, 1, 16)
-    f32x16_store_rows(y_flat, at5 + 12564, (va1_0, va1_1, va1_2, va1_3, va1_4, va1_5, va1_6, va1_7), 784, 1, 16)
+                va2_3 = f32x16_fma(vw2, vx, va2_3)
+                va3_3 = f32x16_fma(vw3, vx, va3_3)
+    at5 = 100352 * g + 100352 * n + 50176 * vb + 28 * q0
+    f32x16_store_rows(y_flat, at5 + 24, (va0_0, va0_1, va0_2, va0_3), 784, 1, 16)
+    f32x16_store_rows(y_flat, at5 + 12568, (va1_0, va1_1, va1_2, va1_3), 784, 1, 16)
+    f32x16_store_rows(y_flat, at5 + 25112, (va2_0, va2_1, va2_2, va2_3), 784, 1, 16)
+    f32x16_store_rows(y_flat, at5 + 37656, (va3_0, va3_1, va3_2, va3_3), 784, 1, 16)
 
 
 @numba.njit(
@@ -272,12 +280,12 @@ def forward(x, w, y, source, packed):
     """y = x * w (+ b): every output gathers its input channels and taps.
 
     source: x padded (1, 0), (1, 0)
-    simd: tiles of 2 vectors of 16 channels × 10 positions, 9 taps, 64 channels deep
+    simd: tiles of 4 vectors of 16 channels × 6 positions, 9 taps, 64 channels deep
     threads: 3 steps in this order, each finishing before the next starts
     (Numba's loop fusion is off); a parallel loop's iterations write disjoint elements:
       1. parallel over copy_plane (64 iterations): writes source from x, one image's channel each
       2. one thread: writes packed from w
-      3. parallel over task (112 iterations): writes y from packed, source
+      3. parallel over task (56 iterations): writes y from packed, source
     """
     for copy_plane in numba.prange(64):
         copy_n, copy_c = copy_plane // 64, copy_plane % 64
@@ -299,7 +307,7 @@ def forward(x, w, y, source, packed):
                             if 0 <= 16 * pb + pl < 128:
                                 pv = w_flat[73728 * pg + 9216 * pb + 576 * pl + 9 * pc + 3 * pt0 + pt1]
                                 packed_flat[73728 * pg + 9216 * pb + 144 * pc + 48 * pt0 + 16 * pt1 + pl] = pv
-    for task_p in numba.prange(112):
+    for task_p in numba.prange(56):
         _forward_task_0(y_flat.ctypes, packed_flat.ctypes, source_flat.ctypes, runtime_zero, np.int64(task_p))
     return y
 

@@ -138,6 +138,18 @@ def test_generated_kernels_equal_the_reference(spec, seed):
         ),
         # dL/dX by stride phases woven into rows of 35 (18 + 17), float32: positions by default
         ConvSpec((35, 35), 7, in_channels=3, out_channels=4, stride=2, padding=3, dtype="float32"),
+        # simd's forward of 36 float64 channels: a tile of 4 vectors × 6 positions (stride 2,
+        # rows of 8: 6 + 2), then the partial group of a block of 4 channels
+        ConvSpec(
+            (16, 16),
+            3,
+            in_channels=8,
+            out_channels=36,
+            stride=2,
+            padding=1,
+            bias=True,
+            dtype="float64",
+        ),  # fmt: skip
     ],
 )
 def test_hand_picked_layers(spec):

@@ -140,6 +140,11 @@ def assert_explicit_vectors_compute_the_reference(spec, seed: int, family: str) 
     ),  # fmt: skip
     seed=st.integers(0, 2**16),
 )
+@example(  # float64, 36 output channels: one tile of 4 vectors of 8 (the forward's default
+    # from 4 blocks) and the partial group of a block of 4 channels; stride 2, rows of 7
+    spec=ConvSpec((13, 13), 3, in_channels=2, out_channels=36, stride=2, dtype="float64"),
+    seed=0,
+)
 def test_explicit_vectors_on_layers_wider_than_a_vector(spec, seed):
     """simd with several blocks of channels, a partial last one, groups and every tile."""
     assert_explicit_vectors_compute_the_reference(spec, seed, "vectors_wide")

@@ -61,3 +61,19 @@ def test_chunks_sized_to_a_small_cache_compute_the_reference(spec, seed):
     got = run(grad_weight_nest(spec, Machine(task_cache_bytes=1024)), arrays)
     scale = float(np.max(np.abs(want), initial=0.0)) or 1.0
     assert float(np.max(np.abs(got - want), initial=0.0)) / scale < 1e-9
+
+
+def test_a_forward_of_four_blocks_takes_four_vectors_of_six_positions():
+    """64 → 128 channels (8 blocks of 16 float32): 4 vectors × 6 positions, the 24
+    accumulators of AVX-512 (10 loads per 24 FMAs); its dL/dX by stride phases keeps 2
+    vectors, and AVX2's 12 accumulators (3 positions for 4 vectors) keep 2 as well."""
+    spec = ConvSpec((56, 56), 3, in_channels=128, out_channels=128, stride=2, padding=1)
+    level = kind_of(spec).index_level(spec)
+    forward = lower(level.forward, spec, schedule="simd")
+    assert "tiles of 4 vectors of 16 channels × 6 positions" in forward.notes[0]
+    gradient = lower(level.grad_input, spec, schedule="simd")
+    assert "tiles of 2 vectors" in gradient.notes[0]
+    avx2 = lower(
+        level.forward, spec, schedule="simd", machine=Machine(vector_bits=256, accumulators=12)
+    )
+    assert "tiles of 2 vectors of 8 channels × 6 positions" in avx2.notes[0]
