@@ -261,9 +261,13 @@ def block_fill(
             body.append(For(v, tiles, tuple(chunk(kept.start + first + lanes * v, count))))
         else:
             body += chunk(sp.Integer(kept.start + first), count)
+    if not body:  # every position the windows reach along the last axis is padding
+        return []
     loops: tuple[Stmt, ...] = tuple(body)
     for var, axis in reversed(list(zip(lead, lead_axes))):
-        loops = (For(var, len(axis.kept), loops),) if len(axis.kept) else ()
+        if not axis.kept:  # every row the windows reach is padding: nothing to copy
+            return []
+        loops = (For(var, len(axis.kept), loops),)
     return list(loops)
 
 

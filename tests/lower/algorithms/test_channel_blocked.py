@@ -6,13 +6,17 @@ dL/dF of many taps keeps its accumulators within the registers."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
 
 from symconv.kinds import ConvSpec, kind_of
 from symconv.lower import lower
 from symconv.lower.algorithms import by_name
 from symconv.lower.algorithms.channel_blocked import RESULT, SOURCE
+from symconv.lower.driver import variants_for
 from symconv.lower.ir import For, If, VecFma, VecStoreRows, walk
 from symconv.machine import Machine
+from symconv.pipeline import render
+from tests.strategies import depthwise_specs
 
 DEPTHWISE_S2 = ConvSpec((12, 40), 3, in_channels=20, out_channels=20, groups=20, batch=3,
                         stride=2, padding=1)  # fmt: skip
@@ -88,3 +92,28 @@ def test_grad_weight_of_many_taps_keeps_its_accumulators_within_the_registers():
               if isinstance(s, For) and s.var.name == "wj0"]  # fmt: skip
     sizes = [len({f.acc for f, _ in walk(p.body) if isinstance(f, VecFma)}) for p in passes]
     assert sorted(sizes) == [15, 17, 17]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=depthwise_specs(max_channels=20))
+@example(  # the last axis's only window lies in the padding: nothing of X to copy (CI found it)
+    spec=ConvSpec(
+        (1, 1), 1, in_channels=2, out_channels=2, groups=2, stride=(1, 2), padding=((0, 0), (1, 0))
+    ),  # fmt: skip
+)
+def test_every_loop_has_a_body_and_the_module_is_python(spec):
+    """A loop left without statements (a copy of nothing) is no Python: the module would not
+    import.  Every variant's nest, threads on and off, and the rendered module."""
+    level = kind_of(spec).index_level(spec)
+    for formula in level.formulas():
+        if formula.name not in ("forward", "grad_input", "grad_weight"):
+            continue
+        for name in variants_for(formula, spec):
+            if not name.startswith("channel_blocked"):
+                continue
+            for parallel in (False, True):
+                nest = lower(formula, spec, schedule=name, parallel=parallel)
+                empty = [s for s, _ in walk(nest.body) if isinstance(s, For) and not s.body]
+                assert not empty, f"{formula.name} {name}: a loop over {empty[0].var} is empty"
+    schedules = {k: "channel_blocked@2" for k in ("forward", "grad_input", "grad_weight")}
+    compile(render(spec, schedules=schedules), "module", "exec")  # raises on bad Python
