@@ -99,6 +99,19 @@ def batch_chunks(formula: IndexFormula, ix: Indices, target_tasks: int) -> int:
     return largest_divisor(batch[0], target_tasks // tasks)
 
 
+def cache_sized_chunks(context: LoweringContext, tasks: int, image_bytes: int) -> int:
+    """Chunks of images for a dL/dF whose tasks each sum over a chunk: enough for the threads
+    to get about `image_chunks` × 2 tasks, and enough that the `image_bytes` a task reads per
+    image, over a chunk, fit `task_cache_bytes` (a thread takes the tasks of one chunk in a
+    row, so all but the first find that data in the core's cache).  1 without threads."""
+    if not context.threaded:
+        return 1
+    machine, batch = context.machine, context.spec.batch
+    wanted = -(-2 * machine.image_chunks // tasks)
+    fitting = max(1, machine.task_cache_bytes // image_bytes) if image_bytes else batch
+    return largest_divisor(batch, max(wanted, -(-batch // fitting)))
+
+
 def disjoint_positions(formula: IndexFormula) -> frozenset[sp.Symbol]:
     """Free indices whose iterations write disjoint elements of the result.
 

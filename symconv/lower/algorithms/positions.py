@@ -42,6 +42,7 @@ import sympy as sp
 
 from symconv.lower.algorithms.base import (
     Algorithm,
+    cache_sized_chunks,
     correlation_operands,
     shared_filter_convolution,
     splits,
@@ -76,7 +77,6 @@ from symconv.lower.ir import (
 )
 from symconv.lower.passes import LoweringContext
 from symconv.lower.passes.simplify import static_value
-from symconv.lower.rewrites.blocking import largest_divisor
 from symconv.symbolic.indices import InRange, index_symbol
 
 NAME = "positions"
@@ -625,19 +625,11 @@ class WeightGradient:
                 * math.prod(spec.kernel_size[:-1]) * len(self.tap_chunks()))  # fmt: skip
 
     def batch_chunks(self) -> int:
-        """Images split so the threads get about `image_chunks` × 2 tasks (1 without threads),
-        and so what a task reads of a chunk (its channels of ∂L/∂O and one channel of X)
-        fits `task_cache_bytes`: the tasks of one chunk that share ∂L/∂O (the leading
-        axes' taps) then find it in the core's cache, as simd's dL/dF does."""
-        if not self.context.threaded:
-            return 1
-        machine = self.context.machine
-        wanted = -(-2 * machine.image_chunks // self.tasks())
+        """`cache_sized_chunks` of what a task reads per image: its channels of ∂L/∂O and one
+        channel of X (the tasks that share ∂L/∂O, the leading axes' taps, run in a row)."""
         size = 4 if self.spec.dtype == "float32" else 8
         image = (self.channel_tile + 1) * math.prod(self.problem.counts) * size
-        fitting = max(1, machine.task_cache_bytes // image)
-        wanted = max(wanted, -(-self.spec.batch // fitting))
-        return largest_divisor(self.spec.batch, wanted)
+        return cache_sized_chunks(self.context, self.tasks(), image)
 
     def row_parts(self) -> list[tuple[int, int, int]]:
         """(how many vectors, the first, lanes of each: 0 for all) along a row of ∂L/∂O:
